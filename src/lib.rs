@@ -1,1 +1,79 @@
+/*!
+tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
+
+# Layout
+
+- [`cli`]: the command line, parsed once into a [`cli::Command`].
+- [`config`]: the config file, checked against `spec.json`, resolved into [`config::Config`].
+- [`streams`]: the registry, one plain entry per Stripe table; schemas in `catalog/`.
+- [`catalog`]: `--discover` output and the selection read from `--catalog`.
+- [`engine`]: the one sync loop (listings → windows → pages → records → one writer).
+- [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
+  the state file.
+- [`client`], [`retry`]: HTTP to Stripe and the pure retry policy.
+- [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr.
+- [`error`]: what can go wrong, with its message and exit code.
+
+[`run`] is the only place that matches on the command.
+*/
+
+pub mod bookmark;
+pub mod catalog;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod log;
+pub mod page;
+pub mod protocol;
+pub mod retry;
+pub mod slice;
+pub mod state;
 pub mod streams;
+
+use cli::Command;
+use config::{read_json_file, Config};
+use error::{Error, Result};
+use state::State;
+
+/// Runs one command to completion.
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Discover { config } => {
+            if !config.is_empty() {
+                if let Err(e) = Config::load(&config) {
+                    log::warn(&format!("{e} (discovery does not need the config; a sync will stop on this)"));
+                }
+            }
+            let mut writer = protocol::Writer::stdout();
+            writer.line(&catalog::discover().to_string())?;
+            writer.flush()
+        }
+        Command::Sync { config, catalog, state } => {
+            if config.is_empty() {
+                return Err(Error::Input {
+                    what: "config",
+                    path: "(none)".into(),
+                    problem: "a sync needs --config FILE with at least client_secret".into(),
+                });
+            }
+            let config = Config::load(&config)?;
+            let selected = match &catalog {
+                Some(path) => catalog::selection(&read_json_file("catalog", path)?, path)?,
+                None => {
+                    log::warn("no --catalog given, so no stream is selected: run --discover, mark streams \"selected\": true, pass the file as --catalog");
+                    Vec::new()
+                }
+            };
+            let state = match &state {
+                Some(path) => State::from_value(read_json_file("state", path)?, path)?,
+                None => State::default_value(),
+            };
+            if catalog.is_some() && selected.is_empty() {
+                log::warn("the catalog selects no stream: mark streams \"selected\": true in their [] metadata");
+            }
+            engine::sync(&config, selected, state).await
+        }
+    }
+}

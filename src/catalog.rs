@@ -1,0 +1,273 @@
+/*!
+The Singer catalog: built from the registry and the embedded `catalog/` schemas for `--discover`,
+and read back from `--catalog`/`--properties` to learn which streams and fields are selected.
+
+Selection follows the Singer SDK's rules: a stream syncs when its `[]` metadata says
+`selected: true` (or, lacking that, `selected-by-default: true`, or the legacy `schema.selected`);
+a top-level field is left out only when it is explicitly deselected and not `automatic` (key
+and replication key columns are always kept). Deeper breadcrumbs are ignored: nested objects are
+emitted whole.
+*/
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::streams::{StreamDef, STREAMS};
+
+/// The parsed schema of a stream.
+pub fn schema(def: &StreamDef) -> &'static Value {
+    static SCHEMAS: OnceLock<Vec<Value>> = OnceLock::new();
+    let all = SCHEMAS.get_or_init(|| {
+        STREAMS
+            .iter()
+            .map(|s| serde_json::from_str(s.schema).unwrap_or_else(|e| panic!("catalog/{}.json: {e}", s.name)))
+            .collect()
+    });
+    let i = STREAMS.iter().position(|s| s.name == def.name).expect("registered stream");
+    &all[i]
+}
+
+/// The replication key the catalog declares: only when the records carry that column (children
+/// such as invoice line items are bookmarked by their parent's `created` and declare none).
+pub fn replication_key(def: &StreamDef) -> Option<&'static str> {
+    schema(def)["properties"].get(def.replication_key).map(|_| def.replication_key)
+}
+
+/// Columns that are always emitted: the key and the replication key.
+fn automatic(def: &StreamDef) -> Vec<&'static str> {
+    let mut cols: Vec<&str> = def.key.to_vec();
+    cols.extend(replication_key(def));
+    if let Some(child) = def.child() {
+        cols.push(child.parent_column);
+    }
+    cols.dedup();
+    cols
+}
+
+/// The `--discover` output.
+pub fn discover() -> Value {
+    let streams: Vec<Value> = STREAMS.iter().map(stream_entry).collect();
+    json!({ "streams": streams })
+}
+
+fn stream_entry(def: &StreamDef) -> Value {
+    let schema = schema(def);
+    let auto = automatic(def);
+    let mut top = Map::new();
+    top.insert("inclusion".into(), json!("available"));
+    top.insert("selected-by-default".into(), json!(false));
+    top.insert("table-key-properties".into(), json!(def.key));
+    top.insert("valid-replication-keys".into(), json!(replication_key(def).into_iter().collect::<Vec<_>>()));
+    top.insert("forced-replication-method".into(), json!("INCREMENTAL"));
+    if let Some(parent) = def.parent() {
+        top.insert("parent-tap-stream-id".into(), json!(parent));
+    }
+    let mut metadata = vec![json!({"breadcrumb": [], "metadata": top})];
+    if let Some(props) = schema["properties"].as_object() {
+        for name in props.keys() {
+            let inclusion = if auto.contains(&name.as_str()) { "automatic" } else { "available" };
+            metadata.push(json!({
+                "breadcrumb": ["properties", name],
+                "metadata": {"inclusion": inclusion, "selected-by-default": true}
+            }));
+        }
+    }
+    let mut entry = json!({
+        "tap_stream_id": def.name,
+        "stream": def.name,
+        "schema": schema,
+        "key_properties": def.key,
+        "replication_method": "INCREMENTAL",
+        "metadata": metadata,
+    });
+    if let Some(rk) = replication_key(def) {
+        entry["replication_key"] = json!(rk);
+    }
+    entry
+}
+
+/// A selected stream and the top-level fields the user left out.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub stream: &'static StreamDef,
+    pub excluded: HashSet<String>,
+}
+
+impl Selection {
+    /// The whole stream, every field.
+    pub fn all(stream: &'static StreamDef) -> Selection {
+        Selection { stream, excluded: HashSet::new() }
+    }
+
+    /// The schema for the SCHEMA message: deselected fields removed.
+    pub fn schema(&self) -> Value {
+        let mut s = schema(self.stream).clone();
+        if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
+            props.retain(|k, _| !self.excluded.contains(k));
+        }
+        s
+    }
+
+    /// Removes deselected fields from a record. Fields the schema does not know are kept.
+    pub fn apply(&self, record: &mut Map<String, Value>) {
+        if !self.excluded.is_empty() {
+            record.retain(|k, _| !self.excluded.contains(k));
+        }
+    }
+}
+
+/// Reads the selection out of a Singer catalog (`--catalog` or legacy `--properties`).
+pub fn selection(catalog: &Value, path: &str) -> Result<Vec<Selection>> {
+    let bad = |problem: String| Error::Input { what: "catalog", path: path.to_string(), problem };
+    let entries = catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("must be a JSON object with a `streams` array (the output of --discover)".into()))?;
+    let mut chosen: Vec<Selection> = Vec::new();
+    for entry in entries {
+        let name = entry
+            .get("tap_stream_id")
+            .or_else(|| entry.get("stream"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("a stream entry has no `tap_stream_id`".into()))?;
+        let metadata = entry.get("metadata").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let stream_md = find_metadata(metadata, &[]);
+        if !is_selected(stream_md, entry.get("schema")) {
+            continue;
+        }
+        let def = crate::streams::find(name).ok_or_else(|| {
+            bad(format!("selects stream `{name}`, which tap-stripe does not have; run --discover for the list"))
+        })?;
+        if chosen.iter().any(|s| s.stream.name == def.name) {
+            return Err(bad(format!("lists stream `{name}` twice")));
+        }
+        let auto = automatic(def);
+        let mut excluded = HashSet::new();
+        if let Some(props) = schema(def)["properties"].as_object() {
+            for field in props.keys() {
+                if auto.contains(&field.as_str()) {
+                    continue;
+                }
+                let md = find_metadata(metadata, &["properties", field]);
+                let legacy = entry.pointer(&format!("/schema/properties/{}/selected", escape(field)));
+                let deselected = match md.and_then(|m| m.get("selected")).and_then(Value::as_bool) {
+                    Some(sel) => !sel,
+                    None => md.and_then(|m| m.get("inclusion")).and_then(Value::as_str) == Some("unsupported")
+                        || legacy.and_then(Value::as_bool) == Some(false),
+                };
+                if deselected {
+                    excluded.insert(field.clone());
+                }
+            }
+        }
+        chosen.push(Selection { stream: def, excluded });
+    }
+    chosen.sort_by_key(|s| STREAMS.iter().position(|d| d.name == s.stream.name));
+    Ok(chosen)
+}
+
+fn escape(field: &str) -> String {
+    field.replace('~', "~0").replace('/', "~1")
+}
+
+fn find_metadata<'a>(metadata: &'a [Value], breadcrumb: &[&str]) -> Option<&'a Map<String, Value>> {
+    metadata.iter().find_map(|m| {
+        let bc = m.get("breadcrumb")?.as_array()?;
+        let same = bc.len() == breadcrumb.len() && bc.iter().zip(breadcrumb).all(|(a, b)| a.as_str() == Some(b));
+        if same {
+            m.get("metadata")?.as_object()
+        } else {
+            None
+        }
+    })
+}
+
+fn is_selected(stream_md: Option<&Map<String, Value>>, schema: Option<&Value>) -> bool {
+    if let Some(sel) = stream_md.and_then(|m| m.get("selected")).and_then(Value::as_bool) {
+        return sel;
+    }
+    if let Some(sel) = schema.and_then(|s| s.get("selected")).and_then(Value::as_bool) {
+        return sel;
+    }
+    stream_md.and_then(|m| m.get("selected-by-default")).and_then(Value::as_bool).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select_only(names: &[&str], tweak: impl Fn(&mut Value)) -> Vec<Selection> {
+        let mut cat = discover();
+        for s in cat["streams"].as_array_mut().unwrap() {
+            let on = names.contains(&s["tap_stream_id"].as_str().unwrap());
+            s["metadata"][0]["metadata"]["selected"] = json!(on);
+        }
+        tweak(&mut cat);
+        selection(&cat, "c.json").unwrap()
+    }
+
+    #[test]
+    fn discover_lists_every_stream_with_metadata() {
+        let cat = discover();
+        let streams = cat["streams"].as_array().unwrap();
+        assert_eq!(streams.len(), STREAMS.len());
+        let lines = streams.iter().find(|s| s["stream"] == "invoice_line_items").unwrap();
+        let top = &lines["metadata"][0]["metadata"];
+        assert_eq!(top["parent-tap-stream-id"], "invoices");
+        assert_eq!(top["table-key-properties"], json!(["id", "invoice"]));
+        let charges = streams.iter().find(|s| s["stream"] == "charges").unwrap();
+        assert_eq!(charges["metadata"][0]["metadata"]["valid-replication-keys"], json!(["created"]));
+        let id = charges["metadata"].as_array().unwrap().iter().find(|m| m["breadcrumb"] == json!(["properties", "id"])).unwrap();
+        assert_eq!(id["metadata"]["inclusion"], "automatic");
+    }
+
+    #[test]
+    fn nothing_is_selected_by_default() {
+        assert!(selection(&discover(), "c.json").unwrap().is_empty());
+    }
+
+    #[test]
+    fn selected_streams_in_registry_order() {
+        let sel = select_only(&["invoices", "charges"], |_| {});
+        let names: Vec<_> = sel.iter().map(|s| s.stream.name).collect();
+        assert_eq!(names, vec!["charges", "invoices"]);
+    }
+
+    #[test]
+    fn deselected_fields_are_excluded_but_automatic_ones_stay() {
+        let sel = select_only(&["charges"], |cat| {
+            let charges = cat["streams"].as_array_mut().unwrap().iter_mut().find(|s| s["stream"] == "charges").unwrap();
+            for m in charges["metadata"].as_array_mut().unwrap() {
+                let bc = &m["breadcrumb"];
+                if *bc == json!(["properties", "id"]) || *bc == json!(["properties", "created"]) || *bc == json!(["properties", "amount"]) {
+                    m["metadata"]["selected"] = json!(false);
+                }
+            }
+            charges["schema"]["properties"]["id"]["selected"] = json!(false);
+        });
+        let excluded: Vec<_> = sel[0].excluded.iter().cloned().collect();
+        assert_eq!(excluded, vec!["amount".to_string()], "id and created are automatic");
+        assert!(sel[0].schema()["properties"].get("amount").is_none());
+        let mut rec = json!({"id": "ch_1", "amount": 5, "new_field": 1}).as_object().unwrap().clone();
+        sel[0].apply(&mut rec);
+        assert_eq!(Value::Object(rec), json!({"id": "ch_1", "new_field": 1}));
+    }
+
+    #[test]
+    fn unknown_selected_stream_is_an_error() {
+        let cat = json!({"streams": [{"tap_stream_id": "nope", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]});
+        let e = selection(&cat, "c.json").unwrap_err().to_string();
+        assert!(e.contains("`nope`"), "{e}");
+        let unselected = json!({"streams": [{"tap_stream_id": "nope", "metadata": []}]});
+        assert!(selection(&unselected, "c.json").unwrap().is_empty());
+    }
+
+    #[test]
+    fn legacy_schema_selected_flag() {
+        let cat = json!({"streams": [{"tap_stream_id": "coupons", "schema": {"selected": true, "properties": {}}}]});
+        assert_eq!(selection(&cat, "c.json").unwrap().len(), 1);
+    }
+}

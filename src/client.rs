@@ -1,0 +1,220 @@
+/*!
+The HTTP client for Stripe's API: bearer auth, pinned `Stripe-Version`, `Stripe-Account`, a
+request timeout, and the retry loop driven by `retry::decide`.
+
+It knows nothing about streams: it turns a path and query into parsed JSON or an [`Error`].
+A 401 becomes [`Error::Auth`]; any other final failure becomes [`Error::Http`] with Stripe's own
+message and `Request-Id`.
+*/
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::retry::{self, Decision, Outcome, Policy};
+
+/// Query parameters of one request, in order.
+pub type Query = Vec<(String, String)>;
+
+/// A cheap-to-clone handle on one HTTP connection pool.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    policy: Policy,
+}
+
+impl Client {
+    pub fn new(config: &Config) -> Result<Client> {
+        Client::with_policy(config, Policy::default())
+    }
+
+    pub fn with_policy(config: &Config, policy: Policy) -> Result<Client> {
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key.expose()))
+            .map_err(|_| Error::config("client_secret", "contains characters that cannot be sent in an HTTP header"))?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(
+            "Stripe-Version",
+            HeaderValue::from_str(&config.api_version).map_err(|_| Error::config("api_version", "is not a valid header value"))?,
+        );
+        if let Some(account) = &config.account_id {
+            headers.insert(
+                "Stripe-Account",
+                HeaderValue::from_str(account).map_err(|_| Error::config("account_id", "is not a valid header value"))?,
+            );
+        }
+        headers.insert(USER_AGENT, HeaderValue::from_static(concat!("tap-stripe/", env!("CARGO_PKG_VERSION"))));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| Error::Http { url: config.base_url.clone(), status: None, message: e.to_string(), request_id: None })?;
+        Ok(Client { http, base_url: config.base_url.clone(), policy })
+    }
+
+    /// `GET {base_url}{path}?{query}`, retried per the policy, parsed as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &Query) -> Result<T> {
+        let url = format!("{}{}", self.base_url, path);
+        let shown = display_url(path, query);
+        let mut attempt = 1;
+        loop {
+            let (outcome, should_retry, retry_after, failure) = match self.http.get(&url).query(query).send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    let request_id = header(&headers, "request-id");
+                    match resp.bytes().await {
+                        Ok(body) if status == 200 => match serde_json::from_slice::<T>(&body) {
+                            Ok(v) => return Ok(v),
+                            Err(e) => (
+                                Outcome::Network,
+                                None,
+                                None,
+                                Error::BadResponse { url: shown.clone(), problem: format!("the body is not the expected JSON ({e})") },
+                            ),
+                        },
+                        Ok(body) => {
+                            let message = stripe_message(&body).unwrap_or_else(|| format!("HTTP {status}"));
+                            let should_retry = header(&headers, "stripe-should-retry").map(|v| v == "true");
+                            let retry_after = header(&headers, "retry-after").and_then(|v| retry::parse_retry_after(&v));
+                            let err = if status == 401 {
+                                Error::Auth { message }
+                            } else {
+                                Error::Http { url: shown.clone(), status: Some(status), message, request_id }
+                            };
+                            (Outcome::Status(status), should_retry, retry_after, err)
+                        }
+                        Err(e) => (
+                            Outcome::Network,
+                            None,
+                            None,
+                            Error::Http { url: shown.clone(), status: Some(status), message: format!("the response body was cut short ({e})"), request_id },
+                        ),
+                    }
+                }
+                Err(e) => (
+                    Outcome::Network,
+                    None,
+                    None,
+                    Error::Http { url: shown.clone(), status: None, message: network_message(&e), request_id: None },
+                ),
+            };
+            match retry::decide(&self.policy, outcome, should_retry, retry_after, attempt, jitter()) {
+                Decision::Fail => return Err(failure),
+                Decision::Retry(delay) => {
+                    log::warn(&format!(
+                        "{failure}; retrying in {:.1}s (attempt {} of {})",
+                        delay.as_secs_f64(),
+                        attempt + 1,
+                        self.policy.max_attempts
+                    ));
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One page of a list endpoint.
+    pub async fn list(&self, path: &str, query: &Query) -> Result<crate::page::ListPage> {
+        self.get(path, query).await
+    }
+
+    /// Any JSON object (e.g. `/v1/account`).
+    pub async fn get_value(&self, path: &str, query: &Query) -> Result<Value> {
+        self.get(path, query).await
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Stripe's error body is `{"error": {"message": ..., "type": ..., "code": ...}}`.
+fn stripe_message(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let e = v.get("error")?;
+    let message = e.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+    match e.get("code").and_then(Value::as_str) {
+        Some(code) if !message.is_empty() => Some(format!("{message} [{code}]")),
+        _ if !message.is_empty() => Some(message),
+        Some(code) => Some(code.to_string()),
+        None => None,
+    }
+}
+
+fn network_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out (see `request_timeout`)"
+    } else if e.is_connect() {
+        "could not connect (check `base_url` and the network)"
+    } else {
+        "network error"
+    };
+    let mut detail = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// The request as a user reads it in a log line: path and query, never headers.
+pub fn display_url(path: &str, query: &Query) -> String {
+    if query.is_empty() {
+        return path.to_string();
+    }
+    let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{path}?{}", q.join("&"))
+}
+
+/// A number in `[0, 1)` for retry jitter; quality is irrelevant, only spread matters.
+fn jitter() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_error_bodies_become_messages() {
+        let body = br#"{"error":{"type":"invalid_request_error","message":"No such invoice: 'in_1'","code":"resource_missing"}}"#;
+        assert_eq!(stripe_message(body).unwrap(), "No such invoice: 'in_1' [resource_missing]");
+        assert_eq!(stripe_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        let q = vec![("limit".to_string(), "100".to_string())];
+        assert_eq!(display_url("/v1/charges", &q), "/v1/charges?limit=100");
+    }
+
+    #[test]
+    fn jitter_is_in_range() {
+        for _ in 0..100 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j));
+        }
+    }
+}

@@ -1,0 +1,328 @@
+/*!
+The configuration file: read once, checked against `spec.json`, turned into [`Config`].
+
+`spec.json` is the single description of the settings (Airbyte's `connectionSpecification` is the
+same file), so the checks here are the `jsonschema` validation of that file plus what a schema
+cannot say (a date that parses, a loopback-only `http://` base URL). Every problem becomes one
+[`Error::Config`] naming the key; the key's value is never echoed for `client_secret`.
+*/
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// The connector's configuration schema, embedded from the top-level `spec.json`.
+pub const SPEC_JSON: &str = include_str!("../spec.json");
+
+/// Default Stripe API version: the version the `catalog/` schemas were generated from.
+pub const DEFAULT_API_VERSION: &str = "2024-06-20";
+const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
+const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
+const DEFAULT_WINDOW_DAYS: f64 = 30.0;
+/// Without `start_date` the tap reads the whole history: Stripe has no object older than this
+/// (2010-01-01T00:00:00Z, before Stripe's public launch).
+pub const HISTORY_START: i64 = 1_262_304_000;
+
+/// A Stripe API key. Its `Debug` and `Display` never show the secret part.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// The full key, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is a live-mode key (`sk_live_`/`rk_live_`), which has higher rate limits.
+    pub fn is_live(&self) -> bool {
+        self.0[3..].starts_with("live_")
+    }
+
+    /// A form safe to print: prefix and the last four characters, like Stripe's own messages.
+    pub fn redacted(&self) -> String {
+        let prefix: String = self.0.chars().take(8).collect();
+        format!("{prefix}****")
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKey({})", self.redacted())
+    }
+}
+
+/// The validated configuration the rest of the tap uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `client_secret`.
+    pub api_key: ApiKey,
+    /// `account_id`, sent as `Stripe-Account` when present.
+    pub account_id: Option<String>,
+    /// `start_date` as Unix seconds, when set.
+    pub start_date: Option<i64>,
+    /// `base_url` without a trailing slash.
+    pub base_url: String,
+    /// `api_version`, sent as `Stripe-Version`.
+    pub api_version: String,
+    /// `request_timeout`.
+    pub request_timeout: Duration,
+    /// `date_window_days`, in seconds (at least one second).
+    pub window_secs: i64,
+}
+
+impl Config {
+    /// Reads and merges the config files (later files override earlier keys) and validates them.
+    pub fn load(paths: &[String]) -> Result<Config> {
+        let mut merged = Map::new();
+        for path in paths {
+            let value = read_json_file("config", path)?;
+            match value {
+                Value::Object(map) => merged.extend(map),
+                _ => {
+                    return Err(Error::Input {
+                        what: "config",
+                        path: path.clone(),
+                        problem: "must hold a JSON object of settings".into(),
+                    })
+                }
+            }
+        }
+        Config::from_value(Value::Object(merged))
+    }
+
+    /// Validates a config object against `spec.json` and resolves it.
+    pub fn from_value(mut value: Value) -> Result<Config> {
+        let spec: Value = serde_json::from_str(SPEC_JSON).expect("spec.json is valid JSON");
+        coerce_numeric_strings(&mut value, &spec);
+        drop_empty_optionals(&mut value);
+        validate(&value, &spec)?;
+        let get = |k: &str| value.get(k).filter(|v| !v.is_null());
+
+        let api_key = ApiKey(get("client_secret").and_then(Value::as_str).unwrap_or_default().to_string());
+        let account_id = get("account_id").and_then(Value::as_str).map(str::to_string);
+        let start_date = match get("start_date").and_then(Value::as_str) {
+            Some(s) => Some(parse_rfc3339(s).ok_or_else(|| {
+                Error::config("start_date", format!("must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z, got {s:?}"))
+            })?),
+            None => None,
+        };
+        let base_url = get("base_url").and_then(Value::as_str).unwrap_or(DEFAULT_BASE_URL);
+        let base_url = check_base_url(base_url)?;
+        let api_version = get("api_version").and_then(Value::as_str).unwrap_or(DEFAULT_API_VERSION).to_string();
+        let timeout = get("request_timeout").and_then(Value::as_f64).unwrap_or(DEFAULT_TIMEOUT_SECS);
+        let window_days = get("date_window_days").and_then(Value::as_f64).unwrap_or(DEFAULT_WINDOW_DAYS);
+        Ok(Config {
+            api_key,
+            account_id,
+            start_date,
+            base_url,
+            api_version,
+            request_timeout: Duration::from_secs_f64(timeout),
+            window_secs: ((window_days * 86_400.0) as i64).max(1),
+        })
+    }
+}
+
+/// Reads a JSON file given on the command line, with one clear error for every way it can fail.
+pub fn read_json_file(what: &'static str, path: &str) -> Result<Value> {
+    let err = |problem: String| Error::Input { what, path: path.to_string(), problem };
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot be read: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(err("is empty; it must hold a JSON object".into()));
+    }
+    serde_json::from_str(&text).map_err(|e| err(format!("is not valid JSON: {e}")))
+}
+
+/// Parses an RFC 3339 date-time to Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
+}
+
+/// Singer configs written by hand or by older connectors often quote numbers ("300"): accept a
+/// string that is a number for a numeric setting. Anything else stays as it is and fails validation.
+fn coerce_numeric_strings(value: &mut Value, spec: &Value) {
+    let (Some(obj), Some(props)) = (value.as_object_mut(), spec["properties"].as_object()) else {
+        return;
+    };
+    for (key, prop) in props {
+        if matches!(prop["type"].as_str(), Some("number" | "integer")) {
+            if let Some(Value::String(s)) = obj.get(key) {
+                if let Ok(n) = s.trim().parse::<f64>() {
+                    if let Some(num) = serde_json::Number::from_f64(n) {
+                        obj.insert(key.clone(), Value::Number(num));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Meltano and UIs write unset optional settings as `null` or `""`: treat both as absent.
+fn drop_empty_optionals(value: &mut Value) {
+    if let Some(obj) = value.as_object_mut() {
+        obj.retain(|k, v| k == "client_secret" || !(v.is_null() || v.as_str() == Some("")));
+    }
+}
+
+fn validate(value: &Value, spec: &Value) -> Result<()> {
+    if !value.is_object() {
+        return Err(Error::config("(root)", "the config must be a JSON object"));
+    }
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(spec)
+        .expect("spec.json is a valid JSON Schema");
+    let Some(error) = validator.iter_errors(value).next() else {
+        return Ok(());
+    };
+    use jsonschema::error::ValidationErrorKind as Kind;
+    if let Kind::Required { property } = error.kind() {
+        let key = property.as_str().unwrap_or("?").to_string();
+        let hint = match key.as_str() {
+            "client_secret" => "is required: set it to your Stripe secret key (sk_live_… or sk_test_…) or a restricted key (rk_…)",
+            _ => "is required",
+        };
+        return Err(Error::config(key, hint));
+    }
+    let key = error
+        .instance_path()
+        .as_str()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let prop = &spec["properties"][&key];
+    let got = value.get(&key).unwrap_or(&Value::Null);
+    let shown = if key == "client_secret" { "(hidden)".to_string() } else { got.to_string() };
+    let problem = match error.kind() {
+        Kind::Type { .. } => format!(
+            "must be a {}, got a {} ({})",
+            prop["type"].as_str().unwrap_or("value"),
+            json_type(got),
+            shown
+        ),
+        Kind::Pattern { .. } => match key.as_str() {
+            "client_secret" => "must be a Stripe secret or restricted key starting with sk_live_, sk_test_, rk_live_ or rk_test_ (publishable pk_ keys cannot read data)".to_string(),
+            "account_id" => format!("must be a Stripe account id such as acct_1Example, got {shown}"),
+            "base_url" => format!("must be an http:// or https:// URL, got {shown}"),
+            "api_version" => format!("must be a Stripe API version such as 2024-06-20, got {shown}"),
+            _ => format!("has an invalid value {shown}"),
+        },
+        Kind::Format { .. } => format!("must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z, got {shown}"),
+        Kind::Minimum { .. } | Kind::ExclusiveMinimum { .. } | Kind::Maximum { .. } | Kind::ExclusiveMaximum { .. } => {
+            let lo = prop.get("exclusiveMinimum").or(prop.get("minimum")).cloned().unwrap_or(Value::Null);
+            let hi = prop.get("maximum").cloned().unwrap_or(Value::Null);
+            format!("must be greater than {lo} and at most {hi}, got {shown}")
+        }
+        _ if key == "client_secret" => "is not valid".to_string(),
+        _ => format!("is not valid: {error}"),
+    };
+    Err(Error::config(if key.is_empty() { "(root)".to_string() } else { key }, problem))
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The API key travels in a header: plain `http://` is accepted only to a loopback address
+/// (tests, a local proxy).
+fn check_base_url(raw: &str) -> Result<String> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| Error::config("base_url", format!("is not a valid URL ({e}), got {raw:?}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(Error::config(
+                "base_url",
+                format!("must use https:// (plain http:// is allowed only for localhost or 127.0.0.1), got {raw:?}"),
+            ))
+        }
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problem(v: Value) -> String {
+        Config::from_value(v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::from_value(json!({"client_secret": "sk_test_abc123"})).unwrap();
+        assert_eq!(c.base_url, "https://api.stripe.com");
+        assert_eq!(c.api_version, "2024-06-20");
+        assert_eq!(c.window_secs, 30 * 86_400);
+        assert_eq!(c.request_timeout, Duration::from_secs(60));
+        assert!(c.start_date.is_none() && c.account_id.is_none());
+        assert!(!c.api_key.is_live());
+    }
+
+    #[test]
+    fn full_config_resolves() {
+        let c = Config::from_value(json!({
+            "client_secret": "rk_live_xyz", "account_id": "acct_123", "start_date": "2024-01-01T00:00:00Z",
+            "base_url": "http://127.0.0.1:1234/", "api_version": "2024-06-20", "request_timeout": "15",
+            "date_window_days": 0.5
+        }))
+        .unwrap();
+        assert_eq!(c.start_date, Some(1_704_067_200));
+        assert_eq!(c.base_url, "http://127.0.0.1:1234");
+        assert_eq!(c.request_timeout, Duration::from_secs(15));
+        assert_eq!(c.window_secs, 43_200);
+        assert!(c.api_key.is_live());
+    }
+
+    #[test]
+    fn each_problem_names_its_key() {
+        assert!(problem(json!({})).contains("`client_secret` is required"));
+        assert!(problem(json!({"client_secret": 5})).contains("`client_secret` must be a string"));
+        assert!(problem(json!({"client_secret": "pk_test_1"})).contains("`client_secret` must be a Stripe secret"));
+        let p = problem(json!({"client_secret": "sk_test_1", "start_date": "2024-13-01"}));
+        assert!(p.contains("`start_date` must be an RFC 3339"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "start_date": "yesterday"}));
+        assert!(p.contains("`start_date`"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "date_window_days": 0}));
+        assert!(p.contains("`date_window_days` must be greater than 0"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "request_timeout": "soon"}));
+        assert!(p.contains("`request_timeout` must be a number, got a string"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "account_id": "12"}));
+        assert!(p.contains("`account_id` must be a Stripe account id"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "base_url": "http://api.example.com"}));
+        assert!(p.contains("`base_url` must use https://"), "{p}");
+    }
+
+    #[test]
+    fn secrets_are_never_echoed() {
+        let p = problem(json!({"client_secret": "sk_test_SECRETVALUE!"}));
+        assert!(!p.contains("SECRETVALUE"), "{p}");
+        let key = ApiKey("sk_live_SECRETVALUE".into());
+        assert!(!format!("{key:?}").contains("SECRETVALUE"));
+    }
+
+    #[test]
+    fn empty_optionals_are_absent() {
+        let c = Config::from_value(json!({"client_secret": "sk_test_1", "start_date": "", "account_id": null})).unwrap();
+        assert!(c.start_date.is_none() && c.account_id.is_none());
+    }
+}

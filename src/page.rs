@@ -1,0 +1,109 @@
+/*!
+List paging: `limit=100`, `starting_after=<last id>`, until `has_more` is false.
+
+The pager refuses to loop: a page that says `has_more` but is empty, or a cursor that was already
+used, stops the listing with an error instead of requesting the same page forever.
+*/
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest page Stripe serves.
+pub const PAGE_LIMIT: u32 = 100;
+
+/// One page of a Stripe list (`{"object":"list","data":[...],"has_more":...}`).
+#[derive(Debug, Deserialize)]
+pub struct ListPage {
+    pub data: Vec<Value>,
+    pub has_more: bool,
+}
+
+/// Cursor state of one listing.
+#[derive(Debug, Default)]
+pub struct Pager {
+    cursor: Option<String>,
+    used: std::collections::HashSet<String>,
+    done: bool,
+}
+
+impl Pager {
+    /// A pager for a list that starts from its first page.
+    pub fn new() -> Pager {
+        Pager::default()
+    }
+
+    /// A pager that continues after `id` (an embedded first page ended there).
+    pub fn after(id: String) -> Pager {
+        Pager { cursor: Some(id), ..Pager::default() }
+    }
+
+    /// `starting_after` for the next request; `None` for the first page.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Takes in a page; returns an error message when the list would loop.
+    pub fn advance(&mut self, page: &ListPage) -> Result<(), String> {
+        if !page.has_more {
+            self.done = true;
+            return Ok(());
+        }
+        let last = page
+            .data
+            .last()
+            .and_then(|o| o.get("id"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| "the page says has_more but has no object with an id to continue after".to_string())?;
+        if !self.used.insert(last.to_string()) {
+            return Err(format!("the list repeats: starting_after={last} was already requested (loop guard)"));
+        }
+        self.cursor = Some(last.to_string());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn page(ids: &[&str], has_more: bool) -> ListPage {
+        ListPage { data: ids.iter().map(|i| json!({"id": i})).collect(), has_more }
+    }
+
+    #[test]
+    fn follows_the_last_id_until_has_more_is_false() {
+        let mut p = Pager::new();
+        assert_eq!(p.cursor(), None);
+        p.advance(&page(&["c3", "c2"], true)).unwrap();
+        assert_eq!(p.cursor(), Some("c2"));
+        p.advance(&page(&["c1"], false)).unwrap();
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn a_repeated_cursor_is_an_error() {
+        let mut p = Pager::new();
+        p.advance(&page(&["a", "b"], true)).unwrap();
+        let e = p.advance(&page(&["x", "b"], true)).unwrap_err();
+        assert!(e.contains("loop guard"), "{e}");
+    }
+
+    #[test]
+    fn has_more_with_an_empty_page_is_an_error() {
+        assert!(Pager::new().advance(&page(&[], true)).is_err());
+        let mut p = Pager::new();
+        p.advance(&page(&[], false)).unwrap();
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn continues_after_an_embedded_page() {
+        let p = Pager::after("il_10".into());
+        assert_eq!(p.cursor(), Some("il_10"));
+    }
+}

@@ -1,0 +1,56 @@
+/*!
+Singer messages: SCHEMA, RECORD, STATE, one JSON object per line.
+*/
+
+use serde_json::{json, Map, Value};
+
+/// `{"type":"SCHEMA",...}` with the key and bookmark properties.
+pub fn schema_line(stream: &str, schema: &Value, key: &[&str], bookmark: Option<&str>) -> String {
+    let mut msg = json!({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": key});
+    if let Some(b) = bookmark {
+        msg["bookmark_properties"] = json!([b]);
+    }
+    msg.to_string()
+}
+
+/// `{"type":"RECORD",...}` with `time_extracted`.
+pub fn record_line(stream: &str, record: &Map<String, Value>, time_extracted: &str) -> String {
+    let mut line = String::with_capacity(256);
+    line.push_str(r#"{"type":"RECORD","stream":"#);
+    line.push_str(&Value::from(stream).to_string());
+    line.push_str(r#","record":"#);
+    line.push_str(&serde_json::to_string(record).expect("a JSON map always serializes"));
+    line.push_str(r#","time_extracted":"#);
+    line.push_str(&Value::from(time_extracted).to_string());
+    line.push('}');
+    line
+}
+
+/// `{"type":"STATE","value":...}`.
+pub fn state_line(value: &Value) -> String {
+    json!({"type": "STATE", "value": value}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_line_is_valid_json() {
+        let rec = json!({"id": "ch_\"1", "amount": 5}).as_object().unwrap().clone();
+        let line = record_line("charges", &rec, "2024-01-01T00:00:00.000000Z");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["type"], "RECORD");
+        assert_eq!(v["record"]["id"], "ch_\"1");
+        assert_eq!(v["time_extracted"], "2024-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn schema_line_carries_keys_and_bookmarks() {
+        let v: Value = serde_json::from_str(&schema_line("charges", &json!({}), &["id"], Some("created"))).unwrap();
+        assert_eq!(v["key_properties"], json!(["id"]));
+        assert_eq!(v["bookmark_properties"], json!(["created"]));
+        let v: Value = serde_json::from_str(&schema_line("x", &json!({}), &["id"], None)).unwrap();
+        assert!(v.get("bookmark_properties").is_none());
+    }
+}
