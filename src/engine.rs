@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::bookmark::{self, Progress};
@@ -29,7 +29,7 @@ use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::{now_rfc3339, singer, Writer};
 use crate::slice::{self, Window};
 use crate::state::State;
-use crate::streams::{ChildSource, Source, StreamDef, STREAMS};
+use crate::streams::{ChildSource, DerivedFrom, Source, StreamDef, STREAMS};
 
 /// Windows fetched at the same time. One until requests are paced by a shared rate limiter.
 pub const SLICE_CONCURRENCY: usize = 1;
@@ -269,7 +269,7 @@ async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mp
             let created = object.get("created").and_then(Value::as_i64);
             let newer_than = |m: &Member| !created_filter || created.map_or(true, |c| c >= m.threshold);
             if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active() && newer_than(m)) {
-                send_record(pm, object.clone(), &extracted, tx).await?;
+                send_record(pm, object.clone(), None, &extracted, tx).await?;
             }
             for child in listing.children.iter().filter(|m| m.active() && newer_than(m)) {
                 read_children(client, child, object, tx).await?;
@@ -300,7 +300,7 @@ async fn read_children(client: &Client, member: &Member, parent: &Value, tx: &mp
         for item in items {
             if keep(child, item) {
                 seen.insert(id_of(item));
-                send_child(member, child, parent_id, item.clone(), &extracted, tx).await?;
+                send_child(member, child, parent, parent_id, item.clone(), &extracted, tx).await?;
             }
         }
         if !embedded.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
@@ -337,7 +337,7 @@ async fn read_children(client: &Client, member: &Member, parent: &Value, tx: &mp
         let extracted = now_rfc3339();
         for item in &page.data {
             if keep(child, item) && seen.insert(id_of(item)) {
-                send_child(member, child, parent_id, item.clone(), &extracted, tx).await?;
+                send_child(member, child, parent, parent_id, item.clone(), &extracted, tx).await?;
             }
         }
         pager
@@ -360,6 +360,7 @@ fn id_of(item: &Value) -> String {
 async fn send_child(
     member: &Member,
     child: &ChildSource,
+    parent: &Value,
     parent_id: &str,
     mut item: Value,
     extracted: &str,
@@ -371,21 +372,72 @@ async fn send_child(
             *col = Value::from(parent_id);
         }
     }
-    send_record(member, item, extracted, tx).await
+    send_record(member, item, Some(parent), extracted, tx).await
 }
 
-async fn send_record(member: &Member, object: Value, extracted: &str, tx: &mpsc::Sender<Event>) -> Result<()> {
+async fn send_record(
+    member: &Member,
+    object: Value,
+    parent: Option<&Value>,
+    extracted: &str,
+    tx: &mpsc::Sender<Event>,
+) -> Result<()> {
     let Value::Object(mut record): Value = object else {
         return Err(Error::BadResponse { url: member.name().to_string(), problem: "a list item is not a JSON object".into() });
     };
+    fill_derived(member.sel.stream, &mut record, parent);
     member.sel.apply(&mut record);
     let line = singer::record_line(member.name(), &record, extracted);
     let _ = tx.send(Event::Record { stream: member.name(), line }).await;
     Ok(())
 }
 
+/// Fills the legacy columns of the stream (see `streams::Derived`) unless Stripe sent them.
+fn fill_derived(def: &StreamDef, record: &mut Map<String, Value>, parent: Option<&Value>) {
+    for d in def.derived {
+        if record.contains_key(d.column) {
+            continue;
+        }
+        let value = match d.from {
+            DerivedFrom::Field(f) => record.get(f).cloned(),
+            DerivedFrom::ParentField(f) => parent.and_then(|p| p.get(f)).cloned(),
+            DerivedFrom::Removed => None,
+        };
+        record.insert(d.column.to_string(), value.unwrap_or(Value::Null));
+    }
+}
+
 async fn disable(member: &Member, message: &str, tx: &mpsc::Sender<Event>) {
     if !member.disabled.swap(true, Ordering::Relaxed) {
         let _ = tx.send(Event::Skipped { stream: member.name(), message: message.to_string() }).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn legacy_columns_copy_renamed_and_parent_fields() {
+        let invoices = crate::streams::find("invoices").unwrap();
+        let mut rec = json!({"id": "in_1", "application_fee_amount": 7, "amount_remaining": 3}).as_object().unwrap().clone();
+        fill_derived(invoices, &mut rec, None);
+        assert_eq!(rec["application_fee"], 7);
+        assert_eq!(rec["next_payment_amount"], 3);
+        assert_eq!(rec["webhooks_delivered"], Value::Null);
+
+        let lines = crate::streams::find("invoice_line_items").unwrap();
+        let parent = json!({"id": "in_1", "customer": "cus_1", "created": 1700000000});
+        let mut rec = json!({"id": "il_1"}).as_object().unwrap().clone();
+        fill_derived(lines, &mut rec, Some(&parent));
+        assert_eq!(rec["customer"], "cus_1");
+        assert_eq!(rec["date"], 1_700_000_000);
+
+        let charges = crate::streams::find("charges").unwrap();
+        let mut rec = json!({"id": "ch_1", "order": "or_1"}).as_object().unwrap().clone();
+        fill_derived(charges, &mut rec, None);
+        assert_eq!(rec["order"], "or_1", "a value Stripe still sends wins");
+        assert_eq!(rec["dispute"], Value::Null);
     }
 }

@@ -37,6 +37,29 @@ pub struct ChildSource {
     pub parent_column: &'static str,
 }
 
+/// Where a column the tap adds to each record takes its value from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedFrom {
+    /// Another column of the same record (a column Stripe renamed keeps its old name too).
+    Field(&'static str),
+    /// A column of the parent object (e.g. an invoice's `customer` on its line items).
+    ParentField(&'static str),
+    /// Stripe removed the column from its API; it stays in the table, always null.
+    Removed,
+}
+
+/// A column of the user's document that API version 2024-06-20 no longer has under that name,
+/// kept so that warehouse tables and the queries on them keep working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Derived {
+    pub column: &'static str,
+    pub from: DerivedFrom,
+}
+
+const fn legacy(column: &'static str, from: DerivedFrom) -> Derived {
+    Derived { column, from }
+}
+
 /// One Stripe table.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamDef {
@@ -54,6 +77,8 @@ pub struct StreamDef {
     pub params: &'static [(&'static str, &'static str)],
     /// Stripe keeps this stream's objects only this many days back (events: 30).
     pub history_days: Option<u32>,
+    /// Legacy columns the tap fills (see [`Derived`]); documented in README.md.
+    pub derived: &'static [Derived],
     /// The stream's JSON Schema (`catalog/<name>.json`), embedded at compile time.
     pub schema: &'static str,
 }
@@ -78,6 +103,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/balance_transactions"),
         params: &[],
         history_days: None,
+        derived: &[],
         schema: schema!("balance_transactions"),
     },
     StreamDef {
@@ -88,6 +114,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/charges"),
         params: &[],
         history_days: None,
+        derived: &[legacy("dispute", DerivedFrom::Removed), legacy("order", DerivedFrom::Removed)],
         schema: schema!("charges"),
     },
     StreamDef {
@@ -98,6 +125,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/coupons"),
         params: &[],
         history_days: None,
+        derived: &[],
         schema: schema!("coupons"),
     },
     StreamDef {
@@ -108,6 +136,13 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/customers"),
         params: &[],
         history_days: None,
+        derived: &[
+            legacy("account_balance", DerivedFrom::Field("balance")),
+            legacy("cards", DerivedFrom::Field("sources")),
+            legacy("default_card", DerivedFrom::Field("default_source")),
+            legacy("tax_info", DerivedFrom::Removed),
+            legacy("tax_info_verification", DerivedFrom::Removed),
+        ],
         schema: schema!("customers"),
     },
     StreamDef {
@@ -125,6 +160,7 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         params: &[],
         history_days: None,
+        derived: &[],
         schema: schema!("customer_balance_transactions"),
     },
     StreamDef {
@@ -142,6 +178,7 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         params: &[],
         history_days: None,
+        derived: &[],
         schema: schema!("bank_accounts"),
     },
     StreamDef {
@@ -152,6 +189,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/disputes"),
         params: &[],
         history_days: None,
+        derived: &[],
         schema: schema!("disputes"),
     },
     StreamDef {
@@ -162,6 +200,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/events"),
         params: &[],
         history_days: Some(30),
+        derived: &[],
         schema: schema!("events"),
     },
     StreamDef {
@@ -172,6 +211,11 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/invoices"),
         params: &[],
         history_days: None,
+        derived: &[
+            legacy("application_fee", DerivedFrom::Field("application_fee_amount")),
+            legacy("next_payment_amount", DerivedFrom::Field("amount_remaining")),
+            legacy("webhooks_delivered", DerivedFrom::Field("webhooks_delivered_at")),
+        ],
         schema: schema!("invoices"),
     },
     StreamDef {
@@ -189,6 +233,10 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         params: &[],
         history_days: None,
+        derived: &[
+            legacy("customer", DerivedFrom::ParentField("customer")),
+            legacy("date", DerivedFrom::ParentField("created")),
+        ],
         schema: schema!("invoice_line_items"),
     },
 ];
