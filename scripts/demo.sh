@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Full sync of a built-in demo account: starts the project's fake Stripe server with sample data
+# on 127.0.0.1, discovers the catalog, selects every stream and syncs it. No Stripe account needed.
+# Output: demo-output/sync.jsonl (Singer messages) and demo-output/state.json (the final STATE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --quiet --bin tap-stripe -p tap-stripe
+cargo build --release --quiet -p fake-stripe
+
+out=demo-output
+mkdir -p "$out"
+fake_log="$out/fake-stripe.log"
+./target/release/fake-stripe --port 0 >"$fake_log" 2>&1 &
+fake_pid=$!
+trap 'kill "$fake_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q '^listening on ' "$fake_log" && break
+  sleep 0.1
+done
+base_url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$fake_log" | head -n 1)
+[ -n "$base_url" ] || { echo "the fake Stripe server did not start; see $fake_log" >&2; exit 1; }
+
+cat >"$out/config.json" <<JSON
+{"client_secret": "sk_test_fake", "account_id": "acct_1Demo", "base_url": "$base_url"}
+JSON
+./target/release/tap-stripe --config "$out/config.json" --discover >"$out/catalog.json"
+# Select every stream: add "selected": true to each stream-level metadata entry.
+sed -i 's/"selected-by-default":false/"selected":true,"selected-by-default":false/g' "$out/catalog.json"
+
+./target/release/tap-stripe --config "$out/config.json" --catalog "$out/catalog.json" >"$out/sync.jsonl"
+tail -n 1 "$out/sync.jsonl" | sed 's/^{"type":"STATE","value":\(.*\)}$/\1/' >"$out/state.json"
+
+echo "Records per stream:"
+grep -o '^{"type":"RECORD","stream":"[a-z_]*"' "$out/sync.jsonl" | sed 's/.*"stream":"//; s/"$//' | sort | uniq -c
+echo "Singer messages: $out/sync.jsonl; final state: $out/state.json"
+echo "Incremental rerun (nothing new, so no records):"
+./target/release/tap-stripe --config "$out/config.json" --catalog "$out/catalog.json" --state "$out/state.json" | grep -c '"type":"RECORD"' || true

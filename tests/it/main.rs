@@ -1,0 +1,14 @@
+//! tap-stripe's integration tests: the real binary against the project's fake Stripe server.
+//!
+//! One test binary (faster to build and link than one per file):
+
+/// `TapRun`: write config/catalog/state files, run the binary, parse and check what it printed.
+mod tap_run;
+/// Discovery: the ten streams, their schemas and metadata.
+mod discover;
+/// Syncs: full, incremental, resumed after a kill, field selection, child streams, events window.
+mod sync;
+/// HTTP behaviour: headers sent, 429/5xx retried, 401 fatal, 403 skips one stream.
+mod http;
+/// Every kind of bad config gives one clear line, a non-zero exit and an empty stdout.
+mod config_errors;

@@ -1,0 +1,176 @@
+//! Running the tap binary and reading its output.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use fake_stripe::FakeStripe;
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tap-stripe");
+pub const KEY: &str = "sk_test_fake";
+
+/// A temporary directory holding the files one test hands to the tap.
+pub struct Files {
+    pub dir: tempfile::TempDir,
+}
+
+impl Files {
+    pub fn new() -> Files {
+        Files { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> String {
+        let path: PathBuf = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    pub fn json(&self, name: &str, value: &Value) -> String {
+        self.write(name, &value.to_string())
+    }
+}
+
+/// A config pointing at the fake.
+pub fn config_for(fake: &FakeStripe) -> Value {
+    json!({"client_secret": KEY, "base_url": fake.base_url, "account_id": "acct_1Fake"})
+}
+
+/// The discovered catalog with exactly `streams` selected.
+pub fn catalog_selecting(streams: &[&str]) -> Value {
+    let out = Command::new(BIN).arg("--discover").output().unwrap();
+    assert!(out.status.success());
+    let mut cat: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in cat["streams"].as_array_mut().unwrap() {
+        let on = streams.contains(&s["tap_stream_id"].as_str().unwrap());
+        let md = s["metadata"].as_array_mut().unwrap();
+        let top = md.iter_mut().find(|m| m["breadcrumb"] == json!([])).unwrap();
+        top["metadata"]["selected"] = json!(on);
+    }
+    cat
+}
+
+/// What one run printed.
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub messages: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Records of `stream`, in output order.
+    pub fn records(&self, stream: &str) -> Vec<&Value> {
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
+            .map(|m| &m["record"])
+            .collect()
+    }
+
+    pub fn ids(&self, stream: &str) -> Vec<String> {
+        self.records(stream).iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    }
+
+    pub fn id_set(&self, stream: &str) -> HashSet<String> {
+        self.ids(stream).into_iter().collect()
+    }
+
+    pub fn states(&self) -> Vec<&Value> {
+        self.messages.iter().filter(|m| m["type"] == "STATE").map(|m| &m["value"]).collect()
+    }
+
+    pub fn last_state(&self) -> Option<&Value> {
+        self.states().last().copied()
+    }
+
+    pub fn schema(&self, stream: &str) -> Option<&Value> {
+        self.messages.iter().find(|m| m["type"] == "SCHEMA" && m["stream"] == stream)
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs the tap with these arguments and checks the Singer rules every run must follow.
+pub fn run(args: &[&str]) -> Output {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let messages = parse_and_check(&stdout);
+    Output { code: out.status.code(), messages, stdout, stderr }
+}
+
+/// A sync: config (+ catalog, + state) files written to `files`.
+pub fn sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>) -> Output {
+    let c = files.json("config.json", config);
+    let k = files.json("catalog.json", catalog);
+    let mut args = vec!["--config".to_string(), c, "--catalog".to_string(), k];
+    if let Some(s) = state {
+        args.push("--state".into());
+        args.push(files.json("state.json", s));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args)
+}
+
+/// Starts a sync and kills it (SIGKILL) after `lines` lines of stdout; returns what it printed.
+pub fn sync_killed_after(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, lines: usize) -> Output {
+    let c = files.json("config.json", config);
+    let k = files.json("catalog.json", catalog);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--config", &c, "--catalog", &k]);
+    if let Some(s) = state {
+        cmd.args(["--state", &files.json("state.json", s)]);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    let mut seen = 0;
+    while seen < lines {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        stdout.push_str(&line);
+        seen += 1;
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    let messages = parse_and_check(&stdout);
+    Output { code: status.code(), messages, stdout, stderr: String::new() }
+}
+
+/// Every line is a JSON Singer message; every RECORD follows a SCHEMA of its stream and validates
+/// against it; RECORDs carry an RFC 3339 `time_extracted`.
+fn parse_and_check(stdout: &str) -> Vec<Value> {
+    let mut validators: HashMap<String, jsonschema::Validator> = HashMap::new();
+    let mut messages = Vec::new();
+    for line in stdout.lines() {
+        let msg: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        match msg["type"].as_str() {
+            Some("SCHEMA") => {
+                let stream = msg["stream"].as_str().unwrap().to_string();
+                assert!(msg["key_properties"].is_array(), "{line}");
+                let v = jsonschema::validator_for(&msg["schema"]).unwrap_or_else(|e| panic!("schema of {stream}: {e}"));
+                validators.insert(stream, v);
+            }
+            Some("RECORD") => {
+                let stream = msg["stream"].as_str().unwrap();
+                let v = validators.get(stream).unwrap_or_else(|| panic!("RECORD before SCHEMA for {stream}"));
+                if let Some(e) = v.iter_errors(&msg["record"]).next() {
+                    panic!("{stream} record does not match its schema: {e} at {}\n{}", e.instance_path(), msg["record"]);
+                }
+                let t = msg["time_extracted"].as_str().expect("time_extracted");
+                assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "time_extracted {t}");
+            }
+            Some("STATE") => assert!(msg["value"]["bookmarks"].is_object(), "{line}"),
+            other => panic!("unexpected message type {other:?}: {line}"),
+        }
+        messages.push(msg);
+    }
+    messages
+}
