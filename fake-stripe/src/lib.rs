@@ -1,1 +1,48 @@
+/*!
+A fake Stripe API server for tap-stripe's tests, benchmarks and demo.
 
+It serves a deterministic dataset (same seed, same objects) shaped like Stripe's API version 2024-06-20
+on 127.0.0.1, with Stripe's list semantics, errors and authentication, plus switches to inject latency,
+failures, rate limits and permission errors.
+
+```no_run
+use fake_stripe::{FakeStripe, Options};
+let fake = FakeStripe::start(Options::default());
+// GET {fake.base_url}/v1/customers with `Authorization: Bearer sk_test_fake`
+fake.fail_next(2, 503, Some("/v1/charges"), Some(true));
+assert!(fake.requests().is_empty());
+```
+
+# Layout
+
+- [`server`]: [`FakeStripe`] (own thread + tokio runtime, synchronous handle) and [`Options`].
+- `dataset`: [`Dataset`] and the deterministic generator filling the store.
+- `model`: what is stored per object (a [`Kind`], ids, facts; cosmetic values come from a seed).
+- `store`: one ordered table per kind, events included, with id and parent indexes.
+- `render`: records → Stripe JSON from `templates/` (conformed to the 2024-06-20 spec), embedded lists,
+  includable fields and `expand[]`.
+- `query` and `list`: query-string checking against the spec's parameters, paging and filters.
+- `error`: Stripe's error bodies. `switches`: latency, failures, rate limit, 403s, request log.
+- `http`: the `/v1/…` routes and the `/_fake/…` admin endpoints.
+- `templates`: the embedded files written by `tools/make_templates.py`.
+*/
+
+mod dataset;
+mod error;
+mod http;
+mod list;
+mod look;
+mod model;
+mod query;
+mod render;
+mod rng;
+pub mod server;
+mod store;
+mod switches;
+mod templates;
+
+pub use dataset::Dataset;
+pub use http::API_VERSION;
+pub use model::Kind;
+pub use server::{FakeStripe, Options};
+pub use switches::{Failure, LoggedRequest};

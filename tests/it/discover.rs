@@ -58,13 +58,13 @@ fn every_stream_has_full_singer_metadata_and_a_compiling_schema() {
         let props = s["schema"]["properties"].as_object().unwrap();
         for field in props.keys() {
             let m = md.iter().find(|m| m["breadcrumb"] == json!(["properties", field])).unwrap_or_else(|| panic!("{name}.{field}"));
-            let auto = key.iter().any(|k| k == field) || top["valid-replication-keys"].as_array().unwrap().iter().any(|k| k == field);
+            // Key, replication key and a child's parent-id column are always emitted.
+            let parent_column = matches!((parent, field.as_str()), (Some("invoices"), "invoice") | (Some("customers"), "customer"));
+            let auto = parent_column
+                || key.iter().any(|k| k == field)
+                || top["valid-replication-keys"].as_array().unwrap().iter().any(|k| k == field);
             let expected = if auto { "automatic" } else { "available" };
-            if !auto {
-                assert_eq!(m["metadata"]["inclusion"], expected, "{name}.{field}");
-            } else {
-                assert_eq!(m["metadata"]["inclusion"], "automatic", "{name}.{field}");
-            }
+            assert_eq!(m["metadata"]["inclusion"], expected, "{name}.{field}");
         }
         for k in key {
             let t = &props[k.as_str().unwrap()]["type"];
@@ -92,4 +92,17 @@ fn help_explains_every_flag_and_version_prints() {
     }
     let out = std::process::Command::new(crate::tap_run::BIN).arg("--version").output().unwrap();
     assert!(String::from_utf8(out.stdout).unwrap().starts_with("tap-stripe "));
+}
+
+#[test]
+fn the_readme_stream_table_matches_the_registry() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for s in tap_stripe::streams::STREAMS {
+        let row = format!("| {} | {} |", s.name, s.key.join(", "));
+        assert!(readme.contains(&row), "README's stream table has a row starting {row:?}");
+        if let Some(parent) = s.parent() {
+            let line = readme.lines().find(|l| l.starts_with(&row)).unwrap();
+            assert!(line.contains(&format!("| {parent} |")), "README names {parent} as the parent of {}", s.name);
+        }
+    }
 }

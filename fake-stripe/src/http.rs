@@ -1,0 +1,540 @@
+/*!
+The HTTP surface: Stripe's `/v1/…` API (GET only for now) and the `/_fake/…` admin endpoints.
+
+Every Stripe request goes through [`App::handle`]: latency, queued failures, rate limit, authentication,
+`Stripe-Version` / `Stripe-Account` checks, forbidden prefixes, then the route. Every response carries a
+`Request-Id`; Stripe responses also a `Stripe-Version`. Responses are pretty-printed like Stripe's.
+*/
+
+use crate::error::ApiError;
+use crate::list::{self, Filter, List, Seq};
+use crate::look::Person;
+use crate::model::{Facts, Kind, Record};
+use crate::query::Query;
+use crate::render::Renderer;
+use crate::rng::Rng;
+use crate::store::Store;
+use crate::switches::{Failure, LoggedRequest, Switches};
+use crate::templates::endpoint_params;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// The API version whose shapes the fake serves.
+pub const API_VERSION: &str = "2024-06-20";
+
+/// Shared server state.
+pub struct App {
+    pub store: RwLock<Store>,
+    pub switches: Switches,
+    pub api_key: String,
+    request_ids: Mutex<Rng>,
+}
+
+impl App {
+    pub fn new(store: Store, api_key: String) -> App {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        App { store: RwLock::new(store), switches: Switches::default(), api_key, request_ids: Mutex::new(Rng::new(seed)) }
+    }
+
+    pub fn store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn request_id(&self) -> String {
+        self.request_ids.lock().unwrap_or_else(|e| e.into_inner()).id("req_", 14)
+    }
+
+    /// What the fake holds for `resource` (an `object` name), newest first.
+    pub fn objects(&self, resource: &str) -> Vec<Value> {
+        let store = self.store();
+        let r = Renderer::new(&store);
+        if resource == "account" {
+            return vec![r.account()];
+        }
+        match Kind::from_object(resource) {
+            Some(kind) => store.table(kind).rows().iter().rev().map(|x| r.render(x)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Handles one Stripe API request (after latency).
+    fn handle(&self, method: &Method, path: &str, query: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
+        if let Some(f) = self.switches.take_failure(path) {
+            let mut e = ApiError::simulated(f.status);
+            if let Some(retry) = f.should_retry {
+                e = e.with_header("Stripe-Should-Retry", retry.to_string());
+            }
+            if let Some(secs) = f.retry_after {
+                e = e.with_header("Retry-After", secs.to_string());
+            }
+            return Err(e);
+        }
+        if !self.switches.take_token() {
+            return Err(ApiError::rate_limited());
+        }
+        let key = api_key(headers).ok_or_else(ApiError::missing_key)?;
+        if key != self.api_key {
+            return Err(ApiError::invalid_key(&key));
+        }
+        if let Some(v) = header_str(headers, "stripe-version") {
+            if !valid_version(v) {
+                return Err(ApiError::invalid(format!("Invalid Stripe API version: {v}")));
+            }
+        }
+        let store = self.store();
+        if let Some(acct) = header_str(headers, "stripe-account") {
+            if acct != store.account_id {
+                return Err(ApiError::account_invalid(&key, acct));
+            }
+        }
+        if self.switches.is_forbidden(path) {
+            return Err(ApiError::permission(&key, &store.account_id, &permission_for(path)));
+        }
+        if method != Method::GET {
+            return Err(ApiError::unrecognized_url(method.as_str(), path));
+        }
+        Api { store: &store, render: Renderer::new(&store) }.route(path, query)
+    }
+}
+
+/// The key from `Authorization: Bearer <key>` or HTTP Basic with the key as user name.
+fn api_key(headers: &HeaderMap) -> Option<String> {
+    let value = header_str(headers, "authorization")?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let key = match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => rest.trim().to_string(),
+        "basic" => {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            text.split(':').next().unwrap_or_default().to_string()
+        }
+        _ => return None,
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `YYYY-MM-DD` optionally followed by `.name` (e.g. `2024-09-30.acacia`).
+fn valid_version(v: &str) -> bool {
+    let (date, name) = v.split_once('.').unwrap_or((v, "a"));
+    let b = date.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// The restricted-key permission an endpoint needs, e.g. `rak_charge_read` for `/v1/charges`.
+fn permission_for(path: &str) -> String {
+    let resource = path.split('/').nth(2).unwrap_or("");
+    let singular = resource.strip_suffix('s').unwrap_or(resource);
+    format!("rak_{singular}_read")
+}
+
+/// Route handling for one request, under the store's read lock.
+struct Api<'a> {
+    store: &'a Store,
+    render: Renderer<'a>,
+}
+
+impl<'a> Api<'a> {
+    fn route(&self, path: &str, raw: &str) -> Result<Value, ApiError> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let q = |spec_path: &str| Query::parse(raw, endpoint_params(spec_path));
+        match segs.as_slice() {
+            ["v1", "account"] => {
+                let q = q("/v1/account")?;
+                self.expanded(self.render.account(), &q)
+            }
+            ["v1", "customers"] => self.top_list(Kind::Customer, path, &q("/v1/customers")?),
+            ["v1", "charges"] => self.top_list(Kind::Charge, path, &q("/v1/charges")?),
+            ["v1", "invoices"] => self.top_list(Kind::Invoice, path, &q("/v1/invoices")?),
+            ["v1", "coupons"] => self.top_list(Kind::Coupon, path, &q("/v1/coupons")?),
+            ["v1", "disputes"] => self.top_list(Kind::Dispute, path, &q("/v1/disputes")?),
+            ["v1", "balance_transactions"] => {
+                self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?)
+            }
+            ["v1", "balance", "history"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance/history")?),
+            ["v1", "events"] => self.top_list(Kind::Event, path, &q("/v1/events")?),
+            ["v1", "invoices", id, "lines"] => {
+                let q = q("/v1/invoices/{invoice}/lines")?;
+                self.parent(Kind::Invoice, id, "invoice")?;
+                let lines = self.store.children(Kind::LineItem, id);
+                list::run(List::of_refs(path.to_string(), "line_item", lines), &q, &self.render)
+            }
+            ["v1", "customers", id, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources")] => {
+                let q = q(&format!("/v1/customers/{{customer}}/{child}"))?;
+                self.parent(Kind::Customer, id, "customer")?;
+                let (object, items) = match *child {
+                    "balance_transactions" => {
+                        ("customer_balance_transaction", self.store.children(Kind::CustomerBalanceTransaction, id))
+                    }
+                    "bank_accounts" => ("bank_account", self.store.children(Kind::BankAccount, id)),
+                    "cards" => ("card", self.store.children(Kind::Card, id)),
+                    _ => ("source", self.store.sources(id)),
+                };
+                let mut l = List::of_refs(path.to_string(), object, items);
+                if let Some(o) = q.str("object") {
+                    let o = o.to_string();
+                    l.filter = Box::new(move |r| r.kind().object() == o);
+                }
+                list::run(l, &q, &self.render)
+            }
+            ["v1", "customers", cid, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources"), id] => {
+                let spec = match *child {
+                    "balance_transactions" => "/v1/customers/{customer}/balance_transactions/{transaction}".to_string(),
+                    c => format!("/v1/customers/{{customer}}/{c}/{{id}}"),
+                };
+                let q = q(&spec)?;
+                self.parent(Kind::Customer, cid, "customer")?;
+                let kinds: &[Kind] = match *child {
+                    "balance_transactions" => &[Kind::CustomerBalanceTransaction],
+                    "bank_accounts" => &[Kind::BankAccount],
+                    "cards" => &[Kind::Card],
+                    _ => &[Kind::Card, Kind::BankAccount],
+                };
+                let object = if *child == "balance_transactions" { "customer_balance_transaction" } else { "source" };
+                let r = kinds
+                    .iter()
+                    .find_map(|k| self.store.get(*k, id))
+                    .filter(|r| r.parent() == Some(*cid))
+                    .ok_or_else(|| ApiError::no_such(object, id, "id", 404))?;
+                self.expanded(self.render.render(r), &q)
+            }
+            ["v1", resource, id] => {
+                let (kind, spec) = match *resource {
+                    "customers" => (Kind::Customer, "/v1/customers/{customer}"),
+                    "charges" => (Kind::Charge, "/v1/charges/{charge}"),
+                    "invoices" => (Kind::Invoice, "/v1/invoices/{invoice}"),
+                    "coupons" => (Kind::Coupon, "/v1/coupons/{coupon}"),
+                    "disputes" => (Kind::Dispute, "/v1/disputes/{dispute}"),
+                    "balance_transactions" => (Kind::BalanceTransaction, "/v1/balance_transactions/{id}"),
+                    "events" => (Kind::Event, "/v1/events/{id}"),
+                    _ => return Err(ApiError::unrecognized_url("GET", path)),
+                };
+                let q = q(spec)?;
+                let r = self.store.get(kind, id).ok_or_else(|| ApiError::no_such(kind.object(), id, "id", 404))?;
+                self.expanded(self.render.render(r), &q)
+            }
+            _ => Err(ApiError::unrecognized_url("GET", path)),
+        }
+    }
+
+    /// The parent of a nested list must exist (404 otherwise).
+    fn parent(&self, kind: Kind, id: &str, param: &str) -> Result<&'a Record, ApiError> {
+        self.store.get(kind, id).ok_or_else(|| ApiError::no_such(kind.object(), id, param, 404))
+    }
+
+    fn expanded(&self, mut v: Value, q: &Query) -> Result<Value, ApiError> {
+        for path in q.array("expand") {
+            self.render.expand(&mut v, path)?;
+        }
+        Ok(v)
+    }
+
+    /// A top-level list with the filters its endpoint declares.
+    fn top_list(&self, kind: Kind, path: &str, q: &Query) -> Result<Value, ApiError> {
+        let store = self.store;
+        let filter = self.filter(kind, q)?;
+        let l = List {
+            url: path.to_string(),
+            seq: Seq::Rows(store.table(kind).rows()),
+            cursor: Box::new(move |id| store.get(kind, id)),
+            object: kind.object(),
+            filter,
+        };
+        list::run(l, q, &self.render)
+    }
+
+    /// The filters of a top-level list, from the parameters other than paging, `created` and `expand`.
+    fn filter(&self, kind: Kind, q: &Query) -> Result<Filter<'a>, ApiError> {
+        let mut tests: Vec<Filter<'a>> = Vec::new();
+        let render = Renderer::new(self.store);
+        let eq = |name: &'static str| -> Option<Filter<'a>> {
+            let want = q.str(name)?.to_string();
+            let render = Renderer::new(render.store);
+            Some(Box::new(move |r: &Record| field(&render, r, name).as_str() == Some(want.as_str())))
+        };
+        let names: &[&'static str] = match kind {
+            Kind::Customer => &["email"],
+            Kind::Charge => &["customer", "payment_intent", "transfer_group"],
+            Kind::Invoice => &["collection_method", "customer", "status", "subscription"],
+            Kind::Dispute => &["charge", "payment_intent"],
+            Kind::BalanceTransaction => &["currency", "source", "type"],
+            _ => &[],
+        };
+        tests.extend(names.iter().filter_map(|n| eq(n)));
+        if kind == Kind::Customer && q.str("test_clock").is_some() {
+            tests.push(Box::new(|_| false)); // no customer is on a test clock
+        }
+        if kind == Kind::Invoice {
+            if let Some(range) = q.range("due_date") {
+                let render = Renderer::new(self.store);
+                tests.push(Box::new(move |r| field(&render, r, "due_date").as_i64().is_some_and(|t| range.contains(t))));
+            }
+        }
+        if kind == Kind::BalanceTransaction {
+            if let Some(p) = q.str("payout") {
+                let p = p.to_string();
+                tests.push(Box::new(move |r| {
+                    matches!(&r.facts, Facts::BalanceTransaction(t) if t.payout.as_deref() == Some(p.as_str()))
+                }));
+            }
+        }
+        if kind == Kind::Event {
+            tests.extend(event_type_filter(q)?);
+            if q.bool("delivery_success") == Some(false) {
+                tests.push(Box::new(|_| false)); // no webhook endpoints: nothing failed delivery
+            }
+        }
+        Ok(Box::new(move |r| tests.iter().all(|t| t(r))))
+    }
+}
+
+/// One top-level field of a record, cheaply from facts where possible.
+fn field(render: &Renderer, r: &Record, name: &str) -> Value {
+    if let Some(v) = r.overrides.as_ref().and_then(|o| o.get(name)) {
+        return v.clone();
+    }
+    match (&r.facts, name) {
+        (Facts::Charge(c), "customer") => json!(c.customer),
+        (Facts::Charge(c), "payment_intent") => json!(c.payment_intent),
+        (Facts::Customer(c), "email") => json!(Person::from_seed(c.look).email),
+        (Facts::Invoice(i), "customer") => json!(i.customer),
+        (Facts::Invoice(i), "status") => json!(i.status.as_str()),
+        (Facts::Dispute(d), "charge") => json!(d.charge),
+        (Facts::BalanceTransaction(t), "source") => json!(t.source),
+        _ => render.render(r).get(name).cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// `type` (exact or with `*` wildcards) and `types[]` (up to 20 exact names) on `/v1/events`.
+fn event_type_filter<'a>(q: &Query) -> Result<Option<Filter<'a>>, ApiError> {
+    let types = q.array("types").to_vec();
+    if q.has_array("types") && q.str("type").is_some() {
+        return Err(ApiError::invalid("You may only specify one of these parameters: type, types."));
+    }
+    if types.len() > 20 {
+        return Err(ApiError::invalid("You may only specify up to 20 event types in `types`.").with_param("types"));
+    }
+    let of = |r: &Record| match &r.facts {
+        Facts::Event(e) => e.event_type.clone(),
+        _ => String::new(),
+    };
+    if let Some(pattern) = q.str("type") {
+        let pattern = pattern.to_string();
+        return Ok(Some(Box::new(move |r| wildcard_match(&pattern, &of(r)))));
+    }
+    if q.has_array("types") {
+        return Ok(Some(Box::new(move |r| types.contains(&of(r)))));
+    }
+    Ok(None)
+}
+
+/// `*` matches any run of characters (dots included): `customer.*` matches `customer.source.created`.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn json_response(status: u16, body: &Value, request_id: &str, extra: &[(&'static str, String)]) -> Response {
+    let mut bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
+    bytes.push(b'\n');
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Request-Id", request_id);
+    for (k, v) in extra {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Body::from(bytes)).expect("valid response")
+}
+
+/// The fallback handler: every request that is not an admin endpoint.
+async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let request_id = app.request_id();
+    let latency = app.switches.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let version = header_str(&headers, "stripe-version").unwrap_or(API_VERSION).to_string();
+    let (status, body, mut extra) = match app.handle(&method, &path, &query, &headers) {
+        Ok(v) => (200, v, Vec::new()),
+        Err(e) => (e.status, e.body(&request_id), e.headers.clone()),
+    };
+    extra.push(("Stripe-Version", version));
+    if !path.starts_with("/_fake/") {
+        app.switches.log(LoggedRequest {
+            method: method.to_string(),
+            path,
+            query,
+            stripe_version: header_str(&headers, "stripe-version").map(str::to_string),
+            stripe_account: header_str(&headers, "stripe-account").map(str::to_string),
+            status,
+        });
+    }
+    json_response(status, &body, &request_id, &extra)
+}
+
+/// The router: admin endpoints plus the Stripe API as fallback.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/_fake/health", get(health))
+        .route("/_fake/switches", get(switches))
+        .route("/_fake/latency", post(set_latency))
+        .route("/_fake/fail", post(fail))
+        .route("/_fake/rate_limit", post(rate_limit))
+        .route("/_fake/forbid", post(forbid))
+        .route("/_fake/reset", post(reset))
+        .route("/_fake/requests", get(requests).delete(clear_requests))
+        .route("/_fake/objects/{resource}", get(objects))
+        .fallback(stripe)
+        .with_state(app)
+}
+
+fn admin_ok(app: &App, body: Value) -> Response {
+    json_response(200, &body, &app.request_id(), &[])
+}
+
+/// Parses an admin request body, or answers 400.
+fn admin_body<T: for<'de> Deserialize<'de>>(app: &App, body: &Bytes, apply: impl FnOnce(T)) -> Response {
+    match serde_json::from_slice(body) {
+        Ok(b) => {
+            apply(b);
+            admin_ok(app, json!({"ok": true}))
+        }
+        Err(e) => {
+            let message = format!("Invalid admin request body: {e}");
+            let err = json!({"error": {"type": "invalid_request_error", "message": message}});
+            json_response(400, &err, &app.request_id(), &[])
+        }
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let (now, account) = {
+        let s = app.store();
+        (s.now, s.account_id.clone())
+    };
+    admin_ok(&app, json!({"ok": true, "now": now, "account": account}))
+}
+
+async fn switches(State(app): State<Arc<App>>) -> Response {
+    let s = &app.switches;
+    let body = json!({
+        "latency_ms": s.latency().as_millis() as u64,
+        "failures": s.failures(),
+        "rate_limit": s.rate_limit(),
+        "forbidden": s.forbidden_prefixes(),
+    });
+    admin_ok(&app, body)
+}
+
+#[derive(Deserialize)]
+struct LatencyBody {
+    ms: u64,
+}
+
+async fn set_latency(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    admin_body(&app, &body, |b: LatencyBody| app.switches.set_latency(Duration::from_millis(b.ms)))
+}
+
+async fn fail(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    admin_body(&app, &body, |f: Failure| app.switches.fail_next(f))
+}
+
+#[derive(Deserialize)]
+struct RateLimitBody {
+    per_second: Option<u32>,
+}
+
+async fn rate_limit(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    admin_body(&app, &body, |b: RateLimitBody| app.switches.set_rate_limit(b.per_second))
+}
+
+#[derive(Deserialize)]
+struct ForbidBody {
+    path_prefix: String,
+}
+
+async fn forbid(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    admin_body(&app, &body, |b: ForbidBody| app.switches.forbid(&b.path_prefix))
+}
+
+async fn reset(State(app): State<Arc<App>>) -> Response {
+    app.switches.reset();
+    admin_ok(&app, json!({"ok": true}))
+}
+
+async fn requests(State(app): State<Arc<App>>) -> Response {
+    let log = app.switches.requests();
+    admin_ok(&app, json!(log))
+}
+
+async fn clear_requests(State(app): State<Arc<App>>) -> Response {
+    app.switches.clear_requests();
+    admin_ok(&app, json!({"ok": true}))
+}
+
+async fn objects(State(app): State<Arc<App>>, Path(resource): Path<String>) -> Response {
+    let objects = app.objects(&resource);
+    admin_ok(&app, json!(objects))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("customer.*", "customer.source.created"));
+        assert!(wildcard_match("customer.*", "customer.created"));
+        assert!(!wildcard_match("customer.*", "charge.succeeded"));
+        assert!(wildcard_match("*.created", "invoice.created"));
+        assert!(wildcard_match("charge.succeeded", "charge.succeeded"));
+        assert!(!wildcard_match("charge.succeeded", "charge.succeeded.x"));
+    }
+
+    #[test]
+    fn versions_and_keys() {
+        assert!(valid_version("2024-06-20"));
+        assert!(valid_version("2024-09-30.acacia"));
+        assert!(!valid_version("yesterday"));
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer sk_test_x".parse().unwrap());
+        assert_eq!(api_key(&h).as_deref(), Some("sk_test_x"));
+        h.insert("authorization", "Basic c2tfdGVzdF95Og==".parse().unwrap()); // sk_test_y:
+        assert_eq!(api_key(&h).as_deref(), Some("sk_test_y"));
+        assert_eq!(permission_for("/v1/charges/ch_1"), "rak_charge_read");
+    }
+}

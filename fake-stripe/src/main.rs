@@ -1,0 +1,80 @@
+//! `fake-stripe`: serve the fake Stripe API until killed.
+
+use clap::Parser;
+use fake_stripe::{Dataset, FakeStripe, Options};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// A fake Stripe API (version 2024-06-20 shapes) with a deterministic dataset.
+#[derive(Parser, Debug)]
+#[command(name = "fake-stripe", version)]
+struct Cli {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 12111)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The API key clients must send.
+    #[arg(long, default_value = "sk_test_fake")]
+    key: String,
+    /// Seed of the dataset.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Multiply the demo dataset (60 customers, ~1,500 objects) by this factor.
+    #[arg(long, conflicts_with = "customers")]
+    scale: Option<f64>,
+    /// Number of customers (other counts scale along).
+    #[arg(long)]
+    customers: Option<usize>,
+    /// Mean number of direct charges per customer (default 2.5).
+    #[arg(long)]
+    charges_per_customer: Option<f64>,
+    /// Mean number of invoices per customer (default 1.5).
+    #[arg(long)]
+    invoices_per_customer: Option<f64>,
+    /// Reference time of the dataset, unix seconds (default: now).
+    #[arg(long)]
+    now: Option<i64>,
+    /// Latency added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Requests per second allowed (429 beyond).
+    #[arg(long)]
+    rate_limit: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut dataset = match (cli.scale, cli.customers) {
+        (Some(f), _) => Dataset::scaled(f),
+        (_, Some(n)) => Dataset::with_customers(n),
+        _ => Dataset::default(),
+    };
+    if let Some(c) = cli.charges_per_customer {
+        dataset.charges_per_customer = c;
+    }
+    if let Some(i) = cli.invoices_per_customer {
+        dataset.invoices_per_customer = i;
+    }
+    let opts = Options {
+        api_key: cli.key,
+        seed: cli.seed,
+        dataset,
+        now: cli.now,
+        account_id: None,
+        latency: Duration::from_millis(cli.latency_ms),
+        rate_limit: cli.rate_limit,
+    };
+    match FakeStripe::bind(opts, &format!("{}:{}", cli.host, cli.port)) {
+        Ok(fake) => {
+            println!("listening on {}", fake.base_url);
+            fake.wait();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fake-stripe: cannot listen on {}:{}: {e}", cli.host, cli.port);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,341 @@
+/*!
+What the fake holds: one [`Record`] per Stripe object, made of the facts that generation decided.
+
+A record keeps only what ties objects together (ids, amounts, statuses, timestamps) plus a `look` seed
+from which cosmetic values (names, card numbers, URLs) are derived when the object is rendered, so a
+100,000-charge dataset stays small in memory. `overrides` holds top-level fields replaced after
+generation (the hook for future update calls); rendering applies them last.
+*/
+
+use serde_json::{Map, Value};
+
+/// The kinds of object the fake stores. `object` names follow Stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Customer,
+    Charge,
+    Invoice,
+    LineItem,
+    Coupon,
+    Dispute,
+    BalanceTransaction,
+    CustomerBalanceTransaction,
+    BankAccount,
+    Card,
+    Event,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 11] = [
+        Kind::Customer,
+        Kind::Charge,
+        Kind::Invoice,
+        Kind::LineItem,
+        Kind::Coupon,
+        Kind::Dispute,
+        Kind::BalanceTransaction,
+        Kind::CustomerBalanceTransaction,
+        Kind::BankAccount,
+        Kind::Card,
+        Kind::Event,
+    ];
+
+    /// Stripe's `object` value, also the component schema name.
+    pub fn object(self) -> &'static str {
+        match self {
+            Kind::Customer => "customer",
+            Kind::Charge => "charge",
+            Kind::Invoice => "invoice",
+            Kind::LineItem => "line_item",
+            Kind::Coupon => "coupon",
+            Kind::Dispute => "dispute",
+            Kind::BalanceTransaction => "balance_transaction",
+            Kind::CustomerBalanceTransaction => "customer_balance_transaction",
+            Kind::BankAccount => "bank_account",
+            Kind::Card => "card",
+            Kind::Event => "event",
+        }
+    }
+
+    pub fn from_object(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.object() == name)
+    }
+
+    /// The id prefix Stripe uses for this kind (coupons have free-form ids).
+    pub fn id_prefix(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::Customer => "cus_",
+            Kind::Charge => "ch_",
+            Kind::Invoice => "in_",
+            Kind::LineItem => "il_",
+            Kind::Coupon => return None,
+            Kind::Dispute => "dp_",
+            Kind::BalanceTransaction => "txn_",
+            Kind::CustomerBalanceTransaction => "cbtxn_",
+            Kind::BankAccount => "ba_",
+            Kind::Card => "card_",
+            Kind::Event => "evt_",
+        })
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One stored object.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: String,
+    /// Creation time (unix seconds). Kept for every kind, also those without a `created` field
+    /// (cards, bank accounts, line items), because it orders lists.
+    pub created: i64,
+    /// Insertion order: the tie-break between objects created in the same second (higher = newer).
+    pub seq: u64,
+    pub facts: Facts,
+    /// Top-level fields replaced after generation; applied last when rendering.
+    pub overrides: Option<Box<Map<String, Value>>>,
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        self.facts.kind()
+    }
+
+    /// Order key of lists: newest first means descending `(created, seq)`.
+    pub fn key(&self) -> (i64, u64) {
+        (self.created, self.seq)
+    }
+
+    /// The parent id for objects listed under a parent (customer or invoice).
+    pub fn parent(&self) -> Option<&str> {
+        match &self.facts {
+            Facts::LineItem(l) => Some(&l.invoice),
+            Facts::CustomerBalanceTransaction(t) => Some(&t.customer),
+            Facts::BankAccount(b) => Some(&b.customer),
+            Facts::Card(c) => Some(&c.customer),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Facts {
+    Customer(Customer),
+    Charge(Charge),
+    Invoice(Invoice),
+    LineItem(LineItem),
+    Coupon(Coupon),
+    Dispute(Dispute),
+    BalanceTransaction(BalanceTransaction),
+    CustomerBalanceTransaction(CustomerBalanceTransaction),
+    BankAccount(BankAccount),
+    Card(Card),
+    Event(Event),
+}
+
+impl Facts {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Facts::Customer(_) => Kind::Customer,
+            Facts::Charge(_) => Kind::Charge,
+            Facts::Invoice(_) => Kind::Invoice,
+            Facts::LineItem(_) => Kind::LineItem,
+            Facts::Coupon(_) => Kind::Coupon,
+            Facts::Dispute(_) => Kind::Dispute,
+            Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
+            Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
+            Facts::BankAccount(_) => Kind::BankAccount,
+            Facts::Card(_) => Kind::Card,
+            Facts::Event(_) => Kind::Event,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    /// Seed of name, email, phone, address.
+    pub look: u64,
+    pub balance: i64,
+    pub currency: Option<&'static str>,
+    pub default_source: Option<String>,
+    pub invoice_prefix: String,
+    pub next_invoice_sequence: u32,
+    pub delinquent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeStatus {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Charge {
+    pub customer: Option<String>,
+    pub amount: i64,
+    pub currency: &'static str,
+    pub status: ChargeStatus,
+    pub amount_refunded: i64,
+    /// The refund of `amount_refunded`, if any.
+    pub refund: Option<Refund>,
+    pub disputed: bool,
+    pub balance_transaction: Option<String>,
+    pub invoice: Option<String>,
+    pub payment_intent: String,
+    /// A saved card (`card_…`) or a PaymentMethod (`pm_…`).
+    pub payment_method: String,
+    /// Seed of the card's brand, number and expiry (the saved card's own seed when one was used).
+    pub card_look: u64,
+    pub description: Option<String>,
+    /// Seed of receipt URL, risk score, metadata.
+    pub look: u64,
+}
+
+/// A charge's refund (not a stored object of its own: it shows only in an expanded `charge.refunds`).
+#[derive(Debug, Clone)]
+pub struct Refund {
+    pub id: String,
+    pub balance_transaction: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    Draft,
+    Open,
+    Paid,
+    Void,
+    Uncollectible,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+            InvoiceStatus::Uncollectible => "uncollectible",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Invoice {
+    pub customer: String,
+    pub currency: &'static str,
+    pub status: InvoiceStatus,
+    /// `send_invoice` when true, else `charge_automatically`.
+    pub send_invoice: bool,
+    pub number: Option<String>,
+    pub charge: Option<String>,
+    pub payment_intent: Option<String>,
+    pub paid_out_of_band: bool,
+    /// Sum of the line amounts.
+    pub subtotal: i64,
+    pub finalized_at: Option<i64>,
+    pub paid_at: Option<i64>,
+    pub voided_at: Option<i64>,
+    pub marked_uncollectible_at: Option<i64>,
+    pub due_date: Option<i64>,
+    /// Seed of the hosted URLs.
+    pub look: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LineItem {
+    pub invoice: String,
+    /// Index into the store's product catalog.
+    pub product: usize,
+    pub quantity: i64,
+    pub invoice_item: String,
+    pub period_start: i64,
+    pub period_end: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Coupon {
+    pub name: Option<String>,
+    pub percent_off: Option<f64>,
+    pub amount_off: Option<i64>,
+    pub currency: Option<&'static str>,
+    pub duration: &'static str,
+    pub duration_in_months: Option<i64>,
+    pub max_redemptions: Option<i64>,
+    pub times_redeemed: i64,
+    pub redeem_by: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dispute {
+    pub charge: String,
+    pub amount: i64,
+    pub currency: &'static str,
+    pub reason: &'static str,
+    pub status: &'static str,
+    pub payment_intent: String,
+    pub card_look: u64,
+    /// Ids of the balance transactions the dispute caused, oldest first.
+    pub balance_transactions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceKind {
+    Charge,
+    Refund,
+    /// Funds withdrawn for a dispute (`type: adjustment`, `reporting_category: dispute`).
+    DisputeWithdrawal,
+    /// Funds returned when a dispute is won.
+    DisputeReversal,
+    Payout,
+}
+
+#[derive(Debug, Clone)]
+pub struct BalanceTransaction {
+    pub kind: BalanceKind,
+    pub amount: i64,
+    pub fee: i64,
+    pub currency: &'static str,
+    /// The object that caused it: `ch_…`, `re_…`, `dp_…`, `po_…`.
+    pub source: String,
+    pub description: Option<String>,
+    pub available_on: i64,
+    /// The automatic payout that paid it out, if any (the `payout` list filter).
+    pub payout: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerBalanceTransaction {
+    pub customer: String,
+    pub amount: i64,
+    pub ending_balance: i64,
+    pub currency: &'static str,
+    pub kind: &'static str,
+    pub description: Option<String>,
+    pub invoice: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BankAccount {
+    pub customer: String,
+    pub look: u64,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Card {
+    pub customer: String,
+    pub look: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// e.g. `customer.created`.
+    pub event_type: String,
+    /// The object as it was when the event happened.
+    pub object: Box<Record>,
+    pub previous_attributes: Option<Map<String, Value>>,
+    /// `(request id, idempotency key)` for API-made changes, `None` for automatic ones.
+    pub request: Option<(String, String)>,
+}

@@ -1,0 +1,590 @@
+/*!
+Records → Stripe JSON, plus embedded lists, includable fields and `expand[]`.
+
+Each object starts as a clone of its template (`templates/<object>.json`, the 2024-06-20 shape) and gets
+its values from the record's facts and `look` seed; `overrides` are applied last. Embedded sub-lists
+(`invoice.lines`, an expanded `customer.sources`) carry the first 10 items, `has_more`, `total_count` and
+the `url` of the nested list endpoint.
+*/
+
+use crate::error::ApiError;
+use crate::look::{Address, BankLook, CardLook, Person};
+use crate::model::*;
+use crate::rng::Rng;
+use crate::store::Store;
+use crate::templates::{schema, template};
+use serde_json::{json, Map, Value};
+
+/// Items an embedded list shows before `has_more`.
+pub const EMBEDDED_ITEMS: usize = 10;
+/// `expand[]` may reach this many levels.
+const MAX_EXPAND_DEPTH: usize = 4;
+const ACCOUNT_NAME: &str = "Fake Stripe Demo";
+const STATEMENT_DESCRIPTOR: &str = "FAKE STRIPE DEMO";
+const DAY: i64 = 86_400;
+
+/// Renders records of one store.
+pub struct Renderer<'a> {
+    pub store: &'a Store,
+}
+
+fn opt<T: serde::Serialize>(v: Option<T>) -> Value {
+    v.map_or(Value::Null, |v| json!(v))
+}
+
+fn address(a: Option<&Address>) -> Value {
+    match a {
+        Some(a) => json!({
+            "city": a.city, "country": "US", "line1": a.line1, "line2": a.line2,
+            "postal_code": a.postal_code, "state": a.state,
+        }),
+        None => Value::Null,
+    }
+}
+
+fn empty_address() -> Value {
+    json!({"city": null, "country": null, "line1": null, "line2": null, "postal_code": null, "state": null})
+}
+
+/// The calendar year of a unix time (close enough for card expiry dates).
+fn year_of(t: i64) -> i64 {
+    1970 + t / 31_556_952
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(store: &'a Store) -> Renderer<'a> {
+        Renderer { store }
+    }
+
+    /// The full object, as a list or retrieve call returns it without `expand[]`.
+    pub fn render(&self, r: &Record) -> Value {
+        let mut v = match &r.facts {
+            Facts::Customer(c) => self.customer(r, c),
+            Facts::Charge(c) => self.charge(r, c),
+            Facts::Invoice(i) => self.invoice(r, i),
+            Facts::LineItem(l) => self.line_item(r, l),
+            Facts::Coupon(c) => self.coupon(r, c),
+            Facts::Dispute(d) => self.dispute(r, d),
+            Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
+            Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
+            Facts::BankAccount(b) => self.bank_account(r, b),
+            Facts::Card(c) => self.card(r, c),
+            Facts::Event(e) => self.event(r, e),
+        };
+        if let Some(o) = &r.overrides {
+            for (k, x) in o.iter() {
+                v[k.as_str()] = x.clone();
+            }
+        }
+        v
+    }
+
+    /// `GET /v1/account`.
+    pub fn account(&self) -> Value {
+        let mut v = template("account").clone();
+        v["id"] = json!(self.store.account_id);
+        v["created"] = json!(self.store.now - 500 * DAY);
+        v
+    }
+
+    /// An embedded list: the first items (newest first), `has_more`, `total_count` and `url`.
+    pub fn sublist(&self, url: String, items: &[&Record]) -> Value {
+        let data: Vec<Value> = items.iter().rev().take(EMBEDDED_ITEMS).map(|r| self.render(r)).collect();
+        json!({
+            "object": "list",
+            "data": data,
+            "has_more": items.len() > EMBEDDED_ITEMS,
+            "total_count": items.len(),
+            "url": url,
+        })
+    }
+
+    fn base(&self, r: &Record) -> Value {
+        let mut v = template(r.kind().object()).clone();
+        v["id"] = json!(r.id);
+        v
+    }
+
+    fn person(&self, customer: &str) -> Option<Person> {
+        match &self.store.get(Kind::Customer, customer)?.facts {
+            Facts::Customer(c) => Some(Person::from_seed(c.look)),
+            _ => None,
+        }
+    }
+
+    fn customer(&self, r: &Record, c: &Customer) -> Value {
+        let p = Person::from_seed(c.look);
+        let mut v = self.base(r);
+        v["address"] = address(p.address.as_ref());
+        v["balance"] = json!(c.balance);
+        v["created"] = json!(r.created);
+        v["currency"] = opt(c.currency);
+        v["default_source"] = opt(c.default_source.as_deref());
+        v["delinquent"] = json!(c.delinquent);
+        v["description"] = opt(p.description.as_deref());
+        v["email"] = json!(p.email);
+        v["invoice_prefix"] = json!(c.invoice_prefix);
+        v["metadata"] = match &p.metadata {
+            Some((k, x)) => json!({ *k: x }),
+            None => json!({}),
+        };
+        v["name"] = json!(p.name);
+        v["next_invoice_sequence"] = json!(c.next_invoice_sequence);
+        v["phone"] = opt(p.phone.as_deref());
+        v["preferred_locales"] = json!(p.preferred_locales);
+        v["shipping"] = if p.shipping {
+            json!({
+                "address": address(p.address.as_ref()), "carrier": null, "name": p.name,
+                "phone": p.phone, "tracking_number": null,
+            })
+        } else {
+            Value::Null
+        };
+        v
+    }
+
+    fn charge(&self, r: &Record, c: &Charge) -> Value {
+        let ok = c.status == ChargeStatus::Succeeded;
+        let card = CardLook::from_seed(c.card_look);
+        let person = c.customer.as_deref().and_then(|id| self.person(id));
+        let mut look = Rng::new(c.look);
+        let risk_score = look.range(2, 60);
+        let mut v = self.base(r);
+        v["amount"] = json!(c.amount);
+        v["amount_captured"] = json!(if ok { c.amount } else { 0 });
+        v["amount_refunded"] = json!(c.amount_refunded);
+        v["balance_transaction"] = opt(c.balance_transaction.as_deref());
+        v["billing_details"] = json!({
+            "address": match &person {
+                Some(p) if p.address.is_some() => address(p.address.as_ref()),
+                _ => {
+                    let mut a = empty_address();
+                    a["postal_code"] = opt(card.zip.as_deref());
+                    a
+                }
+            },
+            "email": person.as_ref().map(|p| p.email.clone()),
+            "name": person.as_ref().map(|p| p.name.clone()),
+            "phone": null,
+        });
+        v["calculated_statement_descriptor"] = json!(STATEMENT_DESCRIPTOR);
+        v["captured"] = json!(ok);
+        v["created"] = json!(r.created);
+        v["currency"] = json!(c.currency);
+        v["customer"] = opt(c.customer.as_deref());
+        v["description"] = opt(c.description.as_deref());
+        v["disputed"] = json!(c.disputed);
+        v["failure_code"] = if ok { Value::Null } else { json!("card_declined") };
+        v["failure_message"] = if ok { Value::Null } else { json!("Your card was declined.") };
+        v["invoice"] = opt(c.invoice.as_deref());
+        v["metadata"] = match &c.description {
+            Some(d) if d.contains('#') => json!({ "order_id": d.split('#').nth(1) }),
+            _ => json!({}),
+        };
+        v["outcome"] = if ok {
+            json!({
+                "network_status": "approved_by_network", "reason": null, "risk_level": "normal",
+                "risk_score": risk_score, "seller_message": "Payment complete.", "type": "authorized",
+            })
+        } else {
+            json!({
+                "network_status": "declined_by_network", "reason": "generic_decline", "risk_level": "normal",
+                "risk_score": risk_score,
+                "seller_message": "The bank did not return any further details with this decline.",
+                "type": "issuer_declined",
+            })
+        };
+        v["paid"] = json!(ok);
+        v["payment_intent"] = json!(c.payment_intent);
+        v["payment_method"] = json!(c.payment_method);
+        let pm = &mut v["payment_method_details"]["card"];
+        pm["amount_authorized"] = if ok { json!(c.amount) } else { Value::Null };
+        pm["brand"] = json!(card.pm_brand);
+        pm["checks"]["address_postal_code_check"] = if card.zip.is_some() { json!("pass") } else { Value::Null };
+        pm["exp_month"] = json!(card.exp_month);
+        pm["exp_year"] = json!(year_of(r.created) + card.exp_years_ahead);
+        pm["fingerprint"] = json!(card.fingerprint);
+        pm["funding"] = json!(card.funding);
+        pm["last4"] = json!(card.last4);
+        pm["network"] = json!(card.pm_brand);
+        pm["overcapture"]["maximum_amount_capturable"] = json!(c.amount);
+        v["receipt_email"] = match &person {
+            Some(p) if look.chance(0.5) => json!(p.email),
+            _ => Value::Null,
+        };
+        v["receipt_url"] = json!(format!("https://pay.stripe.com/receipts/payment/{}?s=ap", look.alnum(96)));
+        v["refunded"] = json!(c.amount_refunded == c.amount);
+        v["status"] = json!(if ok { "succeeded" } else { "failed" });
+        v
+    }
+
+    fn refunds(&self, charge: &Record) -> Value {
+        let Facts::Charge(c) = &charge.facts else { return Value::Null };
+        let data: Vec<Value> = c
+            .refund
+            .iter()
+            .map(|f| {
+                let mut v = template("refund").clone();
+                v["id"] = json!(f.id);
+                v["amount"] = json!(c.amount_refunded);
+                v["balance_transaction"] = json!(f.balance_transaction);
+                v["charge"] = json!(charge.id);
+                v["created"] = json!(f.created);
+                v["currency"] = json!(c.currency);
+                v["payment_intent"] = json!(c.payment_intent);
+                v
+            })
+            .collect();
+        json!({
+            "object": "list", "data": data, "has_more": false, "total_count": data.len(),
+            "url": format!("/v1/charges/{}/refunds", charge.id),
+        })
+    }
+
+    fn invoice(&self, r: &Record, i: &Invoice) -> Value {
+        let p = self.person(&i.customer);
+        let finalized = i.finalized_at.is_some();
+        let paid = i.status == InvoiceStatus::Paid;
+        let mut look = Rng::new(i.look);
+        let token = look.alnum(60);
+        let acct = &self.store.account_id;
+        let mut v = self.base(r);
+        v["account_name"] = json!(ACCOUNT_NAME);
+        v["amount_due"] = json!(i.subtotal);
+        v["amount_paid"] = json!(if paid { i.subtotal } else { 0 });
+        v["amount_remaining"] = json!(if paid { 0 } else { i.subtotal });
+        v["attempt_count"] = json!(u8::from(i.charge.is_some()));
+        v["attempted"] = json!(i.charge.is_some() || paid);
+        v["auto_advance"] = json!(matches!(i.status, InvoiceStatus::Draft | InvoiceStatus::Open));
+        v["charge"] = opt(i.charge.as_deref());
+        v["collection_method"] = json!(if i.send_invoice { "send_invoice" } else { "charge_automatically" });
+        v["created"] = json!(r.created);
+        v["currency"] = json!(i.currency);
+        v["customer"] = json!(i.customer);
+        v["customer_address"] = address(p.as_ref().and_then(|p| p.address.as_ref()));
+        v["customer_email"] = opt(p.as_ref().map(|p| &p.email));
+        v["customer_name"] = opt(p.as_ref().map(|p| &p.name));
+        v["customer_phone"] = opt(p.as_ref().and_then(|p| p.phone.as_ref()));
+        v["description"] = if look.chance(0.3) { json!("Thanks for your business!") } else { Value::Null };
+        v["due_date"] = opt(i.due_date);
+        v["effective_at"] = opt(i.finalized_at);
+        v["ending_balance"] = if finalized { json!(0) } else { Value::Null };
+        v["hosted_invoice_url"] =
+            if finalized { json!(format!("https://invoice.stripe.com/i/{acct}/test_{token}?s=ap")) } else { Value::Null };
+        v["invoice_pdf"] = if finalized {
+            json!(format!("https://pay.stripe.com/invoice/{acct}/test_{token}/pdf?s=ap"))
+        } else {
+            Value::Null
+        };
+        let lines = self.store.children(Kind::LineItem, &r.id);
+        v["lines"] = self.sublist(format!("/v1/invoices/{}/lines", r.id), &lines);
+        v["next_payment_attempt"] = match (i.status, i.send_invoice, i.finalized_at) {
+            (InvoiceStatus::Open, false, Some(t)) => json!(t + 3 * DAY),
+            (InvoiceStatus::Draft, false, _) => json!(r.created + 3600),
+            _ => Value::Null,
+        };
+        v["number"] = opt(i.number.as_deref());
+        v["paid"] = json!(paid);
+        v["paid_out_of_band"] = json!(i.paid_out_of_band);
+        v["payment_intent"] = opt(i.payment_intent.as_deref());
+        v["period_end"] = json!(r.created);
+        v["period_start"] = json!(r.created);
+        v["status"] = json!(i.status.as_str());
+        v["status_transitions"] = json!({
+            "finalized_at": i.finalized_at, "marked_uncollectible_at": i.marked_uncollectible_at,
+            "paid_at": i.paid_at, "voided_at": i.voided_at,
+        });
+        v["subtotal"] = json!(i.subtotal);
+        v["subtotal_excluding_tax"] = json!(i.subtotal);
+        v["total"] = json!(i.subtotal);
+        v["total_excluding_tax"] = json!(i.subtotal);
+        v["webhooks_delivered_at"] = json!(r.created);
+        v
+    }
+
+    fn line_item(&self, r: &Record, l: &LineItem) -> Value {
+        let product = &self.store.products[l.product];
+        let amount = product.unit_amount * l.quantity;
+        let mut price = template("price").clone();
+        price["id"] = json!(product.price_id);
+        price["created"] = json!(product.created);
+        price["product"] = json!(product.product_id);
+        price["unit_amount"] = json!(product.unit_amount);
+        price["unit_amount_decimal"] = json!(product.unit_amount.to_string());
+        let mut v = self.base(r);
+        v["amount"] = json!(amount);
+        v["amount_excluding_tax"] = json!(amount);
+        v["currency"] = json!("usd");
+        v["description"] = json!(product.name);
+        v["invoice"] = json!(l.invoice);
+        if let Some(map) = v.as_object_mut() {
+            insert_in_order(map, "invoice_item", json!(l.invoice_item)); // present because type = invoiceitem
+        }
+        v["period"] = json!({"end": l.period_end, "start": l.period_start});
+        v["price"] = price;
+        v["quantity"] = json!(l.quantity);
+        v["unit_amount_excluding_tax"] = json!(product.unit_amount.to_string());
+        v
+    }
+
+    fn coupon(&self, r: &Record, c: &Coupon) -> Value {
+        let now = self.store.now;
+        let valid = c.redeem_by.is_none_or(|t| t > now) && c.max_redemptions.is_none_or(|m| c.times_redeemed < m);
+        let mut v = self.base(r);
+        v["amount_off"] = opt(c.amount_off);
+        v["created"] = json!(r.created);
+        v["currency"] = opt(c.currency);
+        v["duration"] = json!(c.duration);
+        v["duration_in_months"] = opt(c.duration_in_months);
+        v["max_redemptions"] = opt(c.max_redemptions);
+        v["metadata"] = json!({});
+        v["name"] = opt(c.name.as_deref());
+        v["percent_off"] = opt(c.percent_off);
+        v["redeem_by"] = opt(c.redeem_by);
+        v["times_redeemed"] = json!(c.times_redeemed);
+        v["valid"] = json!(valid);
+        v
+    }
+
+    fn dispute(&self, r: &Record, d: &Dispute) -> Value {
+        let card = CardLook::from_seed(d.card_look);
+        let due_by = (r.created / DAY + 10) * DAY - 1;
+        let has_evidence = d.status != "needs_response";
+        let mut v = self.base(r);
+        v["amount"] = json!(d.amount);
+        v["balance_transactions"] = Value::Array(
+            d.balance_transactions
+                .iter()
+                .filter_map(|id| self.store.get(Kind::BalanceTransaction, id))
+                .map(|t| self.render(t))
+                .collect(),
+        );
+        v["charge"] = json!(d.charge);
+        v["created"] = json!(r.created);
+        v["currency"] = json!(d.currency);
+        if has_evidence {
+            let charge = self.store.get(Kind::Charge, &d.charge);
+            let customer = charge.and_then(|c| match &c.facts {
+                Facts::Charge(c) => c.customer.as_deref().and_then(|id| self.person(id)),
+                _ => None,
+            });
+            let e = &mut v["evidence"];
+            e["customer_name"] = opt(customer.as_ref().map(|p| &p.name));
+            e["customer_email_address"] = opt(customer.as_ref().map(|p| &p.email));
+            e["product_description"] = json!("Software subscription, delivered online.");
+            e["uncategorized_text"] = json!("The customer used the service after the purchase.");
+        }
+        v["evidence_details"] = json!({
+            "due_by": due_by,
+            "has_evidence": has_evidence,
+            "past_due": !has_evidence && due_by < self.store.now,
+            "submission_count": u8::from(has_evidence),
+        });
+        v["is_charge_refundable"] = json!(false);
+        v["payment_intent"] = json!(d.payment_intent);
+        v["payment_method_details"] = json!({
+            "card": {
+                "brand": card.pm_brand,
+                "case_type": "chargeback",
+                "network_reason_code": match d.reason { "fraudulent" => "10.4", "duplicate" => "12.6.1", _ => "13.1" },
+            },
+            "type": "card",
+        });
+        v["reason"] = json!(d.reason);
+        v["status"] = json!(d.status);
+        v
+    }
+
+    fn balance_transaction(&self, r: &Record, t: &BalanceTransaction) -> Value {
+        let (kind, category, fee_text) = match t.kind {
+            BalanceKind::Charge => ("charge", "charge", "Stripe processing fees"),
+            BalanceKind::Refund => ("refund", "refund", ""),
+            BalanceKind::DisputeWithdrawal => ("adjustment", "dispute", "Dispute fee"),
+            BalanceKind::DisputeReversal => ("adjustment", "dispute_reversal", "Dispute fee refund"),
+            BalanceKind::Payout => ("payout", "payout", ""),
+        };
+        let mut v = self.base(r);
+        v["amount"] = json!(t.amount);
+        v["available_on"] = json!(t.available_on);
+        v["created"] = json!(r.created);
+        v["currency"] = json!(t.currency);
+        v["description"] = opt(t.description.as_deref());
+        v["fee"] = json!(t.fee);
+        v["fee_details"] = if t.fee == 0 {
+            json!([])
+        } else {
+            json!([{
+                "amount": t.fee, "application": null, "currency": t.currency,
+                "description": fee_text, "type": "stripe_fee",
+            }])
+        };
+        v["net"] = json!(t.amount - t.fee);
+        v["reporting_category"] = json!(category);
+        v["source"] = json!(t.source);
+        v["status"] = json!(if t.available_on <= self.store.now { "available" } else { "pending" });
+        v["type"] = json!(kind);
+        v
+    }
+
+    fn customer_balance_transaction(&self, r: &Record, t: &CustomerBalanceTransaction) -> Value {
+        let mut v = self.base(r);
+        v["amount"] = json!(t.amount);
+        v["created"] = json!(r.created);
+        v["currency"] = json!(t.currency);
+        v["customer"] = json!(t.customer);
+        v["description"] = opt(t.description.as_deref());
+        v["ending_balance"] = json!(t.ending_balance);
+        v["invoice"] = opt(t.invoice.as_deref());
+        v["metadata"] = json!({});
+        v["type"] = json!(t.kind);
+        v
+    }
+
+    fn bank_account(&self, r: &Record, b: &BankAccount) -> Value {
+        let look = BankLook::from_seed(b.look);
+        let p = self.person(&b.customer);
+        let mut v = self.base(r);
+        v["account_holder_name"] = opt(p.map(|p| p.name));
+        v["account_holder_type"] = json!(look.holder_type);
+        v["bank_name"] = json!(look.bank_name);
+        v["customer"] = json!(b.customer);
+        v["fingerprint"] = json!(look.fingerprint);
+        v["last4"] = json!(look.last4);
+        v["routing_number"] = json!(look.routing_number);
+        v["status"] = json!(b.status);
+        v
+    }
+
+    fn card(&self, r: &Record, c: &Card) -> Value {
+        let look = CardLook::from_seed(c.look);
+        let p = self.person(&c.customer);
+        let a = p.as_ref().and_then(|p| p.address.as_ref());
+        let mut v = self.base(r);
+        v["address_city"] = opt(a.map(|a| a.city));
+        v["address_country"] = opt(a.map(|_| "US"));
+        v["address_line1"] = opt(a.map(|a| &a.line1));
+        v["address_line1_check"] = opt(a.map(|_| "pass"));
+        v["address_line2"] = opt(a.and_then(|a| a.line2.as_ref()));
+        v["address_state"] = opt(a.map(|a| a.state));
+        let zip = a.map(|a| a.postal_code.clone()).or(look.zip.clone());
+        v["address_zip_check"] = opt(zip.as_ref().map(|_| "pass"));
+        v["address_zip"] = opt(zip);
+        v["brand"] = json!(look.brand);
+        v["customer"] = json!(c.customer);
+        v["exp_month"] = json!(look.exp_month);
+        v["exp_year"] = json!(year_of(r.created) + look.exp_years_ahead);
+        v["fingerprint"] = json!(look.fingerprint);
+        v["funding"] = json!(look.funding);
+        v["last4"] = json!(look.last4);
+        v["name"] = opt(p.map(|p| p.name));
+        v
+    }
+
+    fn event(&self, r: &Record, e: &Event) -> Value {
+        let mut data = Map::new();
+        data.insert("object".into(), self.render(&e.object));
+        if let Some(prev) = &e.previous_attributes {
+            data.insert("previous_attributes".into(), Value::Object(prev.clone()));
+        }
+        let mut v = self.base(r);
+        v["created"] = json!(r.created);
+        v["data"] = Value::Object(data);
+        v["request"] = match &e.request {
+            Some((id, key)) => json!({"id": id, "idempotency_key": key}),
+            None => json!({"id": null, "idempotency_key": null}),
+        };
+        v["type"] = json!(e.event_type);
+        v
+    }
+
+    /// An includable field (absent unless expanded), if `field` is one for this record.
+    fn include(&self, r: &Record, field: &str) -> Option<Value> {
+        let id = &r.id;
+        let empty = |what: &str| {
+            json!({"object": "list", "data": [], "has_more": false, "total_count": 0,
+                   "url": format!("/v1/customers/{id}/{what}")})
+        };
+        Some(match (r.kind(), field) {
+            (Kind::Customer, "sources") => self.sublist(format!("/v1/customers/{id}/sources"), &self.store.sources(id)),
+            (Kind::Customer, "subscriptions") => empty("subscriptions"),
+            (Kind::Customer, "tax_ids") => empty("tax_ids"),
+            (Kind::Customer, "cash_balance") => json!({
+                "object": "cash_balance", "available": null, "customer": id, "livemode": false,
+                "settings": {"reconciliation_mode": "automatic", "using_merchant_default": true},
+            }),
+            (Kind::Customer, "tax") => json!({"automatic_tax": "unrecognized_location", "ip_address": null, "location": null}),
+            (Kind::Customer, "invoice_credit_balance") => json!({}),
+            (Kind::Charge, "refunds") => self.refunds(r),
+            (Kind::Coupon, "applies_to") => json!({"products": []}),
+            (Kind::Coupon, "currency_options") => match &r.facts {
+                Facts::Coupon(Coupon { amount_off: Some(a), currency: Some(c), .. }) => json!({ *c: {"amount_off": a} }),
+                _ => json!({}),
+            },
+            (Kind::Card, "networks") => json!({"preferred": null}),
+            _ => return None,
+        })
+    }
+
+    /// Applies one `expand[]` path to a rendered object (for lists, without the leading `data.`).
+    pub fn expand(&self, v: &mut Value, path: &str) -> Result<(), ApiError> {
+        let segs: Vec<&str> = path.split('.').collect();
+        if segs.len() > MAX_EXPAND_DEPTH {
+            return Err(ApiError::invalid(format!(
+                "You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {path}"
+            )));
+        }
+        self.expand_at(v, &segs, path)
+    }
+
+    fn expand_at(&self, v: &mut Value, segs: &[&str], path: &str) -> Result<(), ApiError> {
+        let Some((field, rest)) = segs.split_first() else { return Ok(()) };
+        let Some(object) = v.get("object").and_then(Value::as_str) else { return Ok(()) };
+        let Some(s) = schema(object) else {
+            return Ok(()); // an object the fake does not model (e.g. a payment intent id): left as is
+        };
+        let includable_extra = object == "customer" && *field == "invoice_credit_balance";
+        if !s.expandable.iter().any(|f| f == field) && !includable_extra {
+            return Err(ApiError::invalid(format!("This property cannot be expanded ({path}).")));
+        }
+        let record = v.get("id").and_then(Value::as_str).and_then(|id| self.store.find(id));
+        let Some(map) = v.as_object_mut() else { return Ok(()) };
+        match map.get(*field) {
+            None => {
+                if let Some(x) = record.and_then(|r| self.include(r, field)) {
+                    insert_in_order(map, field, x);
+                }
+            }
+            Some(Value::String(id)) => {
+                if let Some(target) = self.store.find(id) {
+                    let x = self.render(target);
+                    map.insert(field.to_string(), x);
+                }
+            }
+            _ => {}
+        }
+        match map.get_mut(*field) {
+            Some(Value::Object(inner)) if inner.get("object") == Some(&json!("list")) && rest.first() == Some(&"data") => {
+                if let Some(Value::Array(items)) = inner.get_mut("data") {
+                    for item in items {
+                        self.expand_at(item, &rest[1..], path)?;
+                    }
+                }
+                Ok(())
+            }
+            Some(Value::Array(items)) => {
+                for item in items {
+                    self.expand_at(item, rest, path)?;
+                }
+                Ok(())
+            }
+            Some(inner @ Value::Object(_)) => self.expand_at(inner, rest, path),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Inserts `key` where Stripe would put it: after `id` and `object`, alphabetically.
+fn insert_in_order(map: &mut Map<String, Value>, key: &str, value: Value) {
+    let at = map.keys().position(|k| k != "id" && k != "object" && k.as_str() > key).unwrap_or(map.len());
+    map.shift_insert(at, key.to_string(), value);
+}

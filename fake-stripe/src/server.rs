@@ -1,0 +1,187 @@
+/*!
+[`FakeStripe`]: the server on its own OS thread and tokio runtime, driven synchronously.
+*/
+
+use crate::dataset::{self, Dataset};
+use crate::http::{router, App};
+use crate::rng::Rng;
+use crate::switches::{Failure, LoggedRequest};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How to start the fake.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The only accepted API key (default `sk_test_fake`).
+    pub api_key: String,
+    /// Seed of the dataset (default 1).
+    pub seed: u64,
+    /// How much data to generate (default: the demo dataset, ~60 customers).
+    pub dataset: Dataset,
+    /// The dataset's reference time in unix seconds (default: the current time).
+    pub now: Option<i64>,
+    /// The account id (`acct_…`) of the key; default derived from the seed.
+    pub account_id: Option<String>,
+    /// Initial latency per request.
+    pub latency: Duration,
+    /// Initial rate limit, requests per second.
+    pub rate_limit: Option<u32>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            api_key: "sk_test_fake".to_string(),
+            seed: 1,
+            dataset: Dataset::default(),
+            now: None,
+            account_id: None,
+            latency: Duration::ZERO,
+            rate_limit: None,
+        }
+    }
+}
+
+/// A running fake Stripe API. The server stops when this is dropped.
+pub struct FakeStripe {
+    /// e.g. `http://127.0.0.1:40123` (no trailing slash).
+    pub base_url: String,
+    app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeStripe {
+    /// Generates the dataset, binds `127.0.0.1:0` and returns once the server is listening.
+    pub fn start(opts: Options) -> FakeStripe {
+        FakeStripe::bind(opts, "127.0.0.1:0").expect("fake-stripe: bind 127.0.0.1:0")
+    }
+
+    /// Like [`FakeStripe::start`] on a given address (`host:port`).
+    pub fn bind(opts: Options, addr: &str) -> std::io::Result<FakeStripe> {
+        let now = opts.now.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+        let account_id = opts.account_id.clone().unwrap_or_else(|| format!("acct_1{}", Rng::new(opts.seed).alnum(15)));
+        let store = dataset::generate(&opts.dataset, opts.seed, now, account_id);
+        let app = Arc::new(App::new(store, opts.api_key.clone()));
+        app.switches.set_latency(opts.latency);
+        app.switches.set_rate_limit(opts.rate_limit);
+
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = app.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
+            .thread_name("fake-stripe")
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new().name("fake-stripe".into()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                let server = axum::serve(listener, router(served));
+                tokio::select! {
+                    r = async { server.await } => {
+                        if let Err(e) = r {
+                            eprintln!("fake-stripe: server error: {e}");
+                        }
+                    }
+                    _ = rx => {}
+                }
+            });
+            // Open keep-alive connections are dropped rather than waited for.
+            runtime.shutdown_timeout(Duration::from_millis(200));
+        })?;
+        Ok(FakeStripe { base_url: format!("http://{local}"), app, shutdown: Some(tx), thread: Some(thread) })
+    }
+
+    /// Blocks until the server stops (for the binary).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.app.api_key
+    }
+
+    /// The account the key belongs to (the only accepted `Stripe-Account` value).
+    pub fn account_id(&self) -> String {
+        self.app.store().account_id.clone()
+    }
+
+    /// The dataset's reference time (unix seconds).
+    pub fn now(&self) -> i64 {
+        self.app.store().now
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.app.switches.set_latency(d);
+    }
+
+    /// Fails the next `n` requests (whose path starts with `path_prefix`, if given) with `status`,
+    /// optionally with `Stripe-Should-Retry`.
+    pub fn fail_next(&self, n: usize, status: u16, path_prefix: Option<&str>, should_retry: Option<bool>) {
+        self.fail_next_with(Failure {
+            count: n,
+            status,
+            path_prefix: path_prefix.map(str::to_string),
+            should_retry,
+            retry_after: None,
+        });
+    }
+
+    /// Queues a failure rule with every option (e.g. `retry_after`).
+    pub fn fail_next_with(&self, f: Failure) {
+        self.app.switches.fail_next(f);
+    }
+
+    /// Requests per second allowed (token bucket, bursts up to one second's worth); `None` for no limit.
+    pub fn set_rate_limit(&self, per_second: Option<u32>) {
+        self.app.switches.set_rate_limit(per_second);
+    }
+
+    /// Answers 403 (missing restricted-key permission) to requests whose path starts with `path_prefix`.
+    pub fn forbid(&self, path_prefix: &str) {
+        self.app.switches.forbid(path_prefix);
+    }
+
+    /// Clears latency, queued failures, rate limit and forbidden prefixes.
+    pub fn reset_switches(&self) {
+        self.app.switches.reset();
+    }
+
+    /// Every Stripe API request so far, in arrival order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.app.switches.requests()
+    }
+
+    pub fn clear_requests(&self) {
+        self.app.switches.clear_requests();
+    }
+
+    /// What the fake holds for `resource` (`customer`, `charge`, `line_item`, `event`, `account`, ...),
+    /// rendered as the API returns it (without expansions), newest first.
+    pub fn objects(&self, resource: &str) -> Vec<serde_json::Value> {
+        self.app.objects(resource)
+    }
+}
+
+impl Drop for FakeStripe {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,201 @@
+/*!
+Behaviour switches for tests and benchmarks, and the request log.
+
+Applied to every `/v1/…` request in this order: latency, queued failures, rate limit, then (after
+authentication) forbidden path prefixes. Admin endpoints (`/_fake/…`) are never affected nor logged.
+*/
+
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Fail the next `count` requests (whose path starts with `path_prefix`, if given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub count: usize,
+    /// HTTP status: 429 (rate-limit body), 500/502/503/504 (`api_error`), 409 (`lock_timeout`), ...
+    pub status: u16,
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Sends `Stripe-Should-Retry: true|false` when set.
+    #[serde(default)]
+    pub should_retry: Option<bool>,
+    /// Sends `Retry-After: <seconds>` when set.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string (without `?`), empty when there was none.
+    pub query: String,
+    pub stripe_version: Option<String>,
+    pub stripe_account: Option<String>,
+    pub status: u16,
+}
+
+impl LoggedRequest {
+    /// The query parameters, decoded, in order.
+    pub fn params(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes()).into_owned().collect()
+    }
+
+    /// The last value of query parameter `name`, decoded.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params().into_iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+/// A token bucket holding up to one second of requests.
+#[derive(Debug)]
+struct Bucket {
+    per_second: u32,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let rate = f64::from(self.per_second);
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    latency: Duration,
+    failures: VecDeque<Failure>,
+    bucket: Option<Bucket>,
+    forbidden: Vec<String>,
+}
+
+/// The switches and log shared by the server and its handle.
+#[derive(Debug, Default)]
+pub struct Switches {
+    state: Mutex<State>,
+    log: Mutex<Vec<LoggedRequest>>,
+}
+
+impl Switches {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.state().latency = d;
+    }
+
+    pub fn latency(&self) -> Duration {
+        self.state().latency
+    }
+
+    /// Queues a failure rule; rules are consumed in order by the requests they match.
+    pub fn fail_next(&self, f: Failure) {
+        if f.count > 0 {
+            self.state().failures.push_back(f);
+        }
+    }
+
+    /// The failure this request must get, if a queued rule matches its path (one use of that rule).
+    pub fn take_failure(&self, path: &str) -> Option<Failure> {
+        let mut s = self.state();
+        let i = s.failures.iter().position(|f| f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p)))?;
+        let f = &mut s.failures[i];
+        f.count -= 1;
+        let taken = Failure { count: 1, ..f.clone() };
+        if f.count == 0 {
+            s.failures.remove(i);
+        }
+        Some(taken)
+    }
+
+    /// Pending failure rules.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.state().failures.iter().cloned().collect()
+    }
+
+    pub fn set_rate_limit(&self, per_second: Option<u32>) {
+        self.state().bucket = per_second
+            .filter(|&n| n > 0)
+            .map(|n| Bucket { per_second: n, tokens: f64::from(n), last: Instant::now() });
+    }
+
+    pub fn rate_limit(&self) -> Option<u32> {
+        self.state().bucket.as_ref().map(|b| b.per_second)
+    }
+
+    /// False when the request exceeds the rate limit.
+    pub fn take_token(&self) -> bool {
+        self.state().bucket.as_mut().is_none_or(Bucket::take)
+    }
+
+    pub fn forbid(&self, path_prefix: &str) {
+        self.state().forbidden.push(path_prefix.to_string());
+    }
+
+    pub fn forbidden_prefixes(&self) -> Vec<String> {
+        self.state().forbidden.clone()
+    }
+
+    pub fn is_forbidden(&self, path: &str) -> bool {
+        self.state().forbidden.iter().any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Clears latency, failures, rate limit and forbidden prefixes (not the request log).
+    pub fn reset(&self) {
+        *self.state() = State::default();
+    }
+
+    pub fn log(&self, r: LoggedRequest) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(count: usize, prefix: Option<&str>) -> Failure {
+        Failure { count, status: 503, path_prefix: prefix.map(str::to_string), should_retry: None, retry_after: None }
+    }
+
+    #[test]
+    fn failures_are_consumed_by_matching_paths() {
+        let s = Switches::default();
+        s.fail_next(failure(2, Some("/v1/charges")));
+        assert!(s.take_failure("/v1/customers").is_none());
+        assert!(s.take_failure("/v1/charges").is_some());
+        assert!(s.take_failure("/v1/charges/ch_1").is_some());
+        assert!(s.take_failure("/v1/charges").is_none());
+    }
+
+    #[test]
+    fn bucket_limits_bursts() {
+        let s = Switches::default();
+        s.set_rate_limit(Some(3));
+        let ok = (0..10).filter(|_| s.take_token()).count();
+        assert_eq!(ok, 3);
+        s.set_rate_limit(None);
+        assert!(s.take_token());
+    }
+}

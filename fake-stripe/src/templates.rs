@@ -1,0 +1,142 @@
+/*!
+Data taken from Stripe's OpenAPI description (2024-06-20), embedded at compile time.
+
+`templates/` is written by `tools/make_templates.py` and committed; the fake never reads the spec at run
+time. Three kinds of file:
+
+* `<resource>.json`: the base object of a resource, conformed to its 2024-06-20 component schema.
+* `schema.json`: per resource its properties, `x-expandableFields` and `conditional` properties (the ones
+  Stripe leaves out unless they apply, e.g. a customer's includable `sources`).
+* `endpoints.json`: per served GET path, the query parameters the spec declares.
+*/
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name, ".json")))),*]
+    };
+}
+
+/// Every resource template, by `object` name.
+const OBJECTS: &[(&str, &str)] = embed!(
+    "account",
+    "balance_transaction",
+    "bank_account",
+    "card",
+    "charge",
+    "coupon",
+    "customer",
+    "customer_balance_transaction",
+    "dispute",
+    "event",
+    "invoice",
+    "line_item",
+    "price",
+    "refund",
+);
+
+const SCHEMA: &str = include_str!("../templates/schema.json");
+const ENDPOINTS: &str = include_str!("../templates/endpoints.json");
+
+/// What the spec says about one resource. (`properties` and `conditional` are read by tests.)
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub struct ResourceSchema {
+    /// Every property of the component schema.
+    pub properties: BTreeMap<String, PropertyInfo>,
+    /// `x-expandableFields`.
+    pub expandable: Vec<String>,
+    /// Properties present only when they apply or when expanded.
+    pub conditional: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub struct PropertyInfo {
+    pub nullable: bool,
+}
+
+/// How a query parameter is written, from its OpenAPI `style` and type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    /// `name=text`
+    String,
+    /// `name=123`
+    Integer,
+    /// `name=true|false`
+    Boolean,
+    /// `name=123` or `name[gt|gte|lt|lte]=123`
+    Range,
+    /// `name[]=a&name[]=b` (or `name[0]=a`)
+    Array,
+}
+
+struct Loaded {
+    objects: BTreeMap<&'static str, Value>,
+    schema: BTreeMap<String, ResourceSchema>,
+    endpoints: BTreeMap<String, BTreeMap<String, ParamKind>>,
+}
+
+fn loaded() -> &'static Loaded {
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    LOADED.get_or_init(|| Loaded {
+        objects: OBJECTS
+            .iter()
+            .map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON")))
+            .collect(),
+        schema: serde_json::from_str(SCHEMA).expect("schema.json"),
+        endpoints: serde_json::from_str(ENDPOINTS).expect("endpoints.json"),
+    })
+}
+
+/// The base object of a resource (`object` name such as `charge`). Panics for an unknown name.
+pub fn template(object: &str) -> &'static Value {
+    loaded().objects.get(object).unwrap_or_else(|| panic!("no template for {object}"))
+}
+
+/// The spec's facts about a resource, if the fake knows it.
+pub fn schema(object: &str) -> Option<&'static ResourceSchema> {
+    loaded().schema.get(object)
+}
+
+/// The query parameters the spec declares for a GET path written as in the spec
+/// (e.g. `/v1/customers/{customer}/sources`).
+pub fn endpoint_params(path: &str) -> &'static BTreeMap<String, ParamKind> {
+    loaded().endpoints.get(path).unwrap_or_else(|| panic!("endpoint {path} not in endpoints.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_has_its_schema_properties() {
+        for (name, _) in OBJECTS {
+            let t = template(name);
+            let s = schema(name).expect(name);
+            let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
+            for k in &keys {
+                let p = s.properties.get(*k).unwrap_or_else(|| panic!("{name}.{k} is not in the spec"));
+                assert!(!t[k.as_str()].is_null() || p.nullable, "{name}.{k} is null but not nullable");
+            }
+            for p in s.properties.keys() {
+                let present = keys.contains(&p);
+                assert_eq!(present, !s.conditional.contains(p), "{name}.{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn endpoints_declare_paging_params() {
+        let p = endpoint_params("/v1/customers");
+        assert_eq!(p["created"], ParamKind::Range);
+        assert_eq!(p["expand"], ParamKind::Array);
+        assert_eq!(p["limit"], ParamKind::Integer);
+        assert!(!endpoint_params("/v1/invoices/{invoice}/lines").contains_key("created"));
+    }
+}
