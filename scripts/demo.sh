@@ -22,7 +22,7 @@ base_url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$fake_log" | head -n 1
 [ -n "$base_url" ] || { echo "the fake Stripe server did not start; see $fake_log" >&2; exit 1; }
 
 cat >"$out/config.json" <<JSON
-{"client_secret": "sk_test_fake", "account_id": "acct_1Demo", "base_url": "$base_url"}
+{"client_secret": "sk_test_fake", "base_url": "$base_url"}
 JSON
 ./target/release/tap-stripe --config "$out/config.json" --discover >"$out/catalog.json"
 # Select every stream: add "selected": true to each stream-level metadata entry.
