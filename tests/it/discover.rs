@@ -1,19 +1,7 @@
 use serde_json::{json, Value};
 
-use crate::tap_run::{run, Files};
+use crate::tap_run::{run, Files, TEN_STREAMS as TEN};
 
-const TEN: [&str; 10] = [
-    "balance_transactions",
-    "bank_accounts",
-    "charges",
-    "coupons",
-    "customer_balance_transactions",
-    "customers",
-    "disputes",
-    "events",
-    "invoice_line_items",
-    "invoices",
-];
 
 fn discover(args: &[&str]) -> Value {
     let out = run(args);

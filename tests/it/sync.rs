@@ -3,20 +3,8 @@ use std::collections::{BTreeSet, HashSet};
 use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
-use crate::tap_run::{catalog_selecting, config_for, sync, sync_killed_after, Files, Output};
+use crate::tap_run::{catalog_selecting, config_for, sync, sync_killed_after, Files, Output, TEN_STREAMS as ALL};
 
-const ALL: [&str; 10] = [
-    "balance_transactions",
-    "bank_accounts",
-    "charges",
-    "coupons",
-    "customer_balance_transactions",
-    "customers",
-    "disputes",
-    "events",
-    "invoice_line_items",
-    "invoices",
-];
 
 /// The fake Stripe object type behind each stream.
 fn resource(stream: &str) -> &'static str {

@@ -11,6 +11,20 @@ use serde_json::{json, Value};
 pub const BIN: &str = env!("CARGO_BIN_EXE_tap-stripe");
 pub const KEY: &str = "sk_test_fake";
 
+/// The tables of the user's document, sorted: the streams discovery must list.
+pub const TEN_STREAMS: [&str; 10] = [
+    "balance_transactions",
+    "bank_accounts",
+    "charges",
+    "coupons",
+    "customer_balance_transactions",
+    "customers",
+    "disputes",
+    "events",
+    "invoice_line_items",
+    "invoices",
+];
+
 /// A temporary directory holding the files one test hands to the tap.
 pub struct Files {
     pub dir: tempfile::TempDir,
