@@ -21,6 +21,7 @@ pub const DEFAULT_API_VERSION: &str = "2024-06-20";
 const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
 const DEFAULT_WINDOW_DAYS: f64 = 30.0;
+const DEFAULT_LOOKBACK_SECS: i64 = 600;
 /// Without `start_date` the tap reads the whole history: Stripe has no object older than this
 /// (2010-01-01T00:00:00Z, before Stripe's public launch).
 pub const HISTORY_START: i64 = 1_262_304_000;
@@ -70,6 +71,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `date_window_days`, in seconds (at least one second).
     pub window_secs: i64,
+    /// `lookback_window`: seconds of events re-read before the updates bookmark.
+    pub lookback_secs: i64,
 }
 
 impl Config {
@@ -121,6 +124,7 @@ impl Config {
             api_version,
             request_timeout: Duration::from_secs_f64(timeout),
             window_secs: ((window_days * 86_400.0) as i64).max(1),
+            lookback_secs: get("lookback_window").and_then(Value::as_f64).map_or(DEFAULT_LOOKBACK_SECS, |s| s as i64),
         })
     }
 }
@@ -149,10 +153,10 @@ fn coerce_numeric_strings(value: &mut Value, spec: &Value) {
     for (key, prop) in props {
         if matches!(prop["type"].as_str(), Some("number" | "integer")) {
             if let Some(Value::String(s)) = obj.get(key) {
-                if let Ok(n) = s.trim().parse::<f64>() {
-                    if let Some(num) = serde_json::Number::from_f64(n) {
-                        obj.insert(key.clone(), Value::Number(num));
-                    }
+                if let Ok(n) = s.trim().parse::<i64>() {
+                    obj.insert(key.clone(), Value::from(n));
+                } else if let Some(num) = s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                    obj.insert(key.clone(), Value::Number(num));
                 }
             }
         }
@@ -274,6 +278,7 @@ mod tests {
         assert_eq!(c.api_version, "2024-06-20");
         assert_eq!(c.window_secs, 30 * 86_400);
         assert_eq!(c.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.lookback_secs, 600);
         assert!(c.start_date.is_none() && c.account_id.is_none());
         assert!(!c.api_key.is_live());
     }
@@ -283,13 +288,14 @@ mod tests {
         let c = Config::from_value(json!({
             "client_secret": "rk_live_xyz", "account_id": "acct_123", "start_date": "2024-01-01T00:00:00Z",
             "base_url": "http://127.0.0.1:1234/", "api_version": "2024-06-20", "request_timeout": "15",
-            "date_window_days": 0.5
+            "date_window_days": 0.5, "lookback_window": "0"
         }))
         .unwrap();
         assert_eq!(c.start_date, Some(1_704_067_200));
         assert_eq!(c.base_url, "http://127.0.0.1:1234");
         assert_eq!(c.request_timeout, Duration::from_secs(15));
         assert_eq!(c.window_secs, 43_200);
+        assert_eq!(c.lookback_secs, 0);
         assert!(c.api_key.is_live());
     }
 

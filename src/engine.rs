@@ -1,5 +1,5 @@
 /*!
-The one sync loop: plan → slices → pages → records → the single writer.
+The one sync loop: plan → (events pass) → created windows → pages → records → the single writer.
 
 A *listing* is one read of a top-level list endpoint, shared by the parent stream (if selected)
 and every selected child stream under it, so a parent is listed once per run however many children
@@ -9,7 +9,12 @@ and sends finished RECORD lines to the writer, then reports the window done. The
 owner of stdout, moves a stream's bookmark over the contiguous prefix of completed windows
 (`bookmark`) and writes a STATE after the records it covers.
 
-Jobs run up to [`SLICE_CONCURRENCY`] at a time; the code does not assume any order between them.
+Before the windows, one shared pass over `/v1/events` (`events`) emits the objects that changed
+or were deleted since the last run. It runs first so that, when an object is both new and
+changed, the snapshot the windows list (the newest) is the one written last.
+
+Jobs run up to [`SLICE_CONCURRENCY`] at a time; the code does not assume any order between
+windows. The events pass is a barrier: windows start when it is done.
 */
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -24,6 +29,7 @@ use crate::catalog::{self, Selection};
 use crate::client::{Client, Query};
 use crate::config::{Config, HISTORY_START};
 use crate::error::{Error, Result};
+use crate::events;
 use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::{now_rfc3339, singer, Writer};
@@ -37,47 +43,72 @@ pub const SLICE_CONCURRENCY: usize = 1;
 const CHANNEL_CAPACITY: usize = 1024;
 
 /// One selected stream inside a listing.
-struct Member {
-    sel: Selection,
-    /// Objects (for a child: parent objects) created before this were emitted by earlier runs.
-    threshold: i64,
+pub(crate) struct Member {
+    pub sel: Selection,
+    /// Objects (for a child: parent objects) created before this were emitted by earlier runs;
+    /// the windows read from here on.
+    pub threshold: i64,
+    /// Events created at or after this are applied by this run's events pass; `None` when the
+    /// stream is not part of it (first sync, or objects that never change).
+    pub events_from: Option<i64>,
+    /// The stream is re-read from its start (its updates bookmark was older than Stripe keeps
+    /// events): its `created` bookmark is reset to `threshold` before anything is read.
+    pub reread: bool,
     /// Set when Stripe refuses this stream (403): it is skipped for the rest of the run.
     disabled: AtomicBool,
 }
 
 impl Member {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         self.sel.stream.name
     }
-    fn active(&self) -> bool {
+    pub fn active(&self) -> bool {
         !self.disabled.load(Ordering::Relaxed)
     }
 }
 
 /// One read of a top-level list, shared by the parent and its selected children.
-struct Listing {
-    parent: &'static StreamDef,
-    parent_member: Option<Member>,
-    children: Vec<Member>,
+pub(crate) struct Listing {
+    pub parent: &'static StreamDef,
+    pub parent_member: Option<Member>,
+    pub children: Vec<Member>,
     windows: Vec<Window>,
 }
 
 impl Listing {
-    fn members(&self) -> impl Iterator<Item = &Member> {
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
         self.parent_member.iter().chain(self.children.iter())
     }
 }
 
+/// What a record says about its object's history (the synthetic `updated`/`is_deleted` columns).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Change {
+    /// Time of the event the snapshot comes from; `None` for a list read.
+    pub updated: Option<i64>,
+    /// The object was deleted; the record is its last snapshot.
+    pub deleted: bool,
+}
+
 /// What workers tell the writer.
-enum Event {
+pub(crate) enum Event {
     /// A finished RECORD line of `stream`.
     Record { stream: &'static str, line: String },
     /// Stripe refused `stream` (403); it is skipped from now on.
     Skipped { stream: &'static str, message: String },
-    /// Every record of this window has been sent.
-    WindowDone { listing: usize, window: usize },
-    /// The window could not be read; the run stops.
-    WindowFailed { error: Error },
+    /// The job finished: every record it produced has been sent.
+    Done(Job),
+    /// The job could not finish; the run stops.
+    Failed(Error),
+}
+
+/// A unit of work.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Job {
+    /// The shared pass over `/v1/events`.
+    Events,
+    /// One window of one listing.
+    Window { listing: usize, window: usize },
 }
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
@@ -85,43 +116,61 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
     let now = chrono::Utc::now().timestamp();
     let client = Client::new(config)?;
     let listings = Arc::new(plan(config, selected, &state, now));
+    let pass = Arc::new(events::Pass::plan(&listings, now));
     let mut writer = Writer::stdout();
 
     for listing in listings.iter() {
         for m in listing.members() {
             let bookmark = catalog::replication_key(m.sel.stream);
             writer.line(&singer::schema_line(m.name(), &m.sel.schema(), m.sel.stream.key, bookmark))?;
+            if m.reread {
+                state.reset_created(m.name(), m.threshold);
+            }
         }
     }
 
-    let mut pending: VecDeque<(usize, usize)> = VecDeque::new();
+    let mut pending: VecDeque<Job> = VecDeque::new();
+    if !pass.is_empty() {
+        pending.push_back(Job::Events);
+    }
     let mut progress: Vec<Progress> = Vec::new();
     for (li, listing) in listings.iter().enumerate() {
         progress.push(Progress::new(listing.windows.clone()));
-        pending.extend((0..listing.windows.len()).map(|wi| (li, wi)));
+        pending.extend((0..listing.windows.len()).map(|wi| Job::Window { listing: li, window: wi }));
+    }
+    let mut updates_committed = false;
+    if pass.is_empty() {
+        commit_updates(&listings, &mut state, now);
+        updates_committed = true;
     }
 
     let (tx, mut rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
     let mut jobs = tokio::task::JoinSet::new();
     let mut in_flight = 0usize;
+    let mut events_running = false;
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
     let mut skipped: Vec<String> = Vec::new();
     let mut failure: Option<Error> = None;
 
     loop {
-        while failure.is_none() && in_flight < SLICE_CONCURRENCY {
-            let Some((li, wi)) = pending.pop_front() else { break };
-            if !listings[li].members().any(Member::active) {
-                continue;
+        while failure.is_none() && in_flight < SLICE_CONCURRENCY && !events_running {
+            let Some(job) = pending.pop_front() else { break };
+            if let Job::Window { listing, .. } = job {
+                if !listings[listing].members().any(Member::active) {
+                    continue;
+                }
             }
-            let (client, listings, tx) = (client.clone(), listings.clone(), tx.clone());
+            events_running = matches!(job, Job::Events);
+            let (client, listings, pass, tx) = (client.clone(), listings.clone(), pass.clone(), tx.clone());
+            let version = config.api_version.clone();
             jobs.spawn(async move {
-                let result = read_window(&client, &listings[li], listings[li].windows[wi], &tx).await;
-                let event = match result {
-                    Ok(()) => Event::WindowDone { listing: li, window: wi },
-                    Err(error) => Event::WindowFailed { error },
+                let result = match job {
+                    Job::Events => pass.run(&client, &listings, &version, &tx).await,
+                    Job::Window { listing, window } => {
+                        read_window(&client, &listings[listing], listings[listing].windows[window], &tx).await
+                    }
                 };
-                let _ = tx.send(event).await;
+                let _ = tx.send(result.map_or_else(Event::Failed, |()| Event::Done(job))).await;
             });
             in_flight += 1;
         }
@@ -139,7 +188,15 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
                 log::warn(&e.to_string());
                 skipped.push(stream.to_string());
             }
-            Event::WindowDone { listing, window } => {
+            Event::Done(Job::Events) => {
+                in_flight -= 1;
+                events_running = false;
+                commit_updates(&listings, &mut state, now);
+                updates_committed = true;
+                writer.line(&singer::state_line(&state.to_value()))?;
+                writer.flush()?;
+            }
+            Event::Done(Job::Window { listing, window }) => {
                 in_flight -= 1;
                 if let Some(end) = progress[listing].complete(window) {
                     for m in listings[listing].members().filter(|m| m.active()) {
@@ -149,8 +206,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
                     writer.flush()?;
                 }
             }
-            Event::WindowFailed { error } => {
+            Event::Failed(error) => {
                 in_flight -= 1;
+                events_running = false;
                 if failure.is_none() {
                     failure = Some(error);
                     pending.clear();
@@ -159,6 +217,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
         }
     }
     jobs.shutdown().await;
+    debug_assert!(updates_committed || failure.is_some());
     for listing in listings.iter() {
         for m in listing.members() {
             log::info(&format!("{}: {} records", m.name(), counts.get(m.name()).copied().unwrap_or(0)));
@@ -174,6 +233,17 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
     }
 }
 
+/// After the events pass (or at the start of a run without one): every mutable stream still
+/// readable has its changes applied up to the sync's start. A stream synced for the first time
+/// starts its updates bookmark there too: the windows that follow list its current state.
+fn commit_updates(listings: &[Listing], state: &mut State, now: i64) {
+    for m in listings.iter().flat_map(Listing::members) {
+        if m.sel.stream.is_mutable() && m.active() {
+            state.set_updated(m.name(), now);
+        }
+    }
+}
+
 /// Groups the selected streams into listings and computes each one's windows.
 fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64) -> Vec<Listing> {
     let mut listings: Vec<Listing> = Vec::new();
@@ -185,7 +255,8 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64) -> V
             if def.name != parent.name && def.parent() != Some(parent.name) {
                 continue;
             }
-            let (threshold, clamped_from) =
+            let from_start = || slice::start_of(None, config.start_date, HISTORY_START, parent.history_days, now).0;
+            let (mut threshold, clamped_from) =
                 slice::start_of(state.created(def.name), config.start_date, HISTORY_START, parent.history_days, now);
             if let Some(from) = clamped_from {
                 log::warn(&format!(
@@ -197,7 +268,31 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64) -> V
                     iso(from)
                 ));
             }
-            let member = Member { sel: sel.clone(), threshold, disabled: AtomicBool::new(false) };
+            let mut events_from = None;
+            let mut reread = false;
+            if def.is_mutable() {
+                if let Some(updated) = state.updated(def.name) {
+                    let floor = events::retention_floor(now);
+                    if events::is_gap(updated, now) {
+                        log::warn(&format!(
+                            "{}: the last sync applied changes up to {}, but Stripe keeps events only for {} days; \
+                             re-reading the whole stream from {} in this run so that no change is missed \
+                             (deletions older than {} days cannot be seen)",
+                            def.name,
+                            iso(updated),
+                            events::RETENTION_DAYS,
+                            iso(from_start()),
+                            events::RETENTION_DAYS
+                        ));
+                        threshold = from_start();
+                        reread = true;
+                        events_from = Some(floor);
+                    } else {
+                        events_from = Some((updated - config.lookback_secs).max(floor));
+                    }
+                }
+            }
+            let member = Member { sel: sel.clone(), threshold, events_from, reread, disabled: AtomicBool::new(false) };
             if def.name == parent.name {
                 parent_member = Some(member);
             } else {
@@ -219,8 +314,21 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64) -> V
     listings
 }
 
-fn iso(t: i64) -> String {
+pub(crate) fn iso(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_else(|| t.to_string())
+}
+
+/// The `expand[]` values the parent listing sends for its active children, and the fields they add.
+fn child_expansions(listing: &Listing) -> Vec<&'static str> {
+    let mut expand: Vec<&str> = Vec::new();
+    for child in listing.children.iter().filter(|c| c.active()) {
+        if let Some(e) = child.sel.stream.child().and_then(|c| c.parent_expand) {
+            if !expand.contains(&e) {
+                expand.push(e);
+            }
+        }
+    }
+    expand
 }
 
 /// Reads one window of a listing: pages of parents, their children, RECORD lines to the writer.
@@ -236,17 +344,13 @@ async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mp
     for (k, v) in listing.parent.params {
         query.push((k.to_string(), v.to_string()));
     }
-    let mut expand: Vec<&str> = Vec::new();
-    for child in listing.children.iter().filter(|c| c.active()) {
-        if let Some(e) = child.sel.stream.child().and_then(|c| c.parent_expand) {
-            if !expand.contains(&e) {
-                expand.push(e);
-            }
-        }
-    }
-    for e in expand {
+    let expand = child_expansions(listing);
+    for e in &expand {
         query.push(("expand[]".into(), e.to_string()));
     }
+    // Fields expanded only for the children are not part of the parent's own record: its shape
+    // stays the same whichever children are selected, and equal to what events carry.
+    let expanded_fields: Vec<&str> = expand.iter().map(|e| e.trim_start_matches("data.")).collect();
 
     let mut pager = Pager::new();
     loop {
@@ -269,10 +373,16 @@ async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mp
             let created = object.get("created").and_then(Value::as_i64);
             let newer_than = |m: &Member| !created_filter || created.map_or(true, |c| c >= m.threshold);
             if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active() && newer_than(m)) {
-                send_record(pm, object.clone(), None, &extracted, tx).await?;
+                let mut record = object.clone();
+                if let Some(obj) = record.as_object_mut() {
+                    for f in &expanded_fields {
+                        obj.remove(*f);
+                    }
+                }
+                send_record(pm, record, None, Change::default(), &extracted, tx).await?;
             }
             for child in listing.children.iter().filter(|m| m.active() && newer_than(m)) {
-                read_children(client, child, object, tx).await?;
+                read_children(client, child, object, Change::default(), None, tx).await?;
             }
         }
         pager
@@ -286,21 +396,33 @@ async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mp
 
 /// Emits the children of one parent object: its embedded first page, then the child endpoint
 /// only when that page says `has_more` (or when nothing was embedded).
-async fn read_children(client: &Client, member: &Member, parent: &Value, tx: &mpsc::Sender<Event>) -> Result<()> {
+///
+/// `seen`, when given, holds `(stream, id)` pairs already emitted in this run: they are skipped
+/// and new ones added (the events pass emits each object once).
+pub(crate) async fn read_children(
+    client: &Client,
+    member: &Member,
+    parent: &Value,
+    change: Change,
+    mut seen: Option<&mut HashSet<(&'static str, String)>>,
+    tx: &mpsc::Sender<Event>,
+) -> Result<()> {
     let child = member.sel.stream.child().expect("a child stream");
     let Some(parent_id) = parent.get("id").and_then(Value::as_str) else {
         return Ok(());
     };
     let path = child.path.replace("{parent}", parent_id);
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut sent: HashSet<String> = HashSet::new();
+    let mut first_time = |id: String, seen: &mut Option<&mut HashSet<(&'static str, String)>>| {
+        sent.insert(id.clone()) && seen.as_mut().map_or(true, |s| s.insert((member.name(), id)))
+    };
     let mut pager = Pager::new();
     if let Some(embedded) = child.embedded.and_then(|f| parent.get(f)).filter(|v| v.is_object()) {
         let extracted = now_rfc3339();
         let items = embedded.get("data").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
         for item in items {
-            if keep(child, item) {
-                seen.insert(id_of(item));
-                send_child(member, child, parent, parent_id, item.clone(), &extracted, tx).await?;
+            if keep(child, item) && first_time(id_of(item), &mut seen) {
+                send_child(member, child, parent, parent_id, item.clone(), change, &extracted, tx).await?;
             }
         }
         if !embedded.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
@@ -326,8 +448,13 @@ async fn read_children(client: &Client, member: &Member, parent: &Value, tx: &mp
                 return Ok(());
             }
             Err(Error::Http { status: Some(status @ (400 | 404)), message, .. }) => {
+                let why = if change.deleted {
+                    "the parent was deleted and Stripe no longer lists its children; rows already loaded keep their last state"
+                } else {
+                    "the parent was probably deleted"
+                };
                 log::warn(&format!(
-                    "{}: skipping the children of {parent_id}: Stripe answered {status} ({message}); the parent was probably deleted",
+                    "{}: cannot list the children of {parent_id}: Stripe answered {status} ({message}); {why}",
                     member.name()
                 ));
                 return Ok(());
@@ -336,8 +463,8 @@ async fn read_children(client: &Client, member: &Member, parent: &Value, tx: &mp
         };
         let extracted = now_rfc3339();
         for item in &page.data {
-            if keep(child, item) && seen.insert(id_of(item)) {
-                send_child(member, child, parent, parent_id, item.clone(), &extracted, tx).await?;
+            if keep(child, item) && first_time(id_of(item), &mut seen) {
+                send_child(member, child, parent, parent_id, item.clone(), change, &extracted, tx).await?;
             }
         }
         pager
@@ -357,12 +484,14 @@ fn id_of(item: &Value) -> String {
     item.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn send_child(
     member: &Member,
     child: &ChildSource,
     parent: &Value,
     parent_id: &str,
     mut item: Value,
+    change: Change,
     extracted: &str,
     tx: &mpsc::Sender<Event>,
 ) -> Result<()> {
@@ -372,13 +501,15 @@ async fn send_child(
             *col = Value::from(parent_id);
         }
     }
-    send_record(member, item, Some(parent), extracted, tx).await
+    send_record(member, item, Some(parent), change, extracted, tx).await
 }
 
-async fn send_record(
+/// Turns an object into a RECORD line of `member`'s stream and hands it to the writer.
+pub(crate) async fn send_record(
     member: &Member,
     object: Value,
     parent: Option<&Value>,
+    change: Change,
     extracted: &str,
     tx: &mpsc::Sender<Event>,
 ) -> Result<()> {
@@ -386,6 +517,10 @@ async fn send_record(
         return Err(Error::BadResponse { url: member.name().to_string(), problem: "a list item is not a JSON object".into() });
     };
     fill_derived(member.sel.stream, &mut record, parent);
+    if member.sel.stream.is_mutable() {
+        record.insert("updated".into(), change.updated.map_or(Value::Null, Value::from));
+        record.insert("is_deleted".into(), Value::Bool(change.deleted));
+    }
     member.sel.apply(&mut record);
     let line = singer::record_line(member.name(), &record, extracted);
     let _ = tx.send(Event::Record { stream: member.name(), line }).await;
@@ -407,7 +542,8 @@ fn fill_derived(def: &StreamDef, record: &mut Map<String, Value>, parent: Option
     }
 }
 
-async fn disable(member: &Member, message: &str, tx: &mpsc::Sender<Event>) {
+/// Marks a stream refused (403) and tells the writer once.
+pub(crate) async fn disable(member: &Member, message: &str, tx: &mpsc::Sender<Event>) {
     if !member.disabled.swap(true, Ordering::Relaxed) {
         let _ = tx.send(Event::Skipped { stream: member.name(), message: message.to_string() }).await;
     }

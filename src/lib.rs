@@ -8,6 +8,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`streams`]: the registry, one plain entry per Stripe table; schemas in `catalog/`.
 - [`catalog`]: `--discover` output and the selection read from `--catalog`.
 - [`engine`]: the one sync loop (listings → windows → pages → records → one writer).
+- [`events`]: the shared `/v1/events` pass that applies changes and deletions.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
   the state file.
 - [`client`], [`retry`]: HTTP to Stripe and the pure retry policy.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod events;
 pub mod error;
 pub mod log;
 pub mod page;

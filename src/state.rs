@@ -4,7 +4,7 @@ Sync state: the bookmarks a run starts from and the STATE value it writes.
 Layout (documented in README.md, compatible with singer-io's tap-stripe):
 
 ```json
-{"bookmarks": {"charges": {"created": 1714636800}, "invoice_line_items": {"created": 1714636800}}}
+{"bookmarks": {"charges": {"created": 1714636800, "updated": 1714636800}, "balance_transactions": {"created": 1714636800}}}
 ```
 
 `created` is Unix seconds: every object created before it has been emitted. For a child stream it
@@ -80,16 +80,36 @@ impl State {
 
     /// Sets a stream's `created` bookmark, keeping any other keys of its entry.
     pub fn set_created(&mut self, stream: &str, created: i64) {
-        let entry = self
-            .bookmarks_mut()
-            .entry(stream.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = self.entry(stream);
+        entry.remove("date");
+        entry.insert("created".into(), json!(created));
+    }
+
+    /// The updates bookmark of a stream: every change reported by events created before it has
+    /// been emitted. Ours is `updated`; singer-io's tap-stripe keeps it as
+    /// `<stream>_events.updates_created`.
+    pub fn updated(&self, stream: &str) -> Option<i64> {
+        let b = self.bookmarks();
+        let ours = b.get(stream).and_then(|e| e.get("updated").or_else(|| e.get("updates_created"))).and_then(as_epoch);
+        ours.or_else(|| b.get(&format!("{stream}_events")).and_then(|e| e.get("updates_created")).and_then(as_epoch))
+    }
+
+    /// Sets a stream's updates bookmark.
+    pub fn set_updated(&mut self, stream: &str, updated: i64) {
+        self.entry(stream).insert("updated".into(), json!(updated));
+    }
+
+    /// Moves a stream's `created` bookmark back (a stream re-read from its start).
+    pub fn reset_created(&mut self, stream: &str, created: i64) {
+        self.set_created(stream, created);
+    }
+
+    fn entry(&mut self, stream: &str) -> &mut Map<String, Value> {
+        let entry = self.bookmarks_mut().entry(stream.to_string()).or_insert_with(|| json!({}));
         if !entry.is_object() {
             *entry = json!({});
         }
-        let entry = entry.as_object_mut().expect("object");
-        entry.remove("date");
-        entry.insert("created".into(), json!(created));
+        entry.as_object_mut().expect("object")
     }
 
     /// The value of a Singer STATE message.
@@ -136,6 +156,19 @@ mod tests {
         assert_eq!(s.created("invoice_line_items"), Some(1_795_696_397));
         assert_eq!(s.created("customers"), Some(1_795_696_397));
         assert_eq!(s.created("charges"), None);
+    }
+
+    #[test]
+    fn updates_bookmarks_ours_and_singer_io() {
+        let mut s = state(json!({"bookmarks": {"customers_events": {"updates_created": 5}, "charges": {"created": 1, "updated": "9"}}}));
+        assert_eq!(s.updated("customers"), Some(5));
+        assert_eq!(s.updated("charges"), Some(9));
+        assert_eq!(s.updated("coupons"), None);
+        s.set_updated("customers", 7);
+        assert_eq!(s.updated("customers"), Some(7), "ours wins over the singer-io entry");
+        s.reset_created("charges", 0);
+        assert_eq!(s.created("charges"), Some(0));
+        assert_eq!(s.to_value()["bookmarks"]["charges"], json!({"created": 0, "updated": "9"}));
     }
 
     #[test]

@@ -60,6 +60,19 @@ const fn legacy(column: &'static str, from: DerivedFrom) -> Derived {
     Derived { column, from }
 }
 
+/// How changes to a stream's objects are found: Stripe events about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSource {
+    /// `data.object.object` of the events that carry this stream's objects.
+    pub object: &'static str,
+    /// Every event type whose `data.object` is such an object (sent as `types[]`).
+    pub types: &'static [&'static str],
+    /// The event type that means the object was deleted (its snapshot is the last state).
+    pub deleted: Option<&'static str>,
+    /// Path to read one object by id; `{field}` is replaced by that field of the object.
+    pub retrieve: &'static str,
+}
+
 /// One Stripe table.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamDef {
@@ -77,6 +90,9 @@ pub struct StreamDef {
     pub params: &'static [(&'static str, &'static str)],
     /// Stripe keeps this stream's objects only this many days back (events: 30).
     pub history_days: Option<u32>,
+    /// Events that report changes to this stream's own objects; `None` for objects that never
+    /// change (and for children that change only through their parent).
+    pub events: Option<EventSource>,
     /// Legacy columns the tap fills (see [`Derived`]); documented in README.md.
     pub derived: &'static [Derived],
     /// The stream's JSON Schema (`catalog/<name>.json`), embedded at compile time.
@@ -103,6 +119,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/balance_transactions"),
         params: &[],
         history_days: None,
+        events: None,
         derived: &[],
         schema: schema!("balance_transactions"),
     },
@@ -114,6 +131,20 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/charges"),
         params: &[],
         history_days: None,
+        events: Some(EventSource {
+            object: "charge",
+            types: &[
+                "charge.captured",
+                "charge.expired",
+                "charge.failed",
+                "charge.pending",
+                "charge.refunded",
+                "charge.succeeded",
+                "charge.updated",
+            ],
+            deleted: None,
+            retrieve: "/v1/charges/{id}",
+        }),
         derived: &[legacy("dispute", DerivedFrom::Removed), legacy("order", DerivedFrom::Removed)],
         schema: schema!("charges"),
     },
@@ -125,6 +156,12 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/coupons"),
         params: &[],
         history_days: None,
+        events: Some(EventSource {
+            object: "coupon",
+            types: &["coupon.created", "coupon.updated", "coupon.deleted"],
+            deleted: Some("coupon.deleted"),
+            retrieve: "/v1/coupons/{id}",
+        }),
         derived: &[],
         schema: schema!("coupons"),
     },
@@ -136,9 +173,15 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/customers"),
         params: &[],
         history_days: None,
+        events: Some(EventSource {
+            object: "customer",
+            types: &["customer.created", "customer.updated", "customer.deleted"],
+            deleted: Some("customer.deleted"),
+            retrieve: "/v1/customers/{id}",
+        }),
         derived: &[
             legacy("account_balance", DerivedFrom::Field("balance")),
-            legacy("cards", DerivedFrom::Field("sources")),
+            legacy("cards", DerivedFrom::Removed),
             legacy("default_card", DerivedFrom::Field("default_source")),
             legacy("tax_info", DerivedFrom::Removed),
             legacy("tax_info_verification", DerivedFrom::Removed),
@@ -160,6 +203,7 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         params: &[],
         history_days: None,
+        events: None,
         derived: &[],
         schema: schema!("customer_balance_transactions"),
     },
@@ -178,6 +222,12 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         params: &[],
         history_days: None,
+        events: Some(EventSource {
+            object: "bank_account",
+            types: &["customer.source.created", "customer.source.updated", "customer.source.deleted", "customer.source.expiring"],
+            deleted: Some("customer.source.deleted"),
+            retrieve: "/v1/customers/{customer}/bank_accounts/{id}",
+        }),
         derived: &[],
         schema: schema!("bank_accounts"),
     },
@@ -189,6 +239,18 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/disputes"),
         params: &[],
         history_days: None,
+        events: Some(EventSource {
+            object: "dispute",
+            types: &[
+                "charge.dispute.closed",
+                "charge.dispute.created",
+                "charge.dispute.funds_reinstated",
+                "charge.dispute.funds_withdrawn",
+                "charge.dispute.updated",
+            ],
+            deleted: None,
+            retrieve: "/v1/disputes/{id}",
+        }),
         derived: &[],
         schema: schema!("disputes"),
     },
@@ -200,6 +262,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/events"),
         params: &[],
         history_days: Some(30),
+        events: None,
         derived: &[],
         schema: schema!("events"),
     },
@@ -211,6 +274,27 @@ pub static STREAMS: &[StreamDef] = &[
         source: list("/v1/invoices"),
         params: &[],
         history_days: None,
+        events: Some(EventSource {
+            object: "invoice",
+            types: &[
+                "invoice.created",
+                "invoice.deleted",
+                "invoice.finalization_failed",
+                "invoice.finalized",
+                "invoice.marked_uncollectible",
+                "invoice.overdue",
+                "invoice.paid",
+                "invoice.payment_action_required",
+                "invoice.payment_failed",
+                "invoice.payment_succeeded",
+                "invoice.sent",
+                "invoice.updated",
+                "invoice.voided",
+                "invoice.will_be_due",
+            ],
+            deleted: Some("invoice.deleted"),
+            retrieve: "/v1/invoices/{id}",
+        }),
         derived: &[
             legacy("application_fee", DerivedFrom::Field("application_fee_amount")),
             legacy("next_payment_amount", DerivedFrom::Field("amount_remaining")),
@@ -233,6 +317,7 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         params: &[],
         history_days: None,
+        events: None,
         derived: &[
             legacy("customer", DerivedFrom::ParentField("customer")),
             legacy("date", DerivedFrom::ParentField("created")),
@@ -259,6 +344,13 @@ impl StreamDef {
     pub fn parent(&self) -> Option<&'static str> {
         self.child().map(|c| c.parent)
     }
+
+    /// Whether the stream's records can change after they are created: through events about the
+    /// stream's own objects or, for a child, about its parent. Such streams carry the synthetic
+    /// `updated` and `is_deleted` columns.
+    pub fn is_mutable(&self) -> bool {
+        self.events.is_some() || self.parent().and_then(find).is_some_and(|p| p.events.is_some())
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +367,22 @@ mod tests {
                 assert!(find(parent).unwrap().parent().is_none(), "parents are top-level");
             }
         }
+    }
+
+    #[test]
+    fn event_sources_are_consistent() {
+        for s in STREAMS {
+            if let Some(e) = s.events {
+                assert!(e.types.len() <= 20, "{}: one types[] batch holds at most 20 types", s.name);
+                if let Some(d) = e.deleted {
+                    assert!(e.types.contains(&d), "{}: the deletion type is listed", s.name);
+                }
+                assert!(e.retrieve.contains("{id}"), "{}", s.name);
+            }
+        }
+        assert!(find("invoice_line_items").unwrap().is_mutable(), "children follow their parent");
+        assert!(!find("balance_transactions").unwrap().is_mutable());
+        assert!(!find("events").unwrap().is_mutable());
     }
 
     #[test]

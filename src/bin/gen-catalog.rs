@@ -211,6 +211,15 @@ fn stream_schema(
         };
         props.insert(derived.column.to_string(), with_null(schema));
     }
+    if stream.is_mutable() {
+        // Filled by the tap: the time of the event a record comes from, and the deletion flag.
+        for (name, ty) in [("updated", "integer"), ("is_deleted", "boolean")] {
+            if props.contains_key(name) {
+                return Err(format!("{}: {} already has a column {name}", stream.name, stream.resource));
+            }
+            props.insert(name.to_string(), json!({"type": [ty, "null"]}));
+        }
+    }
     Ok(json!({"type": "object", "properties": props}))
 }
 
@@ -438,6 +447,7 @@ mod tests {
             source,
             params: &[],
             history_days: None,
+            events: None,
             derived: &[],
             schema: "{}",
         }

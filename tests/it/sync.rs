@@ -187,8 +187,10 @@ fn singer_io_state_is_understood() {
     let mut created: Vec<i64> = fake.objects("invoice").iter().map(|c| c["created"].as_i64().unwrap()).collect();
     created.sort();
     let mid = created[created.len() / 2];
-    // singer-io/tap-stripe keeps invoices under `date`, as an integer.
-    let state = json!({"bookmarks": {"invoices": {"date": mid}, "invoices_events": {"updates_created": mid}}});
+    // singer-io/tap-stripe keeps invoices under `date`, as an integer, and its updates bookmark
+    // under `invoices_events`.
+    let recent = fake.now() - 3600;
+    let state = json!({"bookmarks": {"invoices": {"date": mid}, "invoices_events": {"updates_created": recent}}});
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&["invoices"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let want: BTreeSet<String> =
@@ -196,7 +198,10 @@ fn singer_io_state_is_understood() {
     assert_eq!(emitted(&out, "invoices"), want);
     let last = out.last_state().unwrap();
     assert!(last["bookmarks"]["invoices"]["created"].is_i64());
-    assert_eq!(last["bookmarks"]["invoices_events"], json!({"updates_created": mid}), "unknown entries are kept");
+    assert_eq!(last["bookmarks"]["invoices_events"], json!({"updates_created": recent}), "unknown entries are kept");
+    let events = fake.requests().into_iter().find(|r| r.path == "/v1/events").expect("an events pass");
+    let gte: i64 = events.param("created[gte]").unwrap().parse().unwrap();
+    assert_eq!(gte, recent - 600, "the pass starts at singer-io's updates bookmark minus the lookback");
 }
 
 #[test]

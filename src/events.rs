@@ -1,0 +1,324 @@
+/*!
+The shared events pass: one read of `/v1/events` per run applies every change and deletion since
+the last run to every selected stream.
+
+- **One pass for all streams.** The event types of every stream that takes part are gathered,
+  grouped by the object they carry (`data.object.object`) and packed into `types[]` batches of at
+  most 20; each batch is one paged read of `created[gte]=from&created[lt]=sync start`. All the
+  types of one object are always in the same batch, so the newest-first order of a batch is the
+  newest-first order of every object in it.
+- **Each object once, newest state.** Events come newest first: the first event seen for an
+  object is its newest state, older ones are skipped. Deletions are emitted as the last snapshot
+  with `is_deleted: true`; other records carry `updated` = the event's time.
+- **New objects are left to the windows.** An object created at or after the stream's `created`
+  bookmark is listed by this run's windows, which read it later and fresher, so its (non-deletion)
+  events are skipped here.
+- **One shape.** Events keep the API version they were created with; an event in another version
+  than the pinned one is re-read by id.
+- **Children follow parents.** A changed invoice re-emits its line items, a changed customer its
+  balance transactions and bank accounts; the children of a deleted parent are emitted deleted.
+*/
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::client::{Client, Query};
+use crate::engine::{disable, read_children, send_record, Change, Event, Listing, Member};
+use crate::error::{Error, Result};
+use crate::log;
+use crate::page::{Pager, PAGE_LIMIT};
+use crate::protocol::now_rfc3339;
+use crate::streams::EventSource;
+
+/// Stripe lists events of the last 30 days only.
+pub const RETENTION_DAYS: i64 = 30;
+/// `types[]` takes at most 20 names.
+pub const MAX_TYPES: usize = 20;
+/// An updates bookmark this close to the retention limit is treated as too old: Stripe's
+/// retention is "up to" 30 days, and the pass takes time.
+const GAP_MARGIN_SECS: i64 = 3600;
+
+/// The oldest event Stripe still lists at `now`.
+pub fn retention_floor(now: i64) -> i64 {
+    now - RETENTION_DAYS * 86_400
+}
+
+/// Whether changes since `updated` can no longer all be read from events.
+pub fn is_gap(updated: i64, now: i64) -> bool {
+    updated < retention_floor(now) + GAP_MARGIN_SECS
+}
+
+/// What this run's events pass reads.
+#[derive(Debug, Default)]
+pub struct Pass {
+    from: i64,
+    to: i64,
+    batches: Vec<Vec<&'static str>>,
+}
+
+impl Pass {
+    /// The pass for the streams of `listings` that have an events bookmark.
+    pub(crate) fn plan(listings: &[Listing], now: i64) -> Pass {
+        let mut sources: Vec<&EventSource> = Vec::new();
+        let mut from = i64::MAX;
+        for listing in listings {
+            for m in listing.members().filter(|m| m.events_from.is_some()) {
+                from = from.min(m.events_from.unwrap_or(now));
+                let own = m.sel.stream.events.as_ref();
+                let parent = m.sel.stream.parent().and(listing.parent.events.as_ref());
+                for s in own.into_iter().chain(parent) {
+                    if !sources.iter().any(|x| x.object == s.object) {
+                        sources.push(s);
+                    }
+                }
+            }
+        }
+        if sources.is_empty() {
+            return Pass::default();
+        }
+        let groups: Vec<&[&'static str]> = sources.iter().map(|s| s.types).collect();
+        Pass { from, to: now, batches: batches(&groups) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Reads every batch and emits the changed objects.
+    pub(crate) async fn run(
+        &self,
+        client: &Client,
+        listings: &[Listing],
+        pinned_version: &str,
+        tx: &mpsc::Sender<Event>,
+    ) -> Result<()> {
+        let mut router = Router { client, listings, pinned_version, tx, seen: HashSet::new() };
+        for batch in &self.batches {
+            let mut query: Query = vec![
+                ("limit".into(), PAGE_LIMIT.to_string()),
+                ("created[gte]".into(), self.from.to_string()),
+                ("created[lt]".into(), self.to.to_string()),
+            ];
+            query.extend(batch.iter().map(|t| ("types[]".to_string(), t.to_string())));
+            let mut pager = Pager::new();
+            loop {
+                let mut q = query.clone();
+                if let Some(c) = pager.cursor() {
+                    q.push(("starting_after".into(), c.to_string()));
+                }
+                let page = match client.list("/v1/events", &q).await {
+                    Ok(p) => p,
+                    Err(Error::Http { status: Some(403), message, .. }) => {
+                        for m in listings.iter().flat_map(Listing::members).filter(|m| m.events_from.is_some()) {
+                            disable(m, &format!("reading /v1/events for its changes: {message}"), tx).await;
+                        }
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
+                for event in &page.data {
+                    router.route(event).await?;
+                }
+                pager
+                    .advance(&page)
+                    .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/events", &q), problem })?;
+                if pager.is_done() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Packs groups of event types (one group per object) into `types[]` batches of at most
+/// [`MAX_TYPES`], never splitting a group, largest groups first.
+pub fn batches(groups: &[&[&'static str]]) -> Vec<Vec<&'static str>> {
+    let mut sorted: Vec<&[&str]> = groups.to_vec();
+    sorted.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    for group in sorted {
+        assert!(group.len() <= MAX_TYPES, "one object's event types fit one batch");
+        match out.iter_mut().find(|b| b.len() + group.len() <= MAX_TYPES) {
+            Some(b) => b.extend_from_slice(group),
+            None => out.push(group.to_vec()),
+        }
+    }
+    out
+}
+
+/// Sends each event to the streams it concerns.
+struct Router<'a> {
+    client: &'a Client,
+    listings: &'a [Listing],
+    pinned_version: &'a str,
+    tx: &'a mpsc::Sender<Event>,
+    /// `(stream, object id)` already emitted in this run; for children `(stream, "parent:" + id)`
+    /// marks a parent whose children were already re-read.
+    seen: HashSet<(&'static str, String)>,
+}
+
+impl Router<'_> {
+    async fn route(&mut self, event: &Value) -> Result<()> {
+        let object = &event["data"]["object"];
+        let (Some(kind), Some(id)) = (object["object"].as_str(), object["id"].as_str()) else {
+            return Ok(());
+        };
+        let created = event["created"].as_i64().unwrap_or(0);
+        let event_type = event["type"].as_str().unwrap_or("");
+        for listing in self.listings {
+            let parent_events = listing.parent.events.as_ref();
+            for m in listing.members().filter(|m| m.active() && m.events_from.is_some_and(|f| created >= f)) {
+                if let Some(own) = m.sel.stream.events.as_ref().filter(|s| s.object == kind) {
+                    self.own_change(m, own, event, id, created, event_type).await?;
+                }
+                if m.sel.stream.parent().is_some() {
+                    if let Some(pev) = parent_events.filter(|s| s.object == kind) {
+                        self.parent_change(m, pev, event, id, created, event_type).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An event about an object of `m`'s own stream.
+    async fn own_change(
+        &mut self,
+        m: &Member,
+        source: &EventSource,
+        event: &Value,
+        id: &str,
+        created: i64,
+        event_type: &str,
+    ) -> Result<()> {
+        if !self.seen.insert((m.name(), id.to_string())) {
+            return Ok(());
+        }
+        let deleted = source.deleted == Some(event_type);
+        let snapshot = &event["data"]["object"];
+        if !deleted && is_listed_by_windows(m, snapshot) {
+            return Ok(());
+        }
+        let object = self.current_shape(m.name(), source, event, deleted).await?;
+        send_record(m, object, None, Change { updated: Some(created), deleted }, &now_rfc3339(), self.tx).await
+    }
+
+    /// An event about the parent of `m`'s objects: re-read (or delete) its children.
+    async fn parent_change(
+        &mut self,
+        m: &Member,
+        source: &EventSource,
+        event: &Value,
+        id: &str,
+        created: i64,
+        event_type: &str,
+    ) -> Result<()> {
+        if !self.seen.insert((m.name(), format!("parent:{id}"))) {
+            return Ok(());
+        }
+        let deleted = source.deleted == Some(event_type);
+        if !deleted && is_listed_by_windows(m, &event["data"]["object"]) {
+            return Ok(());
+        }
+        let parent = self.current_shape(m.name(), source, event, deleted).await?;
+        let change = Change { updated: Some(created), deleted };
+        read_children(self.client, m, &parent, change, Some(&mut self.seen), self.tx).await
+    }
+
+    /// The event's object in the pinned API version: the snapshot itself when the versions match
+    /// (or the object is deleted and cannot be re-read), else the object re-read by id.
+    async fn current_shape(&self, stream: &str, source: &EventSource, event: &Value, deleted: bool) -> Result<Value> {
+        let snapshot = &event["data"]["object"];
+        let version = event["api_version"].as_str().unwrap_or(self.pinned_version);
+        if deleted || version == self.pinned_version {
+            return Ok(snapshot.clone());
+        }
+        let path = fill_path(source.retrieve, snapshot);
+        match self.client.get_value(&path, &Vec::new()).await {
+            Ok(current) if current.get("deleted").and_then(Value::as_bool) == Some(true) => Ok(snapshot.clone()),
+            Ok(current) => Ok(current),
+            Err(Error::Http { status: Some(404), .. }) => {
+                log::warn(&format!(
+                    "{stream}: event {} is in API version {version} and {path} is gone; emitting the event's snapshot as it is",
+                    event["id"].as_str().unwrap_or("?")
+                ));
+                Ok(snapshot.clone())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether this run's windows will list the object (created at or after the stream's
+/// `created` bookmark), so the events pass leaves it to them.
+fn is_listed_by_windows(m: &Member, object: &Value) -> bool {
+    object["created"].as_i64().is_some_and(|c| c >= m.threshold)
+}
+
+/// Replaces each `{field}` of a retrieve path by that field of the object.
+pub fn fill_path(template: &str, object: &Value) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        out.push_str(&rest[..open]);
+        let field = &rest[open + 1..open + close];
+        let value = match &object[field] {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => o.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
+            other => other.to_string(),
+        };
+        out.push_str(&value);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn batches_never_split_an_object_and_hold_at_most_twenty() {
+        let a: &[&str] = &["a.1", "a.2", "a.3"];
+        let b: &[&str] = &["b.1"; 14];
+        let c: &[&str] = &["c.1"; 7];
+        let d: &[&str] = &["d.1"; 5];
+        let out = batches(&[a, b, c, d]);
+        assert!(out.iter().all(|x| x.len() <= MAX_TYPES));
+        assert_eq!(out.iter().map(Vec::len).sum::<usize>(), 29);
+        assert_eq!(out.len(), 2);
+        for group in [a, b, c, d] {
+            assert_eq!(out.iter().filter(|x| x.contains(&group[0])).count(), 1, "{group:?} in one batch");
+        }
+    }
+
+    #[test]
+    fn the_registry_fits_in_two_batches() {
+        let groups: Vec<&[&str]> = crate::streams::STREAMS.iter().filter_map(|s| s.events.map(|e| e.types)).collect();
+        assert!(batches(&groups).len() <= 2);
+    }
+
+    #[test]
+    fn gap_detection_uses_the_retention_limit_with_a_margin() {
+        let now = 100 * 86_400;
+        assert!(is_gap(now - 31 * 86_400, now));
+        assert!(is_gap(now - 30 * 86_400 + 60, now), "too close to the edge");
+        assert!(!is_gap(now - 29 * 86_400, now));
+        assert!(!is_gap(now - 60, now));
+    }
+
+    #[test]
+    fn retrieve_paths_are_filled_from_the_object() {
+        let ba = json!({"id": "ba_1", "customer": "cus_9"});
+        assert_eq!(fill_path("/v1/customers/{customer}/bank_accounts/{id}", &ba), "/v1/customers/cus_9/bank_accounts/ba_1");
+        let expanded = json!({"id": "ba_1", "customer": {"id": "cus_8", "object": "customer"}});
+        assert_eq!(fill_path("/v1/customers/{customer}/bank_accounts/{id}", &expanded), "/v1/customers/cus_8/bank_accounts/ba_1");
+        assert_eq!(fill_path("/v1/charges/{id}", &json!({"id": "ch_1"})), "/v1/charges/ch_1");
+    }
+}
