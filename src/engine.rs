@@ -167,7 +167,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
                 let result = match job {
                     Job::Events => pass.run(&client, &listings, &version, &tx).await,
                     Job::Window { listing, window } => {
-                        read_window(&client, &listings[listing], listings[listing].windows[window], &tx).await
+                        read_window(&client, &listings[listing], listings[listing].windows[window], &pass, &tx).await
                     }
                 };
                 let _ = tx.send(result.map_or_else(Event::Failed, |()| Event::Done(job))).await;
@@ -332,7 +332,13 @@ fn child_expansions(listing: &Listing) -> Vec<&'static str> {
 }
 
 /// Reads one window of a listing: pages of parents, their children, RECORD lines to the writer.
-async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mpsc::Sender<Event>) -> Result<()> {
+async fn read_window(
+    client: &Client,
+    listing: &Listing,
+    window: Window,
+    pass: &events::Pass,
+    tx: &mpsc::Sender<Event>,
+) -> Result<()> {
     let Source::List { path, created_filter } = listing.parent.source else {
         unreachable!("listings are built from top-level streams");
     };
@@ -382,7 +388,8 @@ async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mp
                 send_record(pm, record, None, Change::default(), &extracted, tx).await?;
             }
             for child in listing.children.iter().filter(|m| m.active() && newer_than(m)) {
-                read_children(client, child, object, Change::default(), None, tx).await?;
+                let mut not_emitted_by_events = pass;
+                read_children(client, child, object, Change::default(), Some(&mut not_emitted_by_events), tx).await?;
             }
         }
         pager
@@ -397,14 +404,14 @@ async fn read_window(client: &Client, listing: &Listing, window: Window, tx: &mp
 /// Emits the children of one parent object: its embedded first page, then the child endpoint
 /// only when that page says `has_more` (or when nothing was embedded).
 ///
-/// `seen`, when given, holds `(stream, id)` pairs already emitted in this run: they are skipped
-/// and new ones added (the events pass emits each object once).
+/// Each child is emitted once per call, and not at all when `once` says this run already
+/// emitted it.
 pub(crate) async fn read_children(
     client: &Client,
     member: &Member,
     parent: &Value,
     change: Change,
-    mut seen: Option<&mut HashSet<(&'static str, String)>>,
+    mut once: Option<&mut (dyn Once + Send)>,
     tx: &mpsc::Sender<Event>,
 ) -> Result<()> {
     let child = member.sel.stream.child().expect("a child stream");
@@ -413,15 +420,15 @@ pub(crate) async fn read_children(
     };
     let path = child.path.replace("{parent}", parent_id);
     let mut sent: HashSet<String> = HashSet::new();
-    let mut first_time = |id: String, seen: &mut Option<&mut HashSet<(&'static str, String)>>| {
-        sent.insert(id.clone()) && seen.as_mut().map_or(true, |s| s.insert((member.name(), id)))
+    let mut first_time = |id: String, once: &mut Option<&mut (dyn Once + Send)>| {
+        sent.insert(id.clone()) && once.as_mut().map_or(true, |o| o.first(member.name(), id))
     };
     let mut pager = Pager::new();
     if let Some(embedded) = child.embedded.and_then(|f| parent.get(f)).filter(|v| v.is_object()) {
         let extracted = now_rfc3339();
         let items = embedded.get("data").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
         for item in items {
-            if keep(child, item) && first_time(id_of(item), &mut seen) {
+            if keep(child, item) && first_time(id_of(item), &mut once) {
                 send_child(member, child, parent, parent_id, item.clone(), change, &extracted, tx).await?;
             }
         }
@@ -463,7 +470,7 @@ pub(crate) async fn read_children(
         };
         let extracted = now_rfc3339();
         for item in &page.data {
-            if keep(child, item) && first_time(id_of(item), &mut seen) {
+            if keep(child, item) && first_time(id_of(item), &mut once) {
                 send_child(member, child, parent, parent_id, item.clone(), change, &extracted, tx).await?;
             }
         }
@@ -473,6 +480,26 @@ pub(crate) async fn read_children(
         if pager.is_done() {
             return Ok(());
         }
+    }
+}
+
+/// Remembers what a run emitted, so that an object is emitted once.
+pub(crate) trait Once {
+    /// Whether `(stream, id)` may be emitted now; records that it was.
+    fn first(&mut self, stream: &'static str, id: String) -> bool;
+}
+
+/// The events pass records what it emits.
+impl Once for HashSet<(&'static str, String)> {
+    fn first(&mut self, stream: &'static str, id: String) -> bool {
+        self.insert((stream, id))
+    }
+}
+
+/// The windows skip what the events pass emitted.
+impl Once for &events::Pass {
+    fn first(&mut self, stream: &'static str, id: String) -> bool {
+        !self.emitted(stream, &id)
     }
 }
 

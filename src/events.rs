@@ -50,12 +50,15 @@ pub fn is_gap(updated: i64, now: i64) -> bool {
     updated < retention_floor(now) + GAP_MARGIN_SECS
 }
 
-/// What this run's events pass reads.
+/// What this run's events pass reads, and what it emitted.
 #[derive(Debug, Default)]
 pub struct Pass {
     from: i64,
     to: i64,
     batches: Vec<Vec<&'static str>>,
+    /// `(stream, id)` of every record the pass emitted. The windows that follow skip them: an
+    /// object changed after the sync's start will come from the next run's events anyway.
+    emitted: std::sync::Mutex<HashSet<(&'static str, String)>>,
 }
 
 impl Pass {
@@ -79,11 +82,16 @@ impl Pass {
             return Pass::default();
         }
         let groups: Vec<&[&'static str]> = sources.iter().map(|s| s.types).collect();
-        Pass { from, to: now, batches: batches(&groups) }
+        Pass { from, to: now, batches: batches(&groups), ..Pass::default() }
     }
 
     pub fn is_empty(&self) -> bool {
         self.batches.is_empty()
+    }
+
+    /// Whether the pass already emitted this object of `stream`.
+    pub fn emitted(&self, stream: &'static str, id: &str) -> bool {
+        self.emitted.lock().expect("not poisoned").contains(&(stream, id.to_string()))
     }
 
     /// Reads every batch and emits the changed objects.
@@ -94,7 +102,7 @@ impl Pass {
         pinned_version: &str,
         tx: &mpsc::Sender<Event>,
     ) -> Result<()> {
-        let mut router = Router { client, listings, pinned_version, tx, seen: HashSet::new() };
+        let mut router = Router { client, listings, pinned_version, tx, seen: HashSet::new(), emitted: HashSet::new() };
         for batch in &self.batches {
             let mut query: Query = vec![
                 ("limit".into(), PAGE_LIMIT.to_string()),
@@ -129,6 +137,7 @@ impl Pass {
                 }
             }
         }
+        *self.emitted.lock().expect("not poisoned") = router.emitted;
         Ok(())
     }
 }
@@ -155,9 +164,11 @@ struct Router<'a> {
     listings: &'a [Listing],
     pinned_version: &'a str,
     tx: &'a mpsc::Sender<Event>,
-    /// `(stream, object id)` already emitted in this run; for children `(stream, "parent:" + id)`
-    /// marks a parent whose children were already re-read.
+    /// `(stream, object id)` whose newest event was handled; for children
+    /// `(stream, "parent:" + id)` marks a parent whose children were already re-read.
     seen: HashSet<(&'static str, String)>,
+    /// `(stream, object id)` emitted: each object once per run.
+    emitted: HashSet<(&'static str, String)>,
 }
 
 impl Router<'_> {
@@ -194,7 +205,8 @@ impl Router<'_> {
         created: i64,
         event_type: &str,
     ) -> Result<()> {
-        if !self.seen.insert((m.name(), id.to_string())) {
+        let key = (m.name(), id.to_string());
+        if !self.seen.insert(key.clone()) || self.emitted.contains(&key) {
             return Ok(());
         }
         let deleted = source.deleted == Some(event_type);
@@ -203,6 +215,7 @@ impl Router<'_> {
             return Ok(());
         }
         let object = self.current_shape(m.name(), source, event, deleted).await?;
+        self.emitted.insert(key);
         send_record(m, object, None, Change { updated: Some(created), deleted }, &now_rfc3339(), self.tx).await
     }
 
@@ -225,7 +238,7 @@ impl Router<'_> {
         }
         let parent = self.current_shape(m.name(), source, event, deleted).await?;
         let change = Change { updated: Some(created), deleted };
-        read_children(self.client, m, &parent, change, Some(&mut self.seen), self.tx).await
+        read_children(self.client, m, &parent, change, Some(&mut self.emitted), self.tx).await
     }
 
     /// The event's object in the pinned API version: the snapshot itself when the versions match
