@@ -366,8 +366,9 @@ impl Gen<'_> {
             amount,
             currency: "usd",
             status: if failed { ChargeStatus::Failed } else { ChargeStatus::Succeeded },
+            captured: !failed,
             amount_refunded: 0,
-            refund: None,
+            refunds: Vec::new(),
             disputed: false,
             balance_transaction: None,
             invoice: invoice.map(str::to_string),
@@ -390,7 +391,7 @@ impl Gen<'_> {
                 let text = format!("REFUND FOR CHARGE ({what})");
                 let txn = self.balance_transaction(BalanceKind::Refund, when, -refunded, 0, &refund_id, Some(text));
                 charge.amount_refunded = refunded;
-                charge.refund = Some(Refund { id: refund_id, balance_transaction: txn, created: when });
+                charge.refunds.push(Refund { id: refund_id, amount: refunded, balance_transaction: txn, created: when });
             }
             let opened = at + self.rng.range(DAY, 40 * DAY);
             if charge.amount_refunded < amount && opened <= self.now && self.rng.chance(self.ds.dispute_rate) {
@@ -459,6 +460,7 @@ impl Gen<'_> {
             currency: charge.currency,
             reason: REASONS[self.rng.below(REASONS.len())],
             status,
+            evidence_submitted: status != "needs_response",
             payment_intent: charge.payment_intent.clone(),
             card_look: charge.card_look,
             balance_transactions: txns,
@@ -616,14 +618,15 @@ impl Gen<'_> {
         }
         events.sort_by_key(|(_, r, _)| r.key());
         for (event_type, object, by_api) in events {
-            let request = by_api.then(|| (self.rng.id("req_", 14), self.rng.uuid()));
+            let request = by_api.then(|| (self.rng.id("req_", 14), Some(self.rng.uuid())));
             let id = self.rng.id("evt_", 24);
             let created = object.created;
             let facts = Facts::Event(Event {
                 event_type: event_type.to_string(),
-                object: Box::new(object),
+                object: Snapshot::Record(Box::new(object)),
                 previous_attributes: None,
                 request,
+                api_version: None,
             });
             self.add(id, created, facts);
         }

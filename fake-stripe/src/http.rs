@@ -1,5 +1,6 @@
 /*!
-The HTTP surface: Stripe's `/v1/…` API (GET only for now) and the `/_fake/…` admin endpoints.
+The HTTP surface: Stripe's `/v1/…` API (GET only) and the `/_fake/…` admin endpoints (switches, and the
+changes of `mutate`: create / update / delete objects, random rounds, event API version, clock).
 
 Every Stripe request goes through [`App::handle`]: latency, queued failures, rate limit, authentication,
 `Stripe-Version` / `Stripe-Account` checks, forbidden prefixes, then the route. Every response carries a
@@ -10,10 +11,11 @@ use crate::error::ApiError;
 use crate::list::{self, Filter, List, Seq};
 use crate::look::Person;
 use crate::model::{Facts, Kind, Record};
+use crate::mutate::{self, Change};
 use crate::query::Query;
 use crate::render::Renderer;
 use crate::rng::Rng;
-use crate::store::Store;
+use crate::store::{Clock, Store};
 use crate::switches::{Failure, LoggedRequest, Switches};
 use crate::templates::endpoint_params;
 use axum::body::{Body, Bytes};
@@ -21,6 +23,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use std::sync::RwLockWriteGuard;
 use axum::Router;
 use base64::Engine;
 use serde::Deserialize;
@@ -30,6 +33,14 @@ use std::time::Duration;
 
 /// The API version whose shapes the fake serves.
 pub const API_VERSION: &str = "2024-06-20";
+
+/// `/v1/events` lists, and `/v1/events/{id}` retrieves, events of the last 30 days only.
+pub const EVENT_RETENTION: i64 = 30 * 86_400;
+
+/// Whether an event is still within Stripe's retention at `now`.
+fn retained(r: &Record, now: i64) -> bool {
+    r.created >= now - EVENT_RETENTION
+}
 
 /// Shared server state.
 pub struct App {
@@ -49,6 +60,52 @@ impl App {
         self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates an object (see `mutate`).
+    pub fn create(&self, resource: &str, fields: &Value) -> Result<Value, ApiError> {
+        mutate::create(&mut self.store_mut(), resource, fields).map(|(v, _)| v)
+    }
+
+    /// Updates an object (see `mutate`).
+    pub fn update(&self, resource: &str, id: &str, changes: &Value) -> Result<Value, ApiError> {
+        mutate::update(&mut self.store_mut(), resource, id, changes).map(|(v, _)| v)
+    }
+
+    /// Deletes an object (see `mutate`); returns the deleted stub.
+    pub fn delete(&self, resource: &str, id: &str) -> Result<Value, ApiError> {
+        mutate::delete(&mut self.store_mut(), resource, id).map(|(v, _)| v)
+    }
+
+    pub fn random_round(&self, seed: u64, operations: usize) -> Vec<Change> {
+        mutate::random_round(&mut self.store_mut(), seed, operations)
+    }
+
+    pub fn set_event_api_version(&self, version: Option<&str>) -> Result<(), ApiError> {
+        if let Some(v) = version {
+            mutate::check_version(v)?;
+        }
+        self.store_mut().event_api_version = version.filter(|v| *v != API_VERSION).map(str::to_string);
+        Ok(())
+    }
+
+    /// Moves the virtual clock forward; an error with the real clock or a negative step.
+    pub fn advance_clock(&self, secs: i64) -> Result<i64, ApiError> {
+        let mut s = self.store_mut();
+        match s.clock {
+            Clock::Real => Err(ApiError::invalid(
+                "The fake runs on the real clock: start it with a fixed `now` (Options.now, --now) to get a virtual \
+                 clock that can be advanced.",
+            )),
+            Clock::Virtual(_) if secs < 0 => Err(ApiError::invalid("The clock only moves forward.")),
+            Clock::Virtual(t) => {
+                s.clock = Clock::Virtual(t + secs);
+                Ok(t + secs)
+            }
+        }
+    }
     fn request_id(&self) -> String {
         self.request_ids.lock().unwrap_or_else(|e| e.into_inner()).id("req_", 14)
     }
@@ -61,6 +118,10 @@ impl App {
             return vec![r.account()];
         }
         match Kind::from_object(resource) {
+            Some(Kind::Event) => {
+                let rows = store.table(Kind::Event).rows();
+                rows.iter().rev().take_while(|x| retained(x, r.now)).map(|x| r.render(x)).collect()
+            }
             Some(kind) => store.table(kind).rows().iter().rev().map(|x| r.render(x)).collect(),
             None => Vec::new(),
         }
@@ -127,7 +188,7 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// `YYYY-MM-DD` optionally followed by `.name` (e.g. `2024-09-30.acacia`).
-fn valid_version(v: &str) -> bool {
+pub(crate) fn valid_version(v: &str) -> bool {
     let (date, name) = v.split_once('.').unwrap_or((v, "a"));
     let b = date.as_bytes();
     b.len() == 10
@@ -225,7 +286,15 @@ impl<'a> Api<'a> {
                     _ => return Err(ApiError::unrecognized_url("GET", path)),
                 };
                 let q = q(spec)?;
-                let r = self.store.get(kind, id).ok_or_else(|| ApiError::no_such(kind.object(), id, "id", 404))?;
+                if kind == Kind::Customer && self.store.deleted(kind, id).is_some() {
+                    // `anyOf [customer, deleted_customer]`: a deleted customer is retrieved as its stub.
+                    return Ok(json!({"id": id, "object": "customer", "deleted": true}));
+                }
+                let r = self
+                    .store
+                    .get(kind, id)
+                    .filter(|r| kind != Kind::Event || retained(r, self.render.now))
+                    .ok_or_else(|| ApiError::no_such(kind.object(), id, "id", 404))?;
                 self.expanded(self.render.render(r), &q)
             }
             _ => Err(ApiError::unrecognized_url("GET", path)),
@@ -254,6 +323,7 @@ impl<'a> Api<'a> {
             cursor: Box::new(move |id| store.get(kind, id)),
             object: kind.object(),
             filter,
+            floor: (kind == Kind::Event).then(|| self.render.now - EVENT_RETENTION),
         };
         list::run(l, q, &self.render)
     }
@@ -417,7 +487,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_fake/forbid", post(forbid))
         .route("/_fake/reset", post(reset))
         .route("/_fake/requests", get(requests).delete(clear_requests))
-        .route("/_fake/objects/{resource}", get(objects))
+        .route("/_fake/objects/{resource}", get(objects).post(create_object))
+        .route("/_fake/objects/{resource}/{id}", post(update_object).delete(delete_object))
+        .route("/_fake/round", post(round))
+        .route("/_fake/event_api_version", post(event_api_version))
+        .route("/_fake/clock/advance", post(advance_clock))
         .fallback(stripe)
         .with_state(app)
 }
@@ -442,11 +516,17 @@ fn admin_body<T: for<'de> Deserialize<'de>>(app: &App, body: &Bytes, apply: impl
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
-    let (now, account) = {
+    let body = {
         let s = app.store();
-        (s.now, s.account_id.clone())
+        json!({
+            "ok": true,
+            "now": s.now(),
+            "clock": if s.clock == Clock::Real { "real" } else { "virtual" },
+            "account": s.account_id,
+            "event_api_version": s.event_api_version.as_deref().unwrap_or(API_VERSION),
+        })
     };
-    admin_ok(&app, json!({"ok": true, "now": now, "account": account}))
+    admin_ok(&app, body)
 }
 
 async fn switches(State(app): State<Arc<App>>) -> Response {
@@ -509,6 +589,84 @@ async fn clear_requests(State(app): State<Arc<App>>) -> Response {
 async fn objects(State(app): State<Arc<App>>, Path(resource): Path<String>) -> Response {
     let objects = app.objects(&resource);
     admin_ok(&app, json!(objects))
+}
+
+/// A change's answer: the value, or Stripe's error body with its status.
+fn admin_result(app: &App, result: Result<Value, ApiError>) -> Response {
+    let request_id = app.request_id();
+    match result {
+        Ok(v) => json_response(200, &v, &request_id, &[]),
+        Err(e) => json_response(e.status, &e.body(&request_id), &request_id, &[]),
+    }
+}
+
+/// An admin body as JSON (empty = `{}`).
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("Invalid admin request body: {e}")))
+}
+
+async fn create_object(State(app): State<Arc<App>>, Path(resource): Path<String>, body: Bytes) -> Response {
+    let result = json_body(&body).and_then(|fields| app.create(&resource, &fields));
+    admin_result(&app, result)
+}
+
+async fn update_object(State(app): State<Arc<App>>, Path((resource, id)): Path<(String, String)>, body: Bytes) -> Response {
+    let result = json_body(&body).and_then(|changes| app.update(&resource, &id, &changes));
+    admin_result(&app, result)
+}
+
+async fn delete_object(State(app): State<Arc<App>>, Path((resource, id)): Path<(String, String)>) -> Response {
+    let result = app.delete(&resource, &id);
+    admin_result(&app, result)
+}
+
+#[derive(Deserialize)]
+struct RoundBody {
+    seed: u64,
+    #[serde(default = "default_operations")]
+    operations: usize,
+}
+
+fn default_operations() -> usize {
+    20
+}
+
+async fn round(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let result = serde_json::from_slice::<RoundBody>(&body)
+        .map_err(|e| ApiError::invalid(format!("Invalid admin request body: {e}")))
+        .map(|b| json!(app.random_round(b.seed, b.operations)));
+    admin_result(&app, result)
+}
+
+#[derive(Deserialize)]
+struct VersionBody {
+    version: Option<String>,
+}
+
+async fn event_api_version(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let result = serde_json::from_slice::<VersionBody>(&body)
+        .map_err(|e| ApiError::invalid(format!("Invalid admin request body: {e}")))
+        .and_then(|b| {
+            app.set_event_api_version(b.version.as_deref())?;
+            Ok(json!({"ok": true, "version": b.version.as_deref().unwrap_or(API_VERSION)}))
+        });
+    admin_result(&app, result)
+}
+
+#[derive(Deserialize)]
+struct AdvanceBody {
+    seconds: i64,
+}
+
+async fn advance_clock(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let result = serde_json::from_slice::<AdvanceBody>(&body)
+        .map_err(|e| ApiError::invalid(format!("Invalid admin request body: {e}")))
+        .and_then(|b| app.advance_clock(b.seconds))
+        .map(|now| json!({"ok": true, "now": now}));
+    admin_result(&app, result)
 }
 
 #[cfg(test)]

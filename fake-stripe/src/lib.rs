@@ -18,7 +18,8 @@ assert!(fake.requests().is_empty());
 - [`server`]: [`FakeStripe`] (own thread + tokio runtime, synchronous handle) and [`Options`].
 - `dataset`: [`Dataset`] and the deterministic generator filling the store.
 - `model`: what is stored per object (a [`Kind`], ids, facts; cosmetic values come from a seed).
-- `store`: one ordered table per kind, events included, with id and parent indexes.
+- `store`: one ordered table per kind, events included, with id and parent indexes; the clock.
+- `mutate`: create / update / delete with the events Stripe emits, and random rounds of changes.
 - `render`: records → Stripe JSON from `templates/` (conformed to the 2024-06-20 spec), embedded lists,
   includable fields and `expand[]`.
 - `query` and `list`: query-string checking against the spec's parameters, paging and filters.
@@ -33,6 +34,7 @@ mod http;
 mod list;
 mod look;
 mod model;
+mod mutate;
 mod query;
 mod render;
 mod rng;
@@ -44,5 +46,6 @@ mod templates;
 pub use dataset::Dataset;
 pub use http::API_VERSION;
 pub use model::Kind;
+pub use mutate::{Change, Op};
 pub use server::{FakeStripe, Options};
 pub use switches::{Failure, LoggedRequest};

@@ -68,6 +68,8 @@ pub struct List<'a> {
     pub object: &'static str,
     /// Extra filters from query parameters.
     pub filter: Filter<'a>,
+    /// Objects created before this time are out of the list (events: Stripe keeps 30 days).
+    pub floor: Option<i64>,
 }
 
 impl<'a> List<'a> {
@@ -80,6 +82,7 @@ impl<'a> List<'a> {
             cursor: Box::new(move |id| copy.iter().find(|x| x.id == id).copied()),
             object,
             filter: Box::new(|_| true),
+            floor: None,
         }
     }
 }
@@ -130,6 +133,10 @@ pub fn run(list: List<'_>, q: &Query, renderer: &Renderer) -> Result<Value, ApiE
             (seq.partition(|x| x.created < a), seq.partition(|x| x.created <= b))
         }
         None => (0, seq.len()),
+    };
+    let lo = match list.floor {
+        Some(floor) => lo.max(seq.partition(|x| x.created < floor)),
+        None => lo,
     };
     let mut page: Vec<&Record> = Vec::with_capacity(limit + 1);
     match cursor {

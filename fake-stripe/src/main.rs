@@ -33,7 +33,7 @@ struct Cli {
     /// Mean number of invoices per customer (default 1.5).
     #[arg(long)]
     invoices_per_customer: Option<f64>,
-    /// Reference time of the dataset, unix seconds (default: now).
+    /// Reference time of the dataset, unix seconds; starts a virtual clock (default: the real clock).
     #[arg(long)]
     now: Option<i64>,
     /// Latency added to every API request, in milliseconds.
@@ -42,6 +42,9 @@ struct Cli {
     /// Requests per second allowed (429 beyond).
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// API version of the events created by changes (e.g. 2020-08-27; default 2024-06-20).
+    #[arg(long)]
+    event_api_version: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,10 @@ fn main() -> ExitCode {
     };
     match FakeStripe::bind(opts, &format!("{}:{}", cli.host, cli.port)) {
         Ok(fake) => {
+            if let Err(e) = fake.try_set_event_api_version(cli.event_api_version.as_deref()) {
+                eprintln!("fake-stripe: --event-api-version: {e}");
+                return ExitCode::from(2);
+            }
             println!("listening on {}", fake.base_url);
             fake.wait();
             ExitCode::SUCCESS

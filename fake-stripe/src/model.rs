@@ -4,7 +4,9 @@ What the fake holds: one [`Record`] per Stripe object, made of the facts that ge
 A record keeps only what ties objects together (ids, amounts, statuses, timestamps) plus a `look` seed
 from which cosmetic values (names, card numbers, URLs) are derived when the object is rendered, so a
 100,000-charge dataset stays small in memory. `overrides` holds top-level fields replaced after
-generation (the hook for future update calls); rendering applies them last.
+generation or by update calls (free-form fields such as `metadata`, `email`, `description`); rendering
+applies them last. Facts that other objects depend on (balances, statuses, amounts) are changed in place
+by `mutate`.
 */
 
 use serde_json::{Map, Value};
@@ -93,7 +95,7 @@ pub struct Record {
     /// Insertion order: the tie-break between objects created in the same second (higher = newer).
     pub seq: u64,
     pub facts: Facts,
-    /// Top-level fields replaced after generation; applied last when rendering.
+    /// Top-level fields replaced after generation (update calls); applied last when rendering.
     pub overrides: Option<Box<Map<String, Value>>>,
 }
 
@@ -168,6 +170,18 @@ pub struct Customer {
 pub enum ChargeStatus {
     Succeeded,
     Failed,
+    /// Not settled yet (e.g. a bank debit); becomes succeeded or failed.
+    Pending,
+}
+
+impl ChargeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeStatus::Succeeded => "succeeded",
+            ChargeStatus::Failed => "failed",
+            ChargeStatus::Pending => "pending",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -176,9 +190,11 @@ pub struct Charge {
     pub amount: i64,
     pub currency: &'static str,
     pub status: ChargeStatus,
+    /// False for an authorization not captured yet (`capture=false`).
+    pub captured: bool,
     pub amount_refunded: i64,
-    /// The refund of `amount_refunded`, if any.
-    pub refund: Option<Refund>,
+    /// The refunds making up `amount_refunded`, oldest first.
+    pub refunds: Vec<Refund>,
     pub disputed: bool,
     pub balance_transaction: Option<String>,
     pub invoice: Option<String>,
@@ -196,6 +212,7 @@ pub struct Charge {
 #[derive(Debug, Clone)]
 pub struct Refund {
     pub id: String,
+    pub amount: i64,
     pub balance_transaction: String,
     pub created: i64,
 }
@@ -274,6 +291,8 @@ pub struct Dispute {
     pub currency: &'static str,
     pub reason: &'static str,
     pub status: &'static str,
+    /// Evidence was submitted (`evidence_details.has_evidence`).
+    pub evidence_submitted: bool,
     pub payment_intent: String,
     pub card_look: u64,
     /// Ids of the balance transactions the dispute caused, oldest first.
@@ -334,8 +353,21 @@ pub struct Event {
     /// e.g. `customer.created`.
     pub event_type: String,
     /// The object as it was when the event happened.
-    pub object: Box<Record>,
+    pub object: Snapshot,
     pub previous_attributes: Option<Map<String, Value>>,
-    /// `(request id, idempotency key)` for API-made changes, `None` for automatic ones.
-    pub request: Option<(String, String)>,
+    /// `(request id, idempotency key)` for API-made changes (DELETE requests carry no idempotency key),
+    /// `None` for automatic ones.
+    pub request: Option<(String, Option<String>)>,
+    /// The API version `data` is rendered in; `None` for the fake's own (2024-06-20).
+    pub api_version: Option<String>,
+}
+
+/// An event's `data.object`.
+#[derive(Debug, Clone)]
+pub enum Snapshot {
+    /// A copy of the record, rendered when the event is read (generated events: cheap for big datasets).
+    Record(Box<Record>),
+    /// The object rendered when the event happened (events of changes made through `mutate`), so that
+    /// later changes to related objects (an invoice's lines, a deleted customer) never alter it.
+    Rendered(Box<Value>),
 }

@@ -5,9 +5,13 @@ Each object starts as a clone of its template (`templates/<object>.json`, the 20
 its values from the record's facts and `look` seed; `overrides` are applied last. Embedded sub-lists
 (`invoice.lines`, an expanded `customer.sources`) carry the first 10 items, `has_more`, `total_count` and
 the `url` of the nested list endpoint.
+
+Events created by changes may be rendered in an older API version ([`Renderer::render_as`]); lists and
+retrievals always use 2024-06-20.
 */
 
 use crate::error::ApiError;
+use crate::http::API_VERSION;
 use crate::look::{Address, BankLook, CardLook, Person};
 use crate::model::*;
 use crate::rng::Rng;
@@ -23,10 +27,22 @@ const ACCOUNT_NAME: &str = "Fake Stripe Demo";
 const STATEMENT_DESCRIPTOR: &str = "FAKE STRIPE DEMO";
 const DAY: i64 = 86_400;
 
-/// Renders records of one store.
+/// Renders records of one store, at one instant.
 pub struct Renderer<'a> {
     pub store: &'a Store,
+    /// The clock's time when the renderer was made (time-dependent fields: `status` of balance
+    /// transactions, `valid` of coupons, `past_due` of disputes).
+    pub now: i64,
 }
+
+/// Changes between API versions that the fake applies to event snapshots, as `(version that made the
+/// change, object, what older versions show)`. An event whose `api_version` is older than the date gets
+/// the older shape. From Stripe's changelog.
+pub const VERSION_CHANGES: &[(&str, &str, &str)] = &[
+    ("2020-08-27", "customer", "`sources`, `subscriptions` and `tax_ids` included by default"),
+    ("2022-11-15", "charge", "`refunds` (the list) included by default"),
+    ("2024-04-10", "invoice", "`rendering_options` instead of `rendering`"),
+];
 
 fn opt<T: serde::Serialize>(v: Option<T>) -> Value {
     v.map_or(Value::Null, |v| json!(v))
@@ -53,7 +69,7 @@ fn year_of(t: i64) -> i64 {
 
 impl<'a> Renderer<'a> {
     pub fn new(store: &'a Store) -> Renderer<'a> {
-        Renderer { store }
+        Renderer { store, now: store.now() }
     }
 
     /// The full object, as a list or retrieve call returns it without `expand[]`.
@@ -83,7 +99,7 @@ impl<'a> Renderer<'a> {
     pub fn account(&self) -> Value {
         let mut v = template("account").clone();
         v["id"] = json!(self.store.account_id);
-        v["created"] = json!(self.store.now - 500 * DAY);
+        v["created"] = json!(self.store.start - 500 * DAY);
         v
     }
 
@@ -106,7 +122,7 @@ impl<'a> Renderer<'a> {
     }
 
     fn person(&self, customer: &str) -> Option<Person> {
-        match &self.store.get(Kind::Customer, customer)?.facts {
+        match &self.store.get_or_deleted(Kind::Customer, customer)?.facts {
             Facts::Customer(c) => Some(Person::from_seed(c.look)),
             _ => None,
         }
@@ -145,13 +161,19 @@ impl<'a> Renderer<'a> {
 
     fn charge(&self, r: &Record, c: &Charge) -> Value {
         let ok = c.status == ChargeStatus::Succeeded;
+        let failed = c.status == ChargeStatus::Failed;
+        let captured = match c.status {
+            ChargeStatus::Succeeded => c.captured,
+            ChargeStatus::Pending => true,
+            ChargeStatus::Failed => false,
+        };
         let card = CardLook::from_seed(c.card_look);
         let person = c.customer.as_deref().and_then(|id| self.person(id));
         let mut look = Rng::new(c.look);
         let risk_score = look.range(2, 60);
         let mut v = self.base(r);
         v["amount"] = json!(c.amount);
-        v["amount_captured"] = json!(if ok { c.amount } else { 0 });
+        v["amount_captured"] = json!(if captured { c.amount } else { 0 });
         v["amount_refunded"] = json!(c.amount_refunded);
         v["balance_transaction"] = opt(c.balance_transaction.as_deref());
         v["billing_details"] = json!({
@@ -168,20 +190,20 @@ impl<'a> Renderer<'a> {
             "phone": null,
         });
         v["calculated_statement_descriptor"] = json!(STATEMENT_DESCRIPTOR);
-        v["captured"] = json!(ok);
+        v["captured"] = json!(captured);
         v["created"] = json!(r.created);
         v["currency"] = json!(c.currency);
         v["customer"] = opt(c.customer.as_deref());
         v["description"] = opt(c.description.as_deref());
         v["disputed"] = json!(c.disputed);
-        v["failure_code"] = if ok { Value::Null } else { json!("card_declined") };
-        v["failure_message"] = if ok { Value::Null } else { json!("Your card was declined.") };
+        v["failure_code"] = if failed { json!("card_declined") } else { Value::Null };
+        v["failure_message"] = if failed { json!("Your card was declined.") } else { Value::Null };
         v["invoice"] = opt(c.invoice.as_deref());
         v["metadata"] = match &c.description {
             Some(d) if d.contains('#') => json!({ "order_id": d.split('#').nth(1) }),
             _ => json!({}),
         };
-        v["outcome"] = if ok {
+        v["outcome"] = if !failed {
             json!({
                 "network_status": "approved_by_network", "reason": null, "risk_level": "normal",
                 "risk_score": risk_score, "seller_message": "Payment complete.", "type": "authorized",
@@ -198,7 +220,7 @@ impl<'a> Renderer<'a> {
         v["payment_intent"] = json!(c.payment_intent);
         v["payment_method"] = json!(c.payment_method);
         let pm = &mut v["payment_method_details"]["card"];
-        pm["amount_authorized"] = if ok { json!(c.amount) } else { Value::Null };
+        pm["amount_authorized"] = if failed { Value::Null } else { json!(c.amount) };
         pm["brand"] = json!(card.pm_brand);
         pm["checks"]["address_postal_code_check"] = if card.zip.is_some() { json!("pass") } else { Value::Null };
         pm["exp_month"] = json!(card.exp_month);
@@ -214,19 +236,20 @@ impl<'a> Renderer<'a> {
         };
         v["receipt_url"] = json!(format!("https://pay.stripe.com/receipts/payment/{}?s=ap", look.alnum(96)));
         v["refunded"] = json!(c.amount_refunded == c.amount);
-        v["status"] = json!(if ok { "succeeded" } else { "failed" });
+        v["status"] = json!(c.status.as_str());
         v
     }
 
     fn refunds(&self, charge: &Record) -> Value {
         let Facts::Charge(c) = &charge.facts else { return Value::Null };
         let data: Vec<Value> = c
-            .refund
+            .refunds
             .iter()
+            .rev()
             .map(|f| {
                 let mut v = template("refund").clone();
                 v["id"] = json!(f.id);
-                v["amount"] = json!(c.amount_refunded);
+                v["amount"] = json!(f.amount);
                 v["balance_transaction"] = json!(f.balance_transaction);
                 v["charge"] = json!(charge.id);
                 v["created"] = json!(f.created);
@@ -328,7 +351,7 @@ impl<'a> Renderer<'a> {
     }
 
     fn coupon(&self, r: &Record, c: &Coupon) -> Value {
-        let now = self.store.now;
+        let now = self.now;
         let valid = c.redeem_by.is_none_or(|t| t > now) && c.max_redemptions.is_none_or(|m| c.times_redeemed < m);
         let mut v = self.base(r);
         v["amount_off"] = opt(c.amount_off);
@@ -349,7 +372,7 @@ impl<'a> Renderer<'a> {
     fn dispute(&self, r: &Record, d: &Dispute) -> Value {
         let card = CardLook::from_seed(d.card_look);
         let due_by = (r.created / DAY + 10) * DAY - 1;
-        let has_evidence = d.status != "needs_response";
+        let has_evidence = d.evidence_submitted;
         let mut v = self.base(r);
         v["amount"] = json!(d.amount);
         v["balance_transactions"] = Value::Array(
@@ -377,7 +400,7 @@ impl<'a> Renderer<'a> {
         v["evidence_details"] = json!({
             "due_by": due_by,
             "has_evidence": has_evidence,
-            "past_due": !has_evidence && due_by < self.store.now,
+            "past_due": !has_evidence && due_by < self.now,
             "submission_count": u8::from(has_evidence),
         });
         v["is_charge_refundable"] = json!(false);
@@ -421,7 +444,7 @@ impl<'a> Renderer<'a> {
         v["net"] = json!(t.amount - t.fee);
         v["reporting_category"] = json!(category);
         v["source"] = json!(t.source);
-        v["status"] = json!(if t.available_on <= self.store.now { "available" } else { "pending" });
+        v["status"] = json!(if t.available_on <= self.now { "available" } else { "pending" });
         v["type"] = json!(kind);
         v
     }
@@ -482,11 +505,18 @@ impl<'a> Renderer<'a> {
 
     fn event(&self, r: &Record, e: &Event) -> Value {
         let mut data = Map::new();
-        data.insert("object".into(), self.render(&e.object));
+        let object = match &e.object {
+            Snapshot::Record(o) => self.render(o),
+            Snapshot::Rendered(v) => (**v).clone(),
+        };
+        data.insert("object".into(), object);
         if let Some(prev) = &e.previous_attributes {
             data.insert("previous_attributes".into(), Value::Object(prev.clone()));
         }
         let mut v = self.base(r);
+        if let Some(version) = &e.api_version {
+            v["api_version"] = json!(version);
+        }
         v["created"] = json!(r.created);
         v["data"] = Value::Object(data);
         v["request"] = match &e.request {
@@ -494,6 +524,47 @@ impl<'a> Renderer<'a> {
             None => json!({"id": null, "idempotency_key": null}),
         };
         v["type"] = json!(e.event_type);
+        v
+    }
+
+    /// The object as API version `version` shows it (for event snapshots): the 2024-06-20 shape with
+    /// the [`VERSION_CHANGES`] newer than `version` undone. Versions from 2024-06-20 on (including
+    /// `YYYY-MM-DD.name` ones) get the 2024-06-20 shape.
+    pub fn render_as(&self, r: &Record, version: &str) -> Value {
+        let mut v = self.render(r);
+        let date = version.get(..10).unwrap_or(version);
+        if date >= API_VERSION {
+            return v;
+        }
+        let Some(map) = v.as_object_mut() else { return v };
+        for (since, object, _) in VERSION_CHANGES {
+            if date >= *since || r.kind().object() != *object {
+                continue;
+            }
+            match r.kind() {
+                Kind::Customer => {
+                    for field in ["sources", "subscriptions", "tax_ids"] {
+                        if let Some(x) = self.include(r, field) {
+                            insert_in_order(map, field, x);
+                        }
+                    }
+                }
+                Kind::Charge => {
+                    if let Some(x) = self.include(r, "refunds") {
+                        insert_in_order(map, "refunds", x);
+                    }
+                }
+                Kind::Invoice => {
+                    let rendering = map.shift_remove("rendering").unwrap_or(Value::Null);
+                    let options = match rendering.get("amount_tax_display") {
+                        Some(display) => json!({ "amount_tax_display": display }),
+                        None => Value::Null,
+                    };
+                    insert_in_order(map, "rendering_options", options);
+                }
+                _ => {}
+            }
+        }
         v
     }
 
@@ -557,6 +628,10 @@ impl<'a> Renderer<'a> {
             Some(Value::String(id)) => {
                 if let Some(target) = self.store.find(id) {
                     let x = self.render(target);
+                    map.insert(field.to_string(), x);
+                } else if self.store.deleted(Kind::Customer, id).is_some() {
+                    // Expanding a deleted customer gives its deleted stub.
+                    let x = json!({"id": id, "object": "customer", "deleted": true});
                     map.insert(field.to_string(), x);
                 }
             }

@@ -1,15 +1,21 @@
 /*!
 [`FakeStripe`]: the server on its own OS thread and tokio runtime, driven synchronously.
+
+Changes (`create`, `update`, `delete`, `random_round`) take the store's write lock, so they are atomic
+with respect to API requests: a request sees the state before or after a change, never half of it.
 */
 
 use crate::dataset::{self, Dataset};
 use crate::http::{router, App};
+use crate::mutate::Change;
 use crate::rng::Rng;
+use crate::store::{real_now, Clock};
 use crate::switches::{Failure, LoggedRequest};
+use serde_json::Value;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How to start the fake.
 #[derive(Debug, Clone)]
@@ -20,7 +26,9 @@ pub struct Options {
     pub seed: u64,
     /// How much data to generate (default: the demo dataset, ~60 customers).
     pub dataset: Dataset,
-    /// The dataset's reference time in unix seconds (default: the current time).
+    /// The dataset's reference time in unix seconds. `Some(t)`: a virtual clock starting at `t`, moved
+    /// only by [`FakeStripe::advance_clock`]; `None` (default): the real clock (the dataset ends at the
+    /// start time, and changes are stamped with the current time).
     pub now: Option<i64>,
     /// The account id (`acct_…`) of the key; default derived from the seed.
     pub account_id: Option<String>,
@@ -61,9 +69,12 @@ impl FakeStripe {
 
     /// Like [`FakeStripe::start`] on a given address (`host:port`).
     pub fn bind(opts: Options, addr: &str) -> std::io::Result<FakeStripe> {
-        let now = opts.now.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+        let now = opts.now.unwrap_or_else(real_now);
         let account_id = opts.account_id.clone().unwrap_or_else(|| format!("acct_1{}", Rng::new(opts.seed).alnum(15)));
-        let store = dataset::generate(&opts.dataset, opts.seed, now, account_id);
+        let mut store = dataset::generate(&opts.dataset, opts.seed, now, account_id);
+        if opts.now.is_none() {
+            store.clock = Clock::Real;
+        }
         let app = Arc::new(App::new(store, opts.api_key.clone()));
         app.switches.set_latency(opts.latency);
         app.switches.set_rate_limit(opts.rate_limit);
@@ -118,9 +129,78 @@ impl FakeStripe {
         self.app.store().account_id.clone()
     }
 
-    /// The dataset's reference time (unix seconds).
+    /// The clock's current time (unix seconds): the real time, or the virtual clock when `Options.now`
+    /// was given (its start plus every [`FakeStripe::advance_clock`]).
     pub fn now(&self) -> i64 {
-        self.app.store().now
+        self.app.store().now()
+    }
+
+    /// Moves the virtual clock forward by `secs`. Panics when the fake runs on the real clock
+    /// (`Options.now` was `None`) or when `secs` is negative.
+    pub fn advance_clock(&self, secs: i64) {
+        if let Err(e) = self.app.advance_clock(secs) {
+            panic!("fake-stripe: advance_clock: {}", e.message);
+        }
+    }
+
+    /// Creates an object and emits Stripe's events for it; returns the object (2024-06-20 shape).
+    /// `resource`: `customer`, `charge`, `invoice` (a draft), `line_item` (a line on a draft invoice),
+    /// `coupon`, `dispute`, `customer_balance_transaction`, `bank_account` or `card`. `fields` sets
+    /// fields (Stripe's create parameters, see the README); a missing parent (`customer`, `invoice`,
+    /// `charge`) is picked at random among the live ones. Panics with Stripe's error message when
+    /// Stripe would refuse the request.
+    pub fn create(&self, resource: &str, fields: Value) -> Value {
+        self.try_create(resource, fields).unwrap_or_else(|e| panic!("fake-stripe: create {resource}: {e}"))
+    }
+
+    /// Updates an object: top-level `changes` are merged in (`metadata` keys merged, a null or empty
+    /// value unsets a key), with Stripe's events; returns the new object. Some fields are actions
+    /// (`status` of invoices, disputes and pending charges, `refunded` / `amount_refunded` and `captured`
+    /// of charges, see the README). Panics when Stripe would refuse the change.
+    pub fn update(&self, resource: &str, id: &str, changes: Value) -> Value {
+        self.try_update(resource, id, changes).unwrap_or_else(|e| panic!("fake-stripe: update {resource} {id}: {e}"))
+    }
+
+    /// Deletes what Stripe can delete (customers, coupons, draft invoices, cards and bank accounts) with
+    /// the `*.deleted` event; returns the deleted stub `{"id", "object", "deleted": true}`. Panics
+    /// otherwise (e.g. a finalized invoice).
+    pub fn delete(&self, resource: &str, id: &str) -> Value {
+        self.try_delete(resource, id).unwrap_or_else(|e| panic!("fake-stripe: delete {resource} {id}: {e}"))
+    }
+
+    /// [`FakeStripe::create`] returning Stripe's error message instead of panicking.
+    pub fn try_create(&self, resource: &str, fields: Value) -> Result<Value, String> {
+        self.app.create(resource, &fields).map_err(|e| e.message)
+    }
+
+    /// [`FakeStripe::update`] returning Stripe's error message instead of panicking.
+    pub fn try_update(&self, resource: &str, id: &str, changes: Value) -> Result<Value, String> {
+        self.app.update(resource, id, &changes).map_err(|e| e.message)
+    }
+
+    /// [`FakeStripe::delete`] returning Stripe's error message instead of panicking.
+    pub fn try_delete(&self, resource: &str, id: &str) -> Result<Value, String> {
+        self.app.delete(resource, id).map_err(|e| e.message)
+    }
+
+    /// `operations` random creates, updates and deletes across every changeable resource, each with
+    /// Stripe's events. Deterministic for a seed given the current store (and clock).
+    pub fn random_round(&self, seed: u64, operations: usize) -> Vec<Change> {
+        self.app.random_round(seed, operations)
+    }
+
+    /// Events created from now on carry `api_version: version` and render `data.object` in that
+    /// version's shape (see the README); lists and retrievals keep 2024-06-20. `None`: back to
+    /// 2024-06-20. Panics on a malformed version.
+    pub fn set_event_api_version(&self, version: Option<&str>) {
+        if let Err(e) = self.try_set_event_api_version(version) {
+            panic!("fake-stripe: set_event_api_version: {e}");
+        }
+    }
+
+    /// [`FakeStripe::set_event_api_version`] returning an error message instead of panicking.
+    pub fn try_set_event_api_version(&self, version: Option<&str>) -> Result<(), String> {
+        self.app.set_event_api_version(version).map_err(|e| e.message)
     }
 
     pub fn set_latency(&self, d: Duration) {

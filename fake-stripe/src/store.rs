@@ -5,13 +5,33 @@ Rows are sorted by `(created, seq)` ascending; lists read them backwards (newest
 indexes rows by id and, for objects listed under a parent (line items, customer balance transactions,
 cards, bank accounts), by parent id.
 
-Mutations to come (create / update / delete with their events) go through [`Store::insert`],
-[`Store::get_mut`] and [`Store::push_event`]; bulk generation uses [`Store::push`] then [`Store::reindex`].
+Changes (`mutate`) go through [`Store::insert`], [`Store::get_mut`], [`Store::remove`] and
+[`Store::push_event`]; bulk generation uses [`Store::push`] then [`Store::reindex`]. Deleted records leave
+their table (so they vanish from every list and index) for the `graveyard`, which still answers
+"was this deleted?" and lends their details (a deleted customer's name on its old charges) to rendering.
+
+Time: [`Store::now`] reads the [`Clock`]: the real time, or a virtual clock that only moves when told.
 */
 
-use crate::model::{Event, Facts, Kind, Record};
+use crate::model::{Event, Facts, Kind, Record, Snapshot};
 use crate::rng::Rng;
+use serde_json::Value;
 use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where "now" comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The current real time (unix seconds).
+    Real,
+    /// A virtual time, moved only by `advance_clock`.
+    Virtual(i64),
+}
+
+/// The current real time in unix seconds.
+pub fn real_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
 
 /// One resource's rows and indexes.
 #[derive(Debug, Default)]
@@ -54,27 +74,43 @@ pub struct Product {
 #[derive(Debug)]
 pub struct Store {
     tables: Vec<Table>,
-    /// The reference time of the dataset (unix seconds).
-    pub now: i64,
+    /// The reference time of the dataset (unix seconds): generated objects are older.
+    pub start: i64,
+    pub clock: Clock,
+    /// Deleted records by id (kept for stubs, "No such …" answers and rendering their dependents).
+    graveyard: HashMap<String, Record>,
+    /// The `api_version` of events created from now on (`None`: the fake's own, 2024-06-20).
+    pub event_api_version: Option<String>,
     /// The id of the account the API key belongs to.
     pub account_id: String,
     /// Products sold on invoices.
     pub products: Vec<Product>,
     next_seq: u64,
     /// For ids of objects created after generation.
-    #[allow(dead_code)] // used by the mutation API to come
     pub rng: Rng,
 }
 
 impl Store {
-    pub fn new(now: i64, account_id: String, rng: Rng) -> Store {
+    /// An empty store whose virtual clock starts at `start`.
+    pub fn new(start: i64, account_id: String, rng: Rng) -> Store {
         Store {
             tables: Kind::ALL.iter().map(|_| Table::default()).collect(),
-            now,
+            start,
+            clock: Clock::Virtual(start),
+            graveyard: HashMap::new(),
+            event_api_version: None,
             account_id,
             products: Vec::new(),
             next_seq: 0,
             rng,
+        }
+    }
+
+    /// The current time (unix seconds) of the clock.
+    pub fn now(&self) -> i64 {
+        match self.clock {
+            Clock::Real => real_now(),
+            Clock::Virtual(t) => t,
         }
     }
 
@@ -101,7 +137,6 @@ impl Store {
     }
 
     /// Adds one record and keeps its table ordered and indexed.
-    #[allow(dead_code)] // used by the mutation API to come (create, and events for every change)
     pub fn insert(&mut self, record: Record) {
         let t = &mut self.tables[record.kind().index()];
         let at = t.rows.partition_point(|r| r.key() < record.key());
@@ -118,23 +153,51 @@ impl Store {
         }
     }
 
-    #[allow(dead_code)] // used by the mutation API to come
-    /// Records an event about `object` (a snapshot is kept, so later changes do not alter it).
-    pub fn push_event(&mut self, event_type: &str, object: &Record, created: i64, request: Option<(String, String)>) {
+    /// Records an event about `object` (a copy of the record is kept, so later changes to it do not
+    /// alter the event). Returns the event id.
+    #[cfg_attr(not(test), allow(dead_code))] // changes record rendered snapshots (`push_rendered_event`)
+    pub fn push_event(&mut self, event_type: &str, object: &Record, created: i64, request: Option<(String, Option<String>)>) -> String {
+        self.push_event_with(event_type, Snapshot::Record(Box::new(object.clone())), None, created, request, None)
+    }
+
+    /// Records an event whose `data.object` was rendered at the change (see [`Snapshot::Rendered`]).
+    pub fn push_rendered_event(
+        &mut self,
+        event_type: &str,
+        object: Value,
+        previous_attributes: Option<serde_json::Map<String, Value>>,
+        created: i64,
+        request: Option<(String, Option<String>)>,
+        api_version: Option<String>,
+    ) -> String {
+        self.push_event_with(event_type, Snapshot::Rendered(Box::new(object)), previous_attributes, created, request, api_version)
+    }
+
+    fn push_event_with(
+        &mut self,
+        event_type: &str,
+        object: Snapshot,
+        previous_attributes: Option<serde_json::Map<String, Value>>,
+        created: i64,
+        request: Option<(String, Option<String>)>,
+        api_version: Option<String>,
+    ) -> String {
         let id = self.rng.id("evt_", 24);
         let seq = self.next_seq();
         self.insert(Record {
-            id,
+            id: id.clone(),
             created,
             seq,
             facts: Facts::Event(Event {
                 event_type: event_type.to_string(),
-                object: Box::new(object.clone()),
-                previous_attributes: None,
+                object,
+                previous_attributes,
                 request,
+                api_version,
             }),
             overrides: None,
         });
+        id
     }
 
     pub fn get(&self, kind: Kind, id: &str) -> Option<&Record> {
@@ -142,10 +205,29 @@ impl Store {
         t.by_id.get(id).map(|&i| &t.rows[i])
     }
 
-    #[allow(dead_code)] // used by the mutation API to come (update, delete)
     pub fn get_mut(&mut self, kind: Kind, id: &str) -> Option<&mut Record> {
         let t = &mut self.tables[kind.index()];
         t.by_id.get(id).map(|&i| &mut t.rows[i])
+    }
+
+    /// Removes a record from its table (and indexes) into the graveyard. Returns the removed record.
+    pub fn remove(&mut self, kind: Kind, id: &str) -> Option<Record> {
+        let t = &mut self.tables[kind.index()];
+        let i = t.by_id.get(id).copied()?;
+        let r = t.rows.remove(i);
+        t.reindex();
+        self.graveyard.insert(r.id.clone(), r.clone());
+        Some(r)
+    }
+
+    /// A deleted record of `kind` with this id.
+    pub fn deleted(&self, kind: Kind, id: &str) -> Option<&Record> {
+        self.graveyard.get(id).filter(|r| r.kind() == kind)
+    }
+
+    /// A live record, else a deleted one (for details that must not change when a parent is deleted).
+    pub fn get_or_deleted(&self, kind: Kind, id: &str) -> Option<&Record> {
+        self.get(kind, id).or_else(|| self.deleted(kind, id))
     }
 
     /// Any stored object with this id, found by its prefix (coupons by lookup).
