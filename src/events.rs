@@ -15,6 +15,8 @@ the last run to every selected stream.
   events are skipped here.
 - **One shape.** Events keep the API version they were created with; an event in another version
   than the pinned one is re-read by id.
+- **Related objects.** Some changes come only as events about another object (a dispute marks
+  its charge `disputed`): the registry names them (`Related`) and the object is re-read by id.
 - **Children follow parents.** A changed invoice re-emits its line items, a changed customer its
   balance transactions and bank accounts; the children of a deleted parent are emitted deleted.
 */
@@ -30,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::now_rfc3339;
-use crate::streams::EventSource;
+use crate::streams::{EventSource, Related};
 
 /// Stripe lists events of the last 30 days only.
 pub const RETENTION_DAYS: i64 = 30;
@@ -64,24 +66,41 @@ pub struct Pass {
 impl Pass {
     /// The pass for the streams of `listings` that have an events bookmark.
     pub(crate) fn plan(listings: &[Listing], now: i64) -> Pass {
-        let mut sources: Vec<&EventSource> = Vec::new();
+        // Event types grouped by the object they carry, so a group never spans two batches.
+        let mut groups: Vec<(&str, Vec<&'static str>)> = Vec::new();
+        let mut add = |object: &'static str, types: &[&'static str]| {
+            let i = match groups.iter().position(|(o, _)| *o == object) {
+                Some(i) => i,
+                None => {
+                    groups.push((object, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            for t in types {
+                if !groups[i].1.contains(t) {
+                    groups[i].1.push(t);
+                }
+            }
+        };
         let mut from = i64::MAX;
         for listing in listings {
             for m in listing.members().filter(|m| m.events_from.is_some()) {
                 from = from.min(m.events_from.unwrap_or(now));
-                let own = m.sel.stream.events.as_ref();
-                let parent = m.sel.stream.parent().and(listing.parent.events.as_ref());
-                for s in own.into_iter().chain(parent) {
-                    if !sources.iter().any(|x| x.object == s.object) {
-                        sources.push(s);
+                if let Some(own) = m.sel.stream.events.as_ref() {
+                    add(own.object, own.types);
+                    for r in own.related {
+                        add(r.object, r.types);
                     }
+                }
+                if let Some(parent) = m.sel.stream.parent().and(listing.parent.events.as_ref()) {
+                    add(parent.object, parent.types);
                 }
             }
         }
-        if sources.is_empty() {
+        if groups.is_empty() {
             return Pass::default();
         }
-        let groups: Vec<&[&'static str]> = sources.iter().map(|s| s.types).collect();
+        let groups: Vec<&[&'static str]> = groups.iter().map(|(_, t)| t.as_slice()).collect();
         Pass { from, to: now, batches: batches(&groups), ..Pass::default() }
     }
 
@@ -182,8 +201,13 @@ impl Router<'_> {
         for listing in self.listings {
             let parent_events = listing.parent.events.as_ref();
             for m in listing.members().filter(|m| m.active() && m.events_from.is_some_and(|f| created >= f)) {
-                if let Some(own) = m.sel.stream.events.as_ref().filter(|s| s.object == kind) {
-                    self.own_change(m, own, event, id, created, event_type).await?;
+                if let Some(own) = m.sel.stream.events.as_ref() {
+                    if own.object == kind {
+                        self.own_change(m, own, event, id, created, event_type).await?;
+                    }
+                    for related in own.related.iter().filter(|r| r.object == kind) {
+                        self.related_change(m, own, related, event, created).await?;
+                    }
                 }
                 if m.sel.stream.parent().is_some() {
                     if let Some(pev) = parent_events.filter(|s| s.object == kind) {
@@ -217,6 +241,36 @@ impl Router<'_> {
         let object = self.current_shape(m.name(), source, event, deleted).await?;
         self.emitted.insert(key);
         send_record(m, object, None, Change { updated: Some(created), deleted }, &now_rfc3339(), self.tx).await
+    }
+
+    /// An event about another object that changed one of `m`'s objects: re-read that object.
+    async fn related_change(
+        &mut self,
+        m: &Member,
+        source: &EventSource,
+        related: &Related,
+        event: &Value,
+        created: i64,
+    ) -> Result<()> {
+        let named = &event["data"]["object"][related.field];
+        let Some(target) = named.as_str().or_else(|| named["id"].as_str()) else {
+            return Ok(());
+        };
+        let key = (m.name(), target.to_string());
+        if !self.seen.insert(key.clone()) || self.emitted.contains(&key) {
+            return Ok(());
+        }
+        let path = fill_path(source.retrieve, &serde_json::json!({ "id": target }));
+        let current = match self.client.get_value(&path, &Vec::new()).await {
+            Ok(v) => v,
+            Err(Error::Http { status: Some(404), .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if current.get("deleted").and_then(Value::as_bool) == Some(true) || is_listed_by_windows(m, &current) {
+            return Ok(());
+        }
+        self.emitted.insert(key);
+        send_record(m, current, None, Change { updated: Some(created), deleted: false }, &now_rfc3339(), self.tx).await
     }
 
     /// An event about the parent of `m`'s objects: re-read (or delete) its children.
@@ -315,6 +369,11 @@ mod tests {
     fn the_registry_fits_in_two_batches() {
         let groups: Vec<&[&str]> = crate::streams::STREAMS.iter().filter_map(|s| s.events.map(|e| e.types)).collect();
         assert!(batches(&groups).len() <= 2);
+        for s in crate::streams::STREAMS.iter().filter_map(|s| s.events) {
+            for r in s.related {
+                assert!(r.types.len() <= MAX_TYPES);
+            }
+        }
     }
 
     #[test]

@@ -71,7 +71,29 @@ pub struct EventSource {
     pub deleted: Option<&'static str>,
     /// Path to read one object by id; `{field}` is replaced by that field of the object.
     pub retrieve: &'static str,
+    /// Events about *other* objects that change this stream's objects without an event of their
+    /// own (a dispute marks its charge `disputed`): the object they name is re-read by id.
+    pub related: &'static [Related],
 }
+
+/// Events about another object that change one of this stream's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Related {
+    /// `data.object.object` of those events.
+    pub object: &'static str,
+    /// Field of that object holding the id of this stream's object.
+    pub field: &'static str,
+    /// Their event types.
+    pub types: &'static [&'static str],
+}
+
+const DISPUTE_EVENTS: &[&str] = &[
+    "charge.dispute.closed",
+    "charge.dispute.created",
+    "charge.dispute.funds_reinstated",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.updated",
+];
 
 /// One Stripe table.
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +166,7 @@ pub static STREAMS: &[StreamDef] = &[
             ],
             deleted: None,
             retrieve: "/v1/charges/{id}",
+            related: &[Related { object: "dispute", field: "charge", types: DISPUTE_EVENTS }],
         }),
         derived: &[legacy("dispute", DerivedFrom::Removed), legacy("order", DerivedFrom::Removed)],
         schema: schema!("charges"),
@@ -161,6 +184,7 @@ pub static STREAMS: &[StreamDef] = &[
             types: &["coupon.created", "coupon.updated", "coupon.deleted"],
             deleted: Some("coupon.deleted"),
             retrieve: "/v1/coupons/{id}",
+            related: &[],
         }),
         derived: &[],
         schema: schema!("coupons"),
@@ -178,6 +202,7 @@ pub static STREAMS: &[StreamDef] = &[
             types: &["customer.created", "customer.updated", "customer.deleted"],
             deleted: Some("customer.deleted"),
             retrieve: "/v1/customers/{id}",
+            related: &[],
         }),
         derived: &[
             legacy("account_balance", DerivedFrom::Field("balance")),
@@ -227,6 +252,7 @@ pub static STREAMS: &[StreamDef] = &[
             types: &["customer.source.created", "customer.source.updated", "customer.source.deleted", "customer.source.expiring"],
             deleted: Some("customer.source.deleted"),
             retrieve: "/v1/customers/{customer}/bank_accounts/{id}",
+            related: &[],
         }),
         derived: &[],
         schema: schema!("bank_accounts"),
@@ -241,15 +267,10 @@ pub static STREAMS: &[StreamDef] = &[
         history_days: None,
         events: Some(EventSource {
             object: "dispute",
-            types: &[
-                "charge.dispute.closed",
-                "charge.dispute.created",
-                "charge.dispute.funds_reinstated",
-                "charge.dispute.funds_withdrawn",
-                "charge.dispute.updated",
-            ],
+            types: DISPUTE_EVENTS,
             deleted: None,
             retrieve: "/v1/disputes/{id}",
+            related: &[],
         }),
         derived: &[],
         schema: schema!("disputes"),
@@ -294,6 +315,7 @@ pub static STREAMS: &[StreamDef] = &[
             ],
             deleted: Some("invoice.deleted"),
             retrieve: "/v1/invoices/{id}",
+            related: &[],
         }),
         derived: &[
             legacy("application_fee", DerivedFrom::Field("application_fee_amount")),

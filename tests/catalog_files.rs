@@ -258,3 +258,33 @@ fn stripe_example_objects_are_valid_records() {
     }
     assert!(checked > 0, "no example object in {}", path.display());
 }
+
+/// Every event type the registry reads is one Stripe documents (the `enabled_events` enum of
+/// `POST /v1/webhook_endpoints`), and every stream that can change declares the synthetic columns.
+#[test]
+fn registry_event_types_exist_in_the_spec() {
+    let path = spec_path();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} not found", path.display());
+        return;
+    };
+    let spec: Value = serde_json::from_str(&text).unwrap();
+    let known: BTreeSet<&str> = spec
+        .pointer("/paths/~1v1~1webhook_endpoints/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/enabled_events/items/enum")
+        .and_then(Value::as_array)
+        .expect("the spec lists event types")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for s in STREAMS {
+        if let Some(e) = s.events {
+            for t in e.types {
+                assert!(known.contains(t), "{}: event type {t} is not in the spec", s.name);
+            }
+        }
+        let schema: Value = serde_json::from_str(s.schema).unwrap();
+        for col in ["updated", "is_deleted"] {
+            assert_eq!(schema["properties"].get(col).is_some(), s.is_mutable(), "{}: {col}", s.name);
+        }
+    }
+}

@@ -12,3 +12,5 @@ mod sync;
 mod http;
 /// Every kind of bad config gives one clear line, a non-zero exit and an empty stdout.
 mod config_errors;
+/// Changes and deletions through the shared events pass; the fold test.
+mod updates;
