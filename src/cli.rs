@@ -5,12 +5,17 @@ Only parsing lives here: [`Cli`] is turned into a [`Command`] and nothing else s
 Meltano passes `--state` and `--catalog` along with `--discover`; those are accepted and ignored.
 */
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-/// Singer tap for Stripe: discover the catalog, or sync the selected streams to stdout.
+/// Singer tap and Airbyte source for Stripe: discover the catalog, or sync the selected streams
+/// to stdout. Without a subcommand it speaks Singer; `spec`, `check`, `discover` and `read` speak
+/// the Airbyte protocol.
 #[derive(Debug, Parser)]
-#[command(name = "tap-stripe", version, about, long_about = None)]
+#[command(name = "tap-stripe", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub airbyte: Option<Airbyte>,
+
     /// Config file (JSON object): client_secret, account_id, start_date, base_url, api_version,
     /// request_timeout, date_window_days. Repeat the flag to merge several files; later files win.
     #[arg(short, long, value_name = "FILE")]
@@ -36,6 +41,37 @@ pub struct Cli {
     pub state: Option<String>,
 }
 
+/// The Airbyte protocol's commands.
+#[derive(Debug, Subcommand)]
+pub enum Airbyte {
+    /// Airbyte: print the connector specification (no config needed).
+    Spec,
+    /// Airbyte: check the config, the key, and which streams the key can read.
+    Check {
+        /// Config file (JSON).
+        #[arg(long, value_name = "FILE")]
+        config: String,
+    },
+    /// Airbyte: print the catalog (no network needed).
+    Discover {
+        /// Config file (JSON).
+        #[arg(long, value_name = "FILE")]
+        config: String,
+    },
+    /// Airbyte: read the streams of a configured catalog.
+    Read {
+        /// Config file (JSON).
+        #[arg(long, value_name = "FILE")]
+        config: String,
+        /// ConfiguredAirbyteCatalog file.
+        #[arg(long, value_name = "FILE")]
+        catalog: String,
+        /// State file: a JSON array of Airbyte state messages.
+        #[arg(long, value_name = "FILE")]
+        state: Option<String>,
+    },
+}
+
 /// What the user asked for, independent of how it was spelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -43,10 +79,33 @@ pub enum Command {
     Discover { config: Vec<String> },
     /// Sync the streams the catalog selects.
     Sync { config: Vec<String>, catalog: Option<String>, state: Option<String> },
+    /// Airbyte `spec`.
+    AirbyteSpec,
+    /// Airbyte `check`.
+    AirbyteCheck { config: String },
+    /// Airbyte `discover`.
+    AirbyteDiscover { config: String },
+    /// Airbyte `read`.
+    AirbyteRead { config: String, catalog: String, state: Option<String> },
+}
+
+impl Command {
+    /// Whether the command speaks the Airbyte protocol (errors become TRACE messages).
+    pub fn is_airbyte(&self) -> bool {
+        !matches!(self, Command::Discover { .. } | Command::Sync { .. })
+    }
 }
 
 impl Cli {
     pub fn command(self) -> Command {
+        if let Some(a) = self.airbyte {
+            return match a {
+                Airbyte::Spec => Command::AirbyteSpec,
+                Airbyte::Check { config } => Command::AirbyteCheck { config },
+                Airbyte::Discover { config } => Command::AirbyteDiscover { config },
+                Airbyte::Read { config, catalog, state } => Command::AirbyteRead { config, catalog, state },
+            };
+        }
         if self.discover {
             Command::Discover { config: self.config }
         } else {
@@ -82,6 +141,18 @@ mod tests {
             Command::Sync { config: vec!["c".into()], catalog: Some("k".into()), state: None }
         );
         assert!(Cli::try_parse_from(["tap-stripe", "--catalog", "a", "--properties", "b"]).is_err());
+    }
+
+    #[test]
+    fn airbyte_subcommands() {
+        assert_eq!(cmd(&["spec"]), Command::AirbyteSpec);
+        assert_eq!(cmd(&["check", "--config", "c"]), Command::AirbyteCheck { config: "c".into() });
+        assert_eq!(cmd(&["discover", "--config", "c"]), Command::AirbyteDiscover { config: "c".into() });
+        assert_eq!(
+            cmd(&["read", "--config", "c", "--catalog", "k", "--state", "s"]),
+            Command::AirbyteRead { config: "c".into(), catalog: "k".into(), state: Some("s".into()) }
+        );
+        assert!(cmd(&["spec"]).is_airbyte() && !cmd(&["-d"]).is_airbyte());
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::events;
 use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
-use crate::protocol::{now_rfc3339, singer, Writer};
+use crate::protocol::{now_rfc3339, Outcome, Output, Writer};
 use crate::slice::{self, Window};
 use crate::state::State;
 use crate::streams::{ChildSource, DerivedFrom, Source, StreamDef, STREAMS};
@@ -56,6 +56,8 @@ pub(crate) struct Member {
     pub reread: bool,
     /// Set when Stripe refuses this stream (403): it is skipped for the rest of the run.
     disabled: AtomicBool,
+    /// The protocol records are written in.
+    output: Arc<Output>,
 }
 
 impl Member {
@@ -112,22 +114,26 @@ pub(crate) enum Job {
 }
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
-pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -> Result<()> {
+pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, output: Output) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
     let client = Client::new(config)?;
-    let listings = Arc::new(plan(config, selected, &state, now));
+    let output = Arc::new(output);
+    let listings = Arc::new(plan(config, selected, &state, now, &output));
     let pass = Arc::new(events::Pass::plan(&listings, now));
     let mut writer = Writer::stdout();
+    let all: Vec<&'static str> = listings.iter().flat_map(Listing::members).map(Member::name).collect();
 
     for listing in listings.iter() {
         for m in listing.members() {
             let bookmark = catalog::replication_key(m.sel.stream);
-            writer.line(&singer::schema_line(m.name(), &m.sel.schema(), m.sel.stream.key, bookmark))?;
+            output.start(&mut writer, m.name(), &m.sel.schema(), m.sel.stream.key, bookmark)?;
             if m.reread {
                 state.reset_created(m.name(), m.threshold);
             }
         }
     }
+    // Logs may go to stdout (Airbyte): what was buffered goes first.
+    writer.flush()?;
 
     let mut pending: VecDeque<Job> = VecDeque::new();
     if !pass.is_empty() {
@@ -149,6 +155,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
     let mut in_flight = 0usize;
     let mut events_running = false;
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
+    let mut since_state: HashMap<&'static str, u64> = HashMap::new();
     let mut skipped: Vec<String> = Vec::new();
     let mut failure: Option<Error> = None;
 
@@ -180,12 +187,19 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
         let Some(event) = rx.recv().await else { break };
         match event {
             Event::Record { stream, line } => {
+                let count = counts.entry(stream).or_default();
+                if *count == 0 {
+                    output.first_record(&mut writer, stream)?;
+                }
+                *count += 1;
+                *since_state.entry(stream).or_default() += 1;
                 writer.line(&line)?;
-                *counts.entry(stream).or_default() += 1;
             }
             Event::Skipped { stream, message } => {
                 let e = Error::Permission { stream: stream.to_string(), message };
+                writer.flush()?;
                 log::warn(&e.to_string());
+                output.stream_error(&mut writer, stream, &e.to_string())?;
                 skipped.push(stream.to_string());
             }
             Event::Done(Job::Events) => {
@@ -193,17 +207,17 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
                 events_running = false;
                 commit_updates(&listings, &mut state, now);
                 updates_committed = true;
-                writer.line(&singer::state_line(&state.to_value()))?;
-                writer.flush()?;
+                output.state(&mut writer, &state, &mut since_state, &all)?;
             }
             Event::Done(Job::Window { listing, window }) => {
                 in_flight -= 1;
                 if let Some(end) = progress[listing].complete(window) {
+                    let mut moved = Vec::new();
                     for m in listings[listing].members().filter(|m| m.active()) {
                         state.set_created(m.name(), bookmark::advance(state.created(m.name()), end));
+                        moved.push(m.name());
                     }
-                    writer.line(&singer::state_line(&state.to_value()))?;
-                    writer.flush()?;
+                    output.state(&mut writer, &state, &mut since_state, &moved)?;
                 }
             }
             Event::Failed(error) => {
@@ -218,13 +232,18 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State) -
     }
     jobs.shutdown().await;
     debug_assert!(updates_committed || failure.is_some());
+    writer.flush()?;
     for listing in listings.iter() {
         for m in listing.members() {
             log::info(&format!("{}: {} records", m.name(), counts.get(m.name()).copied().unwrap_or(0)));
         }
     }
 
-    writer.line(&singer::state_line(&state.to_value()))?;
+    output.state(&mut writer, &state, &mut since_state, &all)?;
+    for m in listings.iter().flat_map(Listing::members) {
+        let outcome = if failure.is_none() && m.active() { Outcome::Complete } else { Outcome::Incomplete };
+        output.end(&mut writer, m.name(), outcome)?;
+    }
     writer.flush()?;
     match failure {
         Some(e) => Err(e),
@@ -245,7 +264,7 @@ fn commit_updates(listings: &[Listing], state: &mut State, now: i64) {
 }
 
 /// Groups the selected streams into listings and computes each one's windows.
-fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64) -> Vec<Listing> {
+fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, output: &Arc<Output>) -> Vec<Listing> {
     let mut listings: Vec<Listing> = Vec::new();
     for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
         let mut parent_member = None;
@@ -292,7 +311,14 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64) -> V
                     }
                 }
             }
-            let member = Member { sel: sel.clone(), threshold, events_from, reread, disabled: AtomicBool::new(false) };
+            let member = Member {
+                sel: sel.clone(),
+                threshold,
+                events_from,
+                reread,
+                disabled: AtomicBool::new(false),
+                output: output.clone(),
+            };
             if def.name == parent.name {
                 parent_member = Some(member);
             } else {
@@ -549,7 +575,7 @@ pub(crate) async fn send_record(
         record.insert("is_deleted".into(), Value::Bool(change.deleted));
     }
     member.sel.apply(&mut record);
-    let line = singer::record_line(member.name(), &record, extracted);
+    let line = member.output.record_line(member.name(), &record, extracted);
     let _ = tx.send(Event::Record { stream: member.name(), line }).await;
     Ok(())
 }

@@ -7,6 +7,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`config`]: the config file, checked against `spec.json`, resolved into [`config::Config`].
 - [`streams`]: the registry, one plain entry per Stripe table; schemas in `catalog/`.
 - [`catalog`]: `--discover` output and the selection read from `--catalog`.
+- [`check`]: Airbyte `check`: the key and what it can read.
 - [`engine`]: the one sync loop (listings → windows → pages → records → one writer).
 - [`events`]: the shared `/v1/events` pass that applies changes and deletions.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
@@ -20,6 +21,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 
 pub mod bookmark;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -35,6 +37,7 @@ pub mod state;
 pub mod streams;
 
 use cli::Command;
+use protocol::airbyte;
 use config::{read_json_file, Config};
 use error::{Error, Result};
 use state::State;
@@ -75,7 +78,47 @@ pub async fn run(command: Command) -> Result<()> {
             if catalog.is_some() && selected.is_empty() {
                 log::warn("the catalog selects no stream: mark streams \"selected\": true in their [] metadata");
             }
-            engine::sync(&config, selected, state).await
+            engine::sync(&config, selected, state, protocol::Output::Singer).await
         }
+        Command::AirbyteSpec => protocol::write_line_now(&airbyte::spec_line()),
+        Command::AirbyteCheck { config } => {
+            log::to_airbyte();
+            let (ok, message) = check::check(&[config]).await;
+            protocol::write_line_now(&airbyte::connection_status_line(ok, &message))
+        }
+        Command::AirbyteDiscover { config } => {
+            log::to_airbyte();
+            Config::load(&[config])?;
+            protocol::write_line_now(&airbyte::catalog_line())
+        }
+        Command::AirbyteRead { config, catalog, state } => {
+            log::to_airbyte();
+            let config = Config::load(&[config])?;
+            let (streams, output) = airbyte::configured(&read_json_file("catalog", &catalog)?, &catalog)?;
+            let mut state = match &state {
+                Some(path) => State::from_value(airbyte::state_from_airbyte(read_json_file("state", path)?), path)?,
+                None => State::default_value(),
+            };
+            let mut selected = Vec::new();
+            for s in streams {
+                if s.full_refresh {
+                    state.forget(s.selection.stream.name);
+                }
+                selected.push(s.selection);
+            }
+            engine::sync(&config, selected, state, protocol::Output::Airbyte(output)).await
+        }
+    }
+}
+
+/// Reports a failed command the way its protocol expects: a CRITICAL line on stderr for Singer,
+/// a LOG FATAL and a TRACE ERROR on stdout for Airbyte.
+pub fn report(command_is_airbyte: bool, error: &Error) {
+    if matches!(error, Error::BrokenPipe) {
+        return;
+    }
+    log::log(log::Level::Critical, &error.to_string());
+    if command_is_airbyte {
+        let _ = protocol::write_line_now(&airbyte::error_line(&error.to_string(), airbyte::failure_type(error), None));
     }
 }

@@ -112,6 +112,16 @@ impl State {
         entry.as_object_mut().expect("object")
     }
 
+    /// A stream's bookmark entry (`{}` when it has none): Airbyte's per-stream `stream_state`.
+    pub fn entry_value(&self, stream: &str) -> Value {
+        self.bookmarks().get(stream).cloned().unwrap_or_else(|| json!({}))
+    }
+
+    /// Drops a stream's bookmarks (an Airbyte full refresh reads it from the start).
+    pub fn forget(&mut self, stream: &str) {
+        self.bookmarks_mut().remove(stream);
+    }
+
     /// The value of a Singer STATE message.
     pub fn to_value(&self) -> Value {
         Value::Object(self.value.clone())

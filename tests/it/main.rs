@@ -14,3 +14,5 @@ mod http;
 mod config_errors;
 /// Changes and deletions through the shared events pass; the fold test.
 mod updates;
+/// The Airbyte protocol: spec, check, discover, read.
+mod airbyte;

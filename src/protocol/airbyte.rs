@@ -1,0 +1,285 @@
+/*!
+Airbyte protocol messages (the subset a source needs) and the Airbyte forms of the catalog and
+the state.
+
+Shapes follow the Airbyte protocol models (`airbyte-protocol-models`); the Python end-to-end
+tests validate every line against them. Stream descriptors are copied exactly from the configured
+catalog (a `namespace` only when the catalog has one), because Airbyte rejects a status or state
+for a stream it does not know.
+*/
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{json, Map, Value};
+
+use crate::catalog::{self, Selection};
+use crate::error::{Error, Result};
+use crate::streams::STREAMS;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// `SPEC`: the connection specification is `spec.json`.
+pub fn spec_line() -> String {
+    let spec: Value = serde_json::from_str(crate::config::SPEC_JSON).expect("spec.json is valid JSON");
+    json!({"type": "SPEC", "spec": {
+        "documentationUrl": "https://github.com/tap-stripe/tap-stripe#readme",
+        "connectionSpecification": spec,
+        "supportsIncremental": true,
+        "supported_destination_sync_modes": ["append", "append_dedup", "overwrite"],
+    }})
+    .to_string()
+}
+
+/// `CONNECTION_STATUS`.
+pub fn connection_status_line(ok: bool, message: &str) -> String {
+    json!({"type": "CONNECTION_STATUS", "connectionStatus": {
+        "status": if ok { "SUCCEEDED" } else { "FAILED" }, "message": message}})
+    .to_string()
+}
+
+/// `CATALOG`: every stream, from the same `catalog/` schemas as Singer discovery.
+pub fn catalog_line() -> String {
+    let streams: Vec<Value> = STREAMS
+        .iter()
+        .map(|def| {
+            let cursor = catalog::replication_key(def).unwrap_or("updated");
+            let key: Vec<Vec<&str>> = def.key.iter().map(|k| vec![*k]).collect();
+            json!({
+                "name": def.name,
+                "json_schema": catalog::schema(def),
+                "supported_sync_modes": ["full_refresh", "incremental"],
+                "source_defined_cursor": true,
+                "default_cursor_field": [cursor],
+                "source_defined_primary_key": key,
+                "is_resumable": true,
+            })
+        })
+        .collect();
+    json!({"type": "CATALOG", "catalog": {"streams": streams}}).to_string()
+}
+
+/// `LOG`.
+pub fn log_line(level: &str, message: &str) -> String {
+    json!({"type": "LOG", "log": {"level": level, "message": message}}).to_string()
+}
+
+/// `TRACE` of type `ERROR`, for the whole run (`stream` = None) or one stream.
+pub fn error_line(message: &str, failure_type: &str, descriptor: Option<&Value>) -> String {
+    let mut error = json!({"message": message, "internal_message": message, "failure_type": failure_type});
+    if let Some(d) = descriptor {
+        error["stream_descriptor"] = d.clone();
+    }
+    json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": now_ms() as f64, "error": error}}).to_string()
+}
+
+/// The Airbyte `failure_type` of an error: the user's to fix, passing, or ours.
+pub fn failure_type(e: &Error) -> &'static str {
+    match e {
+        Error::Input { .. } | Error::Config { .. } | Error::Auth { .. } | Error::Permission { .. } | Error::Partial { .. } => {
+            "config_error"
+        }
+        Error::Http { .. } => "transient_error",
+        Error::BadResponse { .. } | Error::Output(_) | Error::BrokenPipe => "system_error",
+    }
+}
+
+/// A configured stream of a `read`.
+pub struct Configured {
+    pub selection: Selection,
+    pub full_refresh: bool,
+}
+
+/// Reads a ConfiguredAirbyteCatalog: the streams to read, their sync modes and descriptors.
+pub fn configured(catalog: &Value, path: &str) -> Result<(Vec<Configured>, ReadOutput)> {
+    let bad = |problem: String| Error::Input { what: "catalog", path: path.to_string(), problem };
+    let entries = catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("must be a ConfiguredAirbyteCatalog: an object with a `streams` array".into()))?;
+    let mut out = Vec::new();
+    let mut descriptors = HashMap::new();
+    for entry in entries {
+        let stream = entry.get("stream").ok_or_else(|| bad("a configured stream has no `stream` object".into()))?;
+        let name = stream
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("a configured stream has no `stream.name`".into()))?;
+        let def = crate::streams::find(name)
+            .ok_or_else(|| bad(format!("configures stream `{name}`, which tap-stripe does not have; run discover for the list")))?;
+        if descriptors.contains_key(def.name) {
+            return Err(bad(format!("configures stream `{name}` twice")));
+        }
+        let mut descriptor = json!({"name": name});
+        if let Some(ns) = stream.get("namespace").and_then(Value::as_str) {
+            descriptor["namespace"] = json!(ns);
+        }
+        descriptors.insert(def.name, descriptor);
+        // Column selection: properties left out of the configured json_schema are not emitted.
+        let mut selection = Selection::all(def);
+        if let Some(props) = stream.pointer("/json_schema/properties").and_then(Value::as_object) {
+            if !props.is_empty() {
+                let kept: HashSet<&str> = props.keys().map(String::as_str).collect();
+                if let Some(all) = catalog::schema(def)["properties"].as_object() {
+                    selection.excluded = all
+                        .keys()
+                        .filter(|k| !kept.contains(k.as_str()) && !def.key.contains(&k.as_str()))
+                        .cloned()
+                        .collect();
+                }
+            }
+        }
+        let full_refresh = entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh");
+        out.push(Configured { selection, full_refresh });
+    }
+    out.sort_by_key(|c| STREAMS.iter().position(|d| d.name == c.selection.stream.name));
+    Ok((out, ReadOutput { descriptors }))
+}
+
+/// Turns an Airbyte state input (an array of state messages, or a legacy object) into the tap's
+/// own state value `{"bookmarks": {stream: stream_state}}`. Lenient on purpose: PyAirbyte writes
+/// nulls, unknown keys and repeated keys.
+pub fn state_from_airbyte(value: Value) -> Value {
+    let mut bookmarks = Map::new();
+    let mut take = |msg: &Value| {
+        if let Some(stream) = msg.get("stream").filter(|s| s.is_object()) {
+            if let (Some(name), Some(Value::Object(st))) =
+                (stream.pointer("/stream_descriptor/name").and_then(Value::as_str), stream.get("stream_state"))
+            {
+                bookmarks.insert(name.to_string(), Value::Object(st.clone()));
+            }
+        }
+        if let Some(states) = msg.pointer("/global/stream_states").and_then(Value::as_array) {
+            for s in states {
+                if let (Some(name), Some(Value::Object(st))) =
+                    (s.pointer("/stream_descriptor/name").and_then(Value::as_str), s.get("stream_state"))
+                {
+                    bookmarks.insert(name.to_string(), Value::Object(st.clone()));
+                }
+            }
+        }
+    };
+    match value {
+        Value::Array(messages) => messages.iter().for_each(&mut take),
+        Value::Object(ref obj) => {
+            if obj.get("bookmarks").is_some_and(Value::is_object) {
+                return value;
+            }
+            match obj.get("data") {
+                // Legacy: `{"data": {"bookmarks": …}}` or `{"data": {stream: state}}`.
+                Some(Value::Object(data)) if data.get("bookmarks").is_some_and(Value::is_object) => return Value::Object(data.clone()),
+                Some(Value::Object(data)) => {
+                    for (k, v) in data {
+                        if v.is_object() {
+                            bookmarks.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                _ => take(&value),
+            }
+        }
+        _ => {}
+    }
+    json!({ "bookmarks": bookmarks })
+}
+
+/// What a `read` writes, with the descriptors of the configured catalog.
+pub struct ReadOutput {
+    descriptors: HashMap<&'static str, Value>,
+}
+
+impl ReadOutput {
+    fn descriptor(&self, stream: &str) -> Value {
+        self.descriptors.get(stream).cloned().unwrap_or_else(|| json!({"name": stream}))
+    }
+
+    pub fn descriptor_of(&self, stream: &str) -> Value {
+        self.descriptor(stream)
+    }
+
+    pub fn record_line(&self, stream: &str, record: &Map<String, Value>) -> String {
+        let mut line = String::with_capacity(256);
+        line.push_str(r#"{"type":"RECORD","record":{"stream":"#);
+        line.push_str(&Value::from(stream).to_string());
+        if let Some(ns) = self.descriptors.get(stream).and_then(|d| d.get("namespace")) {
+            line.push_str(r#","namespace":"#);
+            line.push_str(&ns.to_string());
+        }
+        line.push_str(r#","data":"#);
+        line.push_str(&serde_json::to_string(record).expect("a JSON map always serializes"));
+        line.push_str(r#","emitted_at":"#);
+        line.push_str(&now_ms().to_string());
+        line.push_str("}}");
+        line
+    }
+
+    pub fn status_line(&self, stream: &str, status: &str) -> String {
+        json!({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": now_ms() as f64,
+            "stream_status": {"stream_descriptor": self.descriptor(stream), "status": status}}})
+        .to_string()
+    }
+
+    pub fn state_line(&self, stream: &str, stream_state: Value, records: u64) -> String {
+        json!({"type": "STATE", "state": {"type": "STREAM",
+            "stream": {"stream_descriptor": self.descriptor(stream), "stream_state": stream_state},
+            "sourceStats": {"recordCount": records as f64}}})
+        .to_string()
+    }
+
+    pub fn stream_error_line(&self, stream: &str, message: &str) -> String {
+        error_line(message, "config_error", Some(&self.descriptor(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_input_forms() {
+        assert_eq!(state_from_airbyte(json!([])), json!({"bookmarks": {}}));
+        // PyAirbyte: nulls and unknown keys; a repeated key parses (the last one wins).
+        let text = r#"[{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":null},"stream_state":{"created":5,"updated":"7"}},"data":null,"global_":null,"global_":null,"sourceStats":{"recordCount":3.0,"rejectedRecordCount":null},"destinationStats":null}]"#;
+        let v: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(state_from_airbyte(v), json!({"bookmarks": {"customers": {"created": 5, "updated": "7"}}}));
+        let legacy = json!({"data": {"charges": {"created": 1}}});
+        assert_eq!(state_from_airbyte(legacy), json!({"bookmarks": {"charges": {"created": 1}}}));
+        let ours = json!({"bookmarks": {"charges": {"created": 1}}});
+        assert_eq!(state_from_airbyte(ours.clone()), ours);
+        let global = json!([{"type": "GLOBAL", "global": {"shared_state": null, "stream_states": [
+            {"stream_descriptor": {"name": "coupons"}, "stream_state": {"created": 2}}]}}]);
+        assert_eq!(state_from_airbyte(global), json!({"bookmarks": {"coupons": {"created": 2}}}));
+    }
+
+    #[test]
+    fn configured_catalog_keeps_descriptors_and_modes() {
+        let cat = json!({"streams": [
+            {"stream": {"name": "charges", "namespace": "stripe", "json_schema": {}, "supported_sync_modes": ["incremental"]},
+             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"},
+            {"stream": {"name": "coupons", "json_schema": {"properties": {"id": {}, "name": {}}}}, "sync_mode": "incremental"}]});
+        let (streams, out) = configured(&cat, "c.json").unwrap();
+        assert_eq!(streams[0].selection.stream.name, "charges");
+        assert!(streams[0].full_refresh && !streams[1].full_refresh);
+        assert!(streams[0].selection.excluded.is_empty());
+        assert!(streams[1].selection.excluded.contains("percent_off") && !streams[1].selection.excluded.contains("name"));
+        assert_eq!(out.descriptor_of("charges"), json!({"name": "charges", "namespace": "stripe"}));
+        assert_eq!(out.descriptor_of("coupons"), json!({"name": "coupons"}));
+        let rec = json!({"id": "x"}).as_object().unwrap().clone();
+        let line: Value = serde_json::from_str(&out.record_line("charges", &rec)).unwrap();
+        assert_eq!(line["record"]["namespace"], "stripe");
+        assert!(line["record"]["emitted_at"].is_i64());
+        assert!(configured(&json!({"streams": [{"stream": {"name": "nope"}}]}), "c.json").is_err());
+    }
+
+    #[test]
+    fn discovery_catalog_has_cursor_and_keys() {
+        let v: Value = serde_json::from_str(&catalog_line()).unwrap();
+        let streams = v["catalog"]["streams"].as_array().unwrap();
+        let lines = streams.iter().find(|s| s["name"] == "invoice_line_items").unwrap();
+        assert_eq!(lines["source_defined_primary_key"], json!([["id"], ["invoice"]]));
+        assert_eq!(lines["default_cursor_field"], json!(["updated"]));
+        let charges = streams.iter().find(|s| s["name"] == "charges").unwrap();
+        assert_eq!(charges["default_cursor_field"], json!(["created"]));
+    }
+}
