@@ -170,3 +170,16 @@ fn a_forbidden_stream_is_incomplete_with_a_trace_error() {
     assert_eq!(last_status("charges"), "INCOMPLETE");
     assert_eq!(last_status("coupons"), "COMPLETE");
 }
+
+/// Airbyte runs custom connectors as images: the entrypoint is the binary, named in
+/// `AIRBYTE_ENTRYPOINT`, and the labels carry the crate's version.
+#[test]
+fn the_dockerfile_is_an_airbyte_connector_image() {
+    let dockerfile = include_str!("../../Dockerfile");
+    assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage build");
+    assert!(dockerfile.contains(r#"ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/tap-stripe""#));
+    assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/tap-stripe"]"#));
+    assert!(dockerfile.contains("LABEL io.airbyte.name="));
+    let version = format!(r#"LABEL io.airbyte.version="{}""#, env!("CARGO_PKG_VERSION"));
+    assert!(dockerfile.contains(&version), "the image label follows Cargo.toml: {version}");
+}
