@@ -35,10 +35,26 @@ pub struct Cli {
     #[arg(short, long, value_name = "FILE")]
     pub properties: Option<String>,
 
+    /// Print what the tap is and can do (name, version, capabilities, settings) and exit.
+    #[arg(long)]
+    pub about: bool,
+
+    /// Format of --about: text, json or markdown.
+    #[arg(long, value_name = "FORMAT", requires = "about", default_value = "text")]
+    pub format: AboutFormat,
+
     /// State file from a previous run (the value of its last STATE message): only objects
     /// created since are read.
     #[arg(short, long, value_name = "FILE")]
     pub state: Option<String>,
+}
+
+/// Formats of `--about`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AboutFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 /// The Airbyte protocol's commands.
@@ -77,6 +93,8 @@ pub enum Airbyte {
 pub enum Command {
     /// Print the catalog.
     Discover { config: Vec<String> },
+    /// Describe the tap.
+    About { format: AboutFormat },
     /// Sync the streams the catalog selects.
     Sync { config: Vec<String>, catalog: Option<String>, state: Option<String> },
     /// Airbyte `spec`.
@@ -92,7 +110,7 @@ pub enum Command {
 impl Command {
     /// Whether the command speaks the Airbyte protocol (errors become TRACE messages).
     pub fn is_airbyte(&self) -> bool {
-        !matches!(self, Command::Discover { .. } | Command::Sync { .. })
+        !matches!(self, Command::Discover { .. } | Command::Sync { .. } | Command::About { .. })
     }
 }
 
@@ -106,7 +124,9 @@ impl Cli {
                 Airbyte::Read { config, catalog, state } => Command::AirbyteRead { config, catalog, state },
             };
         }
-        if self.discover {
+        if self.about {
+            Command::About { format: self.format }
+        } else if self.discover {
             Command::Discover { config: self.config }
         } else {
             Command::Sync { config: self.config, catalog: self.catalog.or(self.properties), state: self.state }
@@ -141,6 +161,13 @@ mod tests {
             Command::Sync { config: vec!["c".into()], catalog: Some("k".into()), state: None }
         );
         assert!(Cli::try_parse_from(["tap-stripe", "--catalog", "a", "--properties", "b"]).is_err());
+    }
+
+    #[test]
+    fn about_with_meltano_arguments() {
+        assert_eq!(cmd(&["--about"]), Command::About { format: AboutFormat::Text });
+        assert_eq!(cmd(&["--config", "c", "--catalog", "k", "--about", "--format", "json"]), Command::About { format: AboutFormat::Json });
+        assert_eq!(cmd(&["--about", "--format=markdown"]), Command::About { format: AboutFormat::Markdown });
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
+use crate::metrics;
 use crate::retry::{self, Decision, Outcome, Policy};
 
 /// Query parameters of one request, in order.
@@ -67,14 +68,20 @@ impl Client {
         let shown = display_url(path, query);
         let mut attempt = 1;
         loop {
-            let (outcome, should_retry, retry_after, failure) = match self.http.get(&url).query(query).send().await {
+            let started = std::time::Instant::now();
+            let sent = self.http.get(&url).query(query).send().await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            let (outcome, should_retry, retry_after, failure) = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
                     let request_id = header(&headers, "request-id");
                     match resp.bytes().await {
                         Ok(body) if status == 200 => match serde_json::from_slice::<T>(&body) {
-                            Ok(v) => return Ok(v),
+                            Ok(v) => {
+                                metrics::http_request(path, Some(200), true, started.elapsed());
+                                return Ok(v);
+                            }
                             Err(e) => (
                                 Outcome::Network,
                                 None,
@@ -108,6 +115,7 @@ impl Client {
                     Error::Http { url: shown.clone(), status: None, message: network_message(&e), request_id: None },
                 ),
             };
+            metrics::http_request(path, status, false, started.elapsed());
             match retry::decide(&self.policy, outcome, should_retry, retry_after, attempt, jitter()) {
                 Decision::Fail => return Err(failure),
                 Decision::Retry(delay) => {

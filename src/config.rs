@@ -73,6 +73,8 @@ pub struct Config {
     pub window_secs: i64,
     /// `lookback_window`: seconds of events re-read before the updates bookmark.
     pub lookback_secs: i64,
+    /// `log_level`.
+    pub log_level: crate::log::Level,
 }
 
 impl Config {
@@ -116,7 +118,14 @@ impl Config {
         let api_version = get("api_version").and_then(Value::as_str).unwrap_or(DEFAULT_API_VERSION).to_string();
         let timeout = get("request_timeout").and_then(Value::as_f64).unwrap_or(DEFAULT_TIMEOUT_SECS);
         let window_days = get("date_window_days").and_then(Value::as_f64).unwrap_or(DEFAULT_WINDOW_DAYS);
+        let log_level = match get("log_level").and_then(Value::as_str) {
+            None => crate::log::Level::Info,
+            Some(name) => crate::log::Level::parse(name).ok_or_else(|| {
+                Error::config("log_level", format!("must be debug, info, warning, error or critical, got {name:?}"))
+            })?,
+        };
         Ok(Config {
+            log_level,
             api_key,
             account_id,
             start_date,
@@ -314,6 +323,8 @@ mod tests {
         assert!(p.contains("`request_timeout` must be a number, got a string"), "{p}");
         let p = problem(json!({"client_secret": "sk_test_1", "account_id": "12"}));
         assert!(p.contains("`account_id` must be a Stripe account id"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "log_level": "loud"}));
+        assert!(p.contains("`log_level` must be debug"), "{p}");
         let p = problem(json!({"client_secret": "sk_test_1", "base_url": "http://api.example.com"}));
         assert!(p.contains("`base_url` must use https://"), "{p}");
     }

@@ -92,10 +92,47 @@ pub(crate) struct Change {
     pub deleted: bool,
 }
 
+/// What a record is, for the run's summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Read from a list: new since the last run (or a first sync).
+    Listed,
+    /// A changed object, from the events pass.
+    Updated,
+    /// A deleted object's last snapshot.
+    Deleted,
+}
+
+impl Change {
+    fn kind(self) -> Kind {
+        match (self.deleted, self.updated) {
+            (true, _) => Kind::Deleted,
+            (false, Some(_)) => Kind::Updated,
+            (false, None) => Kind::Listed,
+        }
+    }
+}
+
+/// Per-stream tallies of a run.
+#[derive(Debug, Default)]
+struct Tally {
+    listed: u64,
+    updated: u64,
+    deleted: u64,
+    /// Records not yet reported in a `record_count` metric.
+    unreported: u64,
+}
+
+impl Tally {
+    fn total(&self) -> u64 {
+        self.listed + self.updated + self.deleted
+    }
+}
+
 /// What workers tell the writer.
 pub(crate) enum Event {
     /// A finished RECORD line of `stream`.
-    Record { stream: &'static str, line: String },
+    Record { stream: &'static str, line: String, kind: Kind },
     /// Stripe refused `stream` (403); it is skipped from now on.
     Skipped { stream: &'static str, message: String },
     /// The job finished: every record it produced has been sent.
@@ -154,7 +191,8 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut jobs = tokio::task::JoinSet::new();
     let mut in_flight = 0usize;
     let mut events_running = false;
-    let mut counts: HashMap<&'static str, u64> = HashMap::new();
+    let mut counts: HashMap<&'static str, Tally> = HashMap::new();
+    let mut last_count = std::time::Instant::now();
     let mut since_state: HashMap<&'static str, u64> = HashMap::new();
     let mut skipped: Vec<String> = Vec::new();
     let mut failure: Option<Error> = None;
@@ -186,14 +224,23 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         }
         let Some(event) = rx.recv().await else { break };
         match event {
-            Event::Record { stream, line } => {
-                let count = counts.entry(stream).or_default();
-                if *count == 0 {
+            Event::Record { stream, line, kind } => {
+                let tally = counts.entry(stream).or_default();
+                if tally.total() == 0 {
                     output.first_record(&mut writer, stream)?;
                 }
-                *count += 1;
+                match kind {
+                    Kind::Listed => tally.listed += 1,
+                    Kind::Updated => tally.updated += 1,
+                    Kind::Deleted => tally.deleted += 1,
+                }
+                tally.unreported += 1;
                 *since_state.entry(stream).or_default() += 1;
                 writer.line(&line)?;
+                if last_count.elapsed() >= crate::metrics::COUNT_EVERY {
+                    report_counts(&mut counts);
+                    last_count = std::time::Instant::now();
+                }
             }
             Event::Skipped { stream, message } => {
                 let e = Error::Permission { stream: stream.to_string(), message };
@@ -233,10 +280,24 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     jobs.shutdown().await;
     debug_assert!(updates_committed || failure.is_some());
     writer.flush()?;
-    for listing in listings.iter() {
-        for m in listing.members() {
-            log::info(&format!("{}: {} records", m.name(), counts.get(m.name()).copied().unwrap_or(0)));
-        }
+    report_counts(&mut counts);
+    for m in listings.iter().flat_map(Listing::members) {
+        let t = counts.get(m.name()).map_or_else(Tally::default, |t| Tally { unreported: 0, ..*t });
+        let path = match m.sel.stream.source {
+            Source::List { path, .. } => path,
+            Source::Child(c) => c.path,
+        };
+        log::info(&format!(
+            "{}: {} records ({} new, {} updated, {} deleted); {} requests to {}{}",
+            m.name(),
+            t.total(),
+            t.listed,
+            t.updated,
+            t.deleted,
+            crate::metrics::requests_to(path),
+            crate::metrics::endpoint(path),
+            if m.active() { "" } else { "; skipped (403)" }
+        ));
     }
 
     output.state(&mut writer, &state, &mut since_state, &all)?;
@@ -249,6 +310,14 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         Some(e) => Err(e),
         None if !skipped.is_empty() => Err(Error::Partial { skipped }),
         None => Ok(()),
+    }
+}
+
+/// Emits a `record_count` metric for every stream with records not yet counted.
+fn report_counts(counts: &mut HashMap<&'static str, Tally>) {
+    for (stream, tally) in counts.iter_mut() {
+        crate::metrics::record_count(stream, tally.unreported);
+        tally.unreported = 0;
     }
 }
 
@@ -576,7 +645,7 @@ pub(crate) async fn send_record(
     }
     member.sel.apply(&mut record);
     let line = member.output.record_line(member.name(), &record, extracted);
-    let _ = tx.send(Event::Record { stream: member.name(), line }).await;
+    let _ = tx.send(Event::Record { stream: member.name(), line, kind: change.kind() }).await;
     Ok(())
 }
 

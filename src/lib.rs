@@ -3,7 +3,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 
 # Layout
 
-- [`cli`]: the command line, parsed once into a [`cli::Command`].
+- [`cli`]: the command line, parsed once into a [`cli::Command`]; [`about`]: `--about`.
 - [`config`]: the config file, checked against `spec.json`, resolved into [`config::Config`].
 - [`streams`]: the registry, one plain entry per Stripe table; schemas in `catalog/`.
 - [`catalog`]: `--discover` output and the selection read from `--catalog`.
@@ -13,12 +13,14 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
   the state file.
 - [`client`], [`retry`]: HTTP to Stripe and the pure retry policy.
-- [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr.
+- [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
+  METRIC lines.
 - [`error`]: what can go wrong, with its message and exit code.
 
 [`run`] is the only place that matches on the command.
 */
 
+pub mod about;
 pub mod bookmark;
 pub mod catalog;
 pub mod check;
@@ -29,6 +31,7 @@ pub mod engine;
 pub mod events;
 pub mod error;
 pub mod log;
+pub mod metrics;
 pub mod page;
 pub mod protocol;
 pub mod retry;
@@ -64,6 +67,7 @@ pub async fn run(command: Command) -> Result<()> {
                 });
             }
             let config = Config::load(&config)?;
+            log::set_level(config.log_level);
             let selected = match &catalog {
                 Some(path) => catalog::selection(&read_json_file("catalog", path)?, path)?,
                 None => {
@@ -80,6 +84,7 @@ pub async fn run(command: Command) -> Result<()> {
             }
             engine::sync(&config, selected, state, protocol::Output::Singer).await
         }
+        Command::About { format } => protocol::write_line_now(&about::about(format)),
         Command::AirbyteSpec => protocol::write_line_now(&airbyte::spec_line()),
         Command::AirbyteCheck { config } => {
             log::to_airbyte();
@@ -94,6 +99,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::AirbyteRead { config, catalog, state } => {
             log::to_airbyte();
             let config = Config::load(&[config])?;
+            log::set_level(config.log_level);
             let (streams, output) = airbyte::configured(&read_json_file("catalog", &catalog)?, &catalog)?;
             let mut state = match &state {
                 Some(path) => State::from_value(airbyte::state_from_airbyte(read_json_file("state", path)?), path)?,

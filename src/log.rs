@@ -7,9 +7,26 @@ Lines look like `2024-05-02T08:00:00Z WARNING message`; a run that stops on an e
 */
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 static AIRBYTE: AtomicBool = AtomicBool::new(false);
+/// The least severe level written (`log_level`), as `Level as u8`.
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+/// Sets the least severe level written.
+pub fn set_level(level: Level) {
+    MIN_LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether lines of this level are written.
+pub fn enabled(level: Level) -> bool {
+    level as u8 >= MIN_LEVEL.load(Ordering::Relaxed)
+}
+
+/// Whether diagnostics go to stdout as Airbyte LOG messages.
+pub fn is_airbyte() -> bool {
+    AIRBYTE.load(Ordering::Relaxed)
+}
 
 /// From now on, log lines are Airbyte LOG messages on stdout instead of text on stderr.
 pub fn to_airbyte() {
@@ -27,6 +44,18 @@ pub enum Level {
 }
 
 impl Level {
+    /// Parses a `log_level` setting (Python logging names, any case).
+    pub fn parse(name: &str) -> Option<Level> {
+        match name.to_ascii_lowercase().as_str() {
+            "debug" => Some(Level::Debug),
+            "info" => Some(Level::Info),
+            "warning" | "warn" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            "critical" | "fatal" => Some(Level::Critical),
+            _ => None,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Level::Debug => "DEBUG",
@@ -40,6 +69,9 @@ impl Level {
 
 /// Writes one log line to stderr (an Airbyte LOG message on stdout in Airbyte mode).
 pub fn log(level: Level, message: &str) {
+    if !enabled(level) {
+        return;
+    }
     if AIRBYTE.load(Ordering::Relaxed) {
         let level = match level {
             Level::Debug => "DEBUG",
@@ -60,6 +92,23 @@ pub fn info(message: &str) {
     log(Level::Info, message)
 }
 
+pub fn debug(message: &str) {
+    log(Level::Debug, message)
+}
+
 pub fn warn(message: &str) {
     log(Level::Warning, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse_and_order() {
+        assert_eq!(Level::parse("WARNING"), Some(Level::Warning));
+        assert_eq!(Level::parse("debug"), Some(Level::Debug));
+        assert_eq!(Level::parse("loud"), None);
+        assert!(Level::Critical > Level::Info && Level::Debug < Level::Info);
+    }
 }

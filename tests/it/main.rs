@@ -16,3 +16,5 @@ mod config_errors;
 mod updates;
 /// The Airbyte protocol: spec, check, discover, read.
 mod airbyte;
+/// `--about`, METRIC lines and `log_level`.
+mod metrics;

@@ -1,0 +1,81 @@
+/*!
+Singer metrics on stderr: `INFO METRIC: {json}` lines that Meltano and singer-python read.
+
+- `http_request_duration` (timer, seconds) for every HTTP attempt, tagged with the endpoint (ids
+  replaced by `{id}`), the HTTP status code and `succeeded`/`failed`;
+- `record_count` (counter) per stream, at least every [`COUNT_EVERY`] while records flow and at
+  the end: the values of a stream add up to the records it emitted.
+
+Request counts per endpoint are also kept for the end-of-run summary.
+*/
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::log::{self, Level};
+
+/// How often running record counts are reported.
+pub const COUNT_EVERY: Duration = Duration::from_secs(5);
+
+static REQUESTS: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+
+fn emit(metric: serde_json::Value) {
+    // Airbyte has no metric lines; Singer metrics are INFO lines on stderr.
+    if log::is_airbyte() || !log::enabled(Level::Info) {
+        return;
+    }
+    eprintln!("INFO METRIC: {metric}");
+}
+
+/// An endpoint as a metric tag: ids become `{id}`. Stripe paths alternate resource and id
+/// (`/v1/customers/{id}/balance_transactions/{id}`), so every second segment after the version is an id.
+pub fn endpoint(path: &str) -> String {
+    path.split('/')
+        .enumerate()
+        .map(|(i, seg)| if i >= 3 && i % 2 == 1 { "{id}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// One HTTP attempt.
+pub fn http_request(path: &str, status: Option<u16>, succeeded: bool, took: Duration) {
+    let endpoint = endpoint(path);
+    {
+        let mut counts = REQUESTS.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.get_or_insert_with(HashMap::new).entry(endpoint.clone()).or_default() += 1;
+    }
+    let mut tags = json!({"endpoint": endpoint, "status": if succeeded { "succeeded" } else { "failed" }});
+    if let Some(s) = status {
+        tags["http_status_code"] = json!(s);
+    }
+    emit(json!({"type": "timer", "metric": "http_request_duration", "value": took.as_secs_f64(), "tags": tags}));
+}
+
+/// Records emitted for a stream since its last count.
+pub fn record_count(stream: &str, delta: u64) {
+    if delta > 0 {
+        emit(json!({"type": "counter", "metric": "record_count", "value": delta, "tags": {"endpoint": stream}}));
+    }
+}
+
+/// Requests made so far to an endpoint template (e.g. `/v1/customers/{id}/balance_transactions`).
+pub fn requests_to(template: &str) -> u64 {
+    let counts = REQUESTS.lock().unwrap_or_else(|p| p.into_inner());
+    counts.as_ref().and_then(|c| c.get(&endpoint(template)).copied()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_in_paths_become_placeholders() {
+        assert_eq!(endpoint("/v1/customers/cus_9Xa1/balance_transactions"), "/v1/customers/{id}/balance_transactions");
+        assert_eq!(endpoint("/v1/invoices/{parent}/lines"), "/v1/invoices/{id}/lines");
+        assert_eq!(endpoint("/v1/balance_transactions"), "/v1/balance_transactions");
+        assert_eq!(endpoint("/v1/coupons/PARTNER15"), "/v1/coupons/{id}");
+    }
+}
