@@ -26,7 +26,7 @@ cat >"$out/config.json" <<JSON
 JSON
 ./target/release/tap-stripe --config "$out/config.json" --discover >"$out/catalog.json"
 # Select every stream: add "selected": true to each stream-level metadata entry.
-sed -i 's/"selected-by-default":false/"selected":true,"selected-by-default":false/g' "$out/catalog.json"
+sed -i 's/"selected-by-default": false/"selected": true, "selected-by-default": false/g' "$out/catalog.json"
 
 ./target/release/tap-stripe --config "$out/config.json" --catalog "$out/catalog.json" >"$out/sync.jsonl"
 tail -n 1 "$out/sync.jsonl" | sed 's/^{"type":"STATE","value":\(.*\)}$/\1/' >"$out/state.json"

@@ -55,7 +55,8 @@ pub async fn run(command: Command) -> Result<()> {
                 }
             }
             let mut writer = protocol::Writer::stdout();
-            writer.line(&catalog::discover().to_string())?;
+            // Pretty-printed: Meltano reads discovery output line by line, each line under 64 KiB.
+            writer.line(&serde_json::to_string_pretty(&catalog::discover()).expect("serializes"))?;
             writer.flush()
         }
         Command::Sync { config, catalog, state } => {
