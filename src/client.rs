@@ -18,17 +18,23 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::metrics;
+use crate::pacer::Pacer;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use crate::retry::{self, Decision, Outcome, Policy};
 
 /// Query parameters of one request, in order.
 pub type Query = Vec<(String, String)>;
 
-/// A cheap-to-clone handle on one HTTP connection pool.
+/// A cheap-to-clone handle on one HTTP connection pool, the process's one request pacer and its
+/// cap on requests in flight.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base_url: String,
     policy: Policy,
+    pacer: Arc<Pacer>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Client {
@@ -59,7 +65,13 @@ impl Client {
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
             .build()
             .map_err(|e| Error::Http { url: config.base_url.clone(), status: None, message: e.to_string(), request_id: None })?;
-        Ok(Client { http, base_url: config.base_url.clone(), policy })
+        Ok(Client {
+            http,
+            base_url: config.base_url.clone(),
+            policy,
+            pacer: Arc::new(Pacer::new(config.requests_per_second)),
+            in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
+        })
     }
 
     /// `GET {base_url}{path}?{query}`, retried per the policy, parsed as `T`.
@@ -68,9 +80,14 @@ impl Client {
         let shown = display_url(path, query);
         let mut attempt = 1;
         loop {
+            let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
+            self.pacer.acquire().await;
             let started = std::time::Instant::now();
             let sent = self.http.get(&url).query(query).send().await;
             let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            if status == Some(429) {
+                self.pacer.throttled();
+            }
             let (outcome, should_retry, retry_after, failure) = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -116,6 +133,7 @@ impl Client {
                 ),
             };
             metrics::http_request(path, status, false, started.elapsed());
+            drop(permit);
             match retry::decide(&self.policy, outcome, should_retry, retry_after, attempt, jitter()) {
                 Decision::Fail => return Err(failure),
                 Decision::Retry(delay) => {

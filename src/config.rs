@@ -75,6 +75,10 @@ pub struct Config {
     pub lookback_secs: i64,
     /// `log_level`.
     pub log_level: crate::log::Level,
+    /// `max_requests_per_second`, else Stripe's read limit for the key's mode.
+    pub requests_per_second: f64,
+    /// `max_concurrency`: requests in flight at most.
+    pub max_concurrency: usize,
 }
 
 impl Config {
@@ -124,8 +128,17 @@ impl Config {
                 Error::config("log_level", format!("must be debug, info, warning, error or critical, got {name:?}"))
             })?,
         };
+        let live = api_key.is_live();
+        let requests_per_second = get("max_requests_per_second").and_then(Value::as_f64).unwrap_or(if live {
+            crate::pacer::LIVE_PER_SECOND
+        } else {
+            crate::pacer::TEST_PER_SECOND
+        });
+        let max_concurrency = get("max_concurrency").and_then(Value::as_u64).map_or(if live { 32 } else { 10 }, |n| n as usize);
         Ok(Config {
             log_level,
+            requests_per_second,
+            max_concurrency,
             api_key,
             account_id,
             start_date,
@@ -288,6 +301,7 @@ mod tests {
         assert_eq!(c.window_secs, 30 * 86_400);
         assert_eq!(c.request_timeout, Duration::from_secs(60));
         assert_eq!(c.lookback_secs, 600);
+        assert_eq!((c.requests_per_second, c.max_concurrency), (25.0, 10), "test-mode limits");
         assert!(c.start_date.is_none() && c.account_id.is_none());
         assert!(!c.api_key.is_live());
     }
@@ -306,6 +320,7 @@ mod tests {
         assert_eq!(c.window_secs, 43_200);
         assert_eq!(c.lookback_secs, 0);
         assert!(c.api_key.is_live());
+        assert_eq!((c.requests_per_second, c.max_concurrency), (100.0, 32), "live-mode limits");
     }
 
     #[test]

@@ -13,8 +13,10 @@ Before the windows, one shared pass over `/v1/events` (`events`) emits the objec
 or were deleted since the last run. It runs first so that, when an object is both new and
 changed, the snapshot the windows list (the newest) is the one written last.
 
-Jobs run up to [`SLICE_CONCURRENCY`] at a time; the code does not assume any order between
-windows. The events pass is a barrier: windows start when it is done.
+Jobs run up to `max_concurrency` at a time (every request also waits for the process's one
+pacer); the code does not assume any order between windows. A dense window splits itself while
+it is read (see [`read_window`]), and the children of a page's parents are fetched concurrently.
+The events pass is a barrier: windows start when it is done.
 */
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -22,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use crate::bookmark::{self, Progress};
@@ -37,8 +40,14 @@ use crate::slice::{self, Window};
 use crate::state::State;
 use crate::streams::{ChildSource, DerivedFrom, Source, StreamDef, STREAMS};
 
-/// Windows fetched at the same time. One until requests are paced by a shared rate limiter.
-pub const SLICE_CONCURRENCY: usize = 1;
+/// Parents of one page whose children are fetched at the same time.
+const CHILD_FANOUT: usize = 8;
+/// A window is split only when at least this many more pages are expected in it.
+const SPLIT_MIN_PAGES: i64 = 2;
+/// Pages each part of a split window is expected to hold.
+const PAGES_PER_PART: i64 = 4;
+/// Parts a window is split into at most (each may split again).
+const MAX_PARTS: i64 = 16;
 /// Messages buffered between the workers and the writer: bounds memory.
 const CHANNEL_CAPACITY: usize = 1024;
 
@@ -137,6 +146,9 @@ pub(crate) enum Event {
     Skipped { stream: &'static str, message: String },
     /// The job finished: every record it produced has been sent.
     Done(Job),
+    /// A window job found its window dense: `whole` is now `parts` (tiling it); the job goes on
+    /// with the newest part, `continuing`, and the others are new jobs.
+    Split { listing: usize, whole: Window, parts: Vec<Window>, continuing: Window },
     /// The job could not finish; the run stops.
     Failed(Error),
 }
@@ -147,7 +159,7 @@ pub(crate) enum Job {
     /// The shared pass over `/v1/events`.
     Events,
     /// One window of one listing.
-    Window { listing: usize, window: usize },
+    Window { listing: usize, window: Window },
 }
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
@@ -179,7 +191,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut progress: Vec<Progress> = Vec::new();
     for (li, listing) in listings.iter().enumerate() {
         progress.push(Progress::new(listing.windows.clone()));
-        pending.extend((0..listing.windows.len()).map(|wi| Job::Window { listing: li, window: wi }));
+        pending.extend(listing.windows.iter().map(|w| Job::Window { listing: li, window: *w }));
     }
     let mut updates_committed = false;
     if pass.is_empty() {
@@ -198,7 +210,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut failure: Option<Error> = None;
 
     loop {
-        while failure.is_none() && in_flight < SLICE_CONCURRENCY && !events_running {
+        while failure.is_none() && in_flight < config.max_concurrency && !events_running {
             let Some(job) = pending.pop_front() else { break };
             if let Job::Window { listing, .. } = job {
                 if !listings[listing].members().any(Member::active) {
@@ -210,12 +222,12 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             let version = config.api_version.clone();
             jobs.spawn(async move {
                 let result = match job {
-                    Job::Events => pass.run(&client, &listings, &version, &tx).await,
-                    Job::Window { listing, window } => {
-                        read_window(&client, &listings[listing], listings[listing].windows[window], &pass, &tx).await
-                    }
+                    Job::Events => pass.run(&client, &listings, &version, &tx).await.map(|()| job),
+                    Job::Window { listing, window } => read_window(&client, &listings, listing, window, &pass, &tx)
+                        .await
+                        .map(|window| Job::Window { listing, window }),
                 };
-                let _ = tx.send(result.map_or_else(Event::Failed, |()| Event::Done(job))).await;
+                let _ = tx.send(result.map_or_else(Event::Failed, Event::Done)).await;
             });
             in_flight += 1;
         }
@@ -255,6 +267,13 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 commit_updates(&listings, &mut state, now);
                 updates_committed = true;
                 output.state(&mut writer, &state, &mut since_state, &all)?;
+            }
+            Event::Split { listing, whole, parts, continuing } => {
+                progress[listing].split(whole, &parts);
+                // The older parts first: the bookmark can only move once they are done.
+                for part in parts.iter().rev().filter(|p| **p != continuing) {
+                    pending.push_front(Job::Window { listing, window: *part });
+                }
             }
             Event::Done(Job::Window { listing, window }) => {
                 in_flight -= 1;
@@ -427,35 +446,43 @@ fn child_expansions(listing: &Listing) -> Vec<&'static str> {
 }
 
 /// Reads one window of a listing: pages of parents, their children, RECORD lines to the writer.
+///
+/// When the first page shows the window is dense (it covers only a small part of the window and
+/// more pages follow), the window splits: the job keeps paging the part its first page is in,
+/// `[oldest created on the page, end)`, and the older part becomes new windows, read
+/// concurrently and split again if they too are dense. Returns the window the job completed.
 async fn read_window(
     client: &Client,
-    listing: &Listing,
-    window: Window,
+    listings: &[Listing],
+    li: usize,
+    mut window: Window,
     pass: &events::Pass,
     tx: &mpsc::Sender<Event>,
-) -> Result<()> {
+) -> Result<Window> {
+    let listing = &listings[li];
     let Source::List { path, created_filter } = listing.parent.source else {
         unreachable!("listings are built from top-level streams");
     };
-    let mut query: Query = vec![("limit".into(), PAGE_LIMIT.to_string())];
-    if created_filter {
-        query.push(("created[gte]".into(), window.start.to_string()));
-        query.push(("created[lt]".into(), window.end.to_string()));
-    }
+    let mut base: Query = vec![("limit".into(), PAGE_LIMIT.to_string())];
     for (k, v) in listing.parent.params {
-        query.push((k.to_string(), v.to_string()));
+        base.push((k.to_string(), v.to_string()));
     }
     let expand = child_expansions(listing);
     for e in &expand {
-        query.push(("expand[]".into(), e.to_string()));
+        base.push(("expand[]".into(), e.to_string()));
     }
     // Fields expanded only for the children are not part of the parent's own record: its shape
     // stays the same whichever children are selected, and equal to what events carry.
     let expanded_fields: Vec<&str> = expand.iter().map(|e| e.trim_start_matches("data.")).collect();
 
     let mut pager = Pager::new();
+    let mut first_page = true;
     loop {
-        let mut q = query.clone();
+        let mut q = base.clone();
+        if created_filter {
+            q.push(("created[gte]".into(), window.start.to_string()));
+            q.push(("created[lt]".into(), window.end.to_string()));
+        }
         if let Some(c) = pager.cursor() {
             q.push(("starting_after".into(), c.to_string()));
         }
@@ -465,15 +492,20 @@ async fn read_window(
                 for m in listing.members() {
                     disable(m, &message, tx).await;
                 }
-                return Ok(());
+                return Ok(window);
             }
             Err(e) => return Err(e),
         };
+        if first_page && created_filter {
+            if let Some((parts, continuing)) = split_dense(window, &page) {
+                let _ = tx.send(Event::Split { listing: li, whole: window, parts, continuing }).await;
+                window = continuing;
+            }
+        }
+        first_page = false;
         let extracted = now_rfc3339();
         for object in &page.data {
-            let created = object.get("created").and_then(Value::as_i64);
-            let newer_than = |m: &Member| !created_filter || created.map_or(true, |c| c >= m.threshold);
-            if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active() && newer_than(m)) {
+            if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active() && is_new_for(m, object, created_filter)) {
                 let mut record = object.clone();
                 if let Some(obj) = record.as_object_mut() {
                     for f in &expanded_fields {
@@ -482,18 +514,66 @@ async fn read_window(
                 }
                 send_record(pm, record, None, Change::default(), &extracted, tx).await?;
             }
-            for child in listing.children.iter().filter(|m| m.active() && newer_than(m)) {
-                let mut not_emitted_by_events = pass;
-                read_children(client, child, object, Change::default(), Some(&mut not_emitted_by_events), tx).await?;
+        }
+        // The children of the page's parents, fetched concurrently.
+        let mut fetches = Vec::new();
+        for object in &page.data {
+            for child in listing.children.iter().filter(|m| m.active() && is_new_for(m, object, created_filter)) {
+                fetches.push(listed_children(client, child, object, pass, tx));
             }
         }
+        futures::stream::iter(fetches).buffer_unordered(CHILD_FANOUT).try_collect::<Vec<()>>().await?;
         pager
             .advance(&page)
             .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
         if pager.is_done() {
-            return Ok(());
+            return Ok(window);
         }
     }
+}
+
+/// Whether a listed object (for a child: its parent) is new for `m`: created at or after its
+/// bookmark. Lists without a `created` filter are read whole, so everything is.
+fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
+    !created_filter || object.get("created").and_then(Value::as_i64).map_or(true, |c| c >= m.threshold)
+}
+
+/// The children of a parent met in a window: those the events pass did not already emit.
+async fn listed_children(
+    client: &Client,
+    child: &Member,
+    parent: &Value,
+    pass: &events::Pass,
+    tx: &mpsc::Sender<Event>,
+) -> Result<()> {
+    let mut not_emitted_by_events = pass;
+    read_children(client, child, parent, Change::default(), Some(&mut not_emitted_by_events), tx).await
+}
+
+/// How to split a window whose first page is `page`: the parts (oldest first) and the newest
+/// part, which the page belongs to; `None` when the window is not worth splitting.
+fn split_dense(window: Window, page: &crate::page::ListPage) -> Option<(Vec<Window>, Window)> {
+    if !page.has_more {
+        return None;
+    }
+    let oldest = page.data.last()?.get("created")?.as_i64()?;
+    if oldest <= window.start || oldest >= window.end {
+        return None;
+    }
+    // The page (up to 100 objects, newest first) spans [oldest, end): at that density the older
+    // part holds about `older / span` more pages.
+    let span = (window.end - oldest).max(1);
+    let older = oldest - window.start;
+    let pages = older / span;
+    if pages < SPLIT_MIN_PAGES {
+        return None;
+    }
+    let k = (pages / PAGES_PER_PART).clamp(1, MAX_PARTS);
+    let size = (older + k - 1) / k;
+    let continuing = Window { start: oldest, end: window.end };
+    let mut parts = slice::windows(window.start, oldest, size);
+    parts.push(continuing);
+    Some((parts, continuing))
 }
 
 /// Emits the children of one parent object: its embedded first page, then the child endpoint
@@ -675,6 +755,30 @@ pub(crate) async fn disable(member: &Member, message: &str, tx: &mpsc::Sender<Ev
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn page(created: &[i64], has_more: bool) -> crate::page::ListPage {
+        crate::page::ListPage { data: created.iter().map(|c| json!({"id": format!("o{c}"), "created": c})).collect(), has_more }
+    }
+
+    #[test]
+    fn a_dense_window_splits_into_parts_that_tile_it() {
+        let w = Window { start: 0, end: 1000 };
+        // 100 objects in the newest 10 seconds: ~99 more pages in the older 990 seconds.
+        let (parts, continuing) = split_dense(w, &page(&[999, 995, 990], true)).unwrap();
+        assert_eq!(continuing, Window { start: 990, end: 1000 });
+        assert_eq!(parts.first().unwrap().start, 0);
+        assert_eq!(*parts.last().unwrap(), continuing);
+        assert!(parts.windows(2).all(|p| p[0].end == p[1].start));
+        assert_eq!(parts.len() as i64, MAX_PARTS + 1);
+    }
+
+    #[test]
+    fn sparse_or_finished_windows_do_not_split() {
+        let w = Window { start: 0, end: 1000 };
+        assert!(split_dense(w, &page(&[999, 500], false)).is_none(), "no more pages");
+        assert!(split_dense(w, &page(&[999, 400], true)).is_none(), "about one more page");
+        assert!(split_dense(w, &page(&[0, 0], true)).is_none(), "all at the window's first second");
+    }
 
     #[test]
     fn legacy_columns_copy_renamed_and_parent_fields() {

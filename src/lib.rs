@@ -12,7 +12,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`events`]: the shared `/v1/events` pass that applies changes and deletions.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
   the state file.
-- [`client`], [`retry`]: HTTP to Stripe and the pure retry policy.
+- [`client`], [`retry`], [`pacer`]: HTTP to Stripe, the pure retry policy, the shared rate limiter.
 - [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
   METRIC lines.
 - [`error`]: what can go wrong, with its message and exit code.
@@ -32,6 +32,7 @@ pub mod events;
 pub mod error;
 pub mod log;
 pub mod metrics;
+pub mod pacer;
 pub mod page;
 pub mod protocol;
 pub mod retry;

@@ -18,3 +18,5 @@ mod updates;
 mod airbyte;
 /// `--about`, METRIC lines and `log_level`.
 mod metrics;
+/// Concurrency: split windows, the shared pacer.
+mod performance;

@@ -101,6 +101,9 @@ fn windows_are_half_open_oldest_first_and_fully_paged_before_state() {
     let files = Files::new();
     let mut config = config_for(&fake);
     config["date_window_days"] = json!(60);
+    // One request at a time, to see the order windows are started in (concurrent runs start
+    // them in the same order, and overlap).
+    config["max_concurrency"] = json!(1);
     config["start_date"] = json!(chrono::DateTime::from_timestamp(fake.now() - 400 * 86_400, 0).unwrap().to_rfc3339());
     let out = sync(&files, &config, &catalog_selecting(&["charges"]), None);
     assert!(out.success(), "{}", out.stderr);

@@ -46,9 +46,13 @@ impl Files {
     }
 }
 
-/// A config pointing at the fake.
+/// A config pointing at the fake. Returns at the start of a new second, so that a sync started
+/// now sees every object the fake created so far (a sync reads up to its start, excluded).
 pub fn config_for(fake: &FakeStripe) -> Value {
-    json!({"client_secret": KEY, "base_url": fake.base_url, "account_id": fake.account_id()})
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    std::thread::sleep(std::time::Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos())));
+    // Loopback: no need to pace at Stripe's test-mode 25 requests/s (tests of the pacer set their own).
+    json!({"client_secret": KEY, "base_url": fake.base_url, "account_id": fake.account_id(), "max_requests_per_second": 1000})
 }
 
 /// The discovered catalog with exactly `streams` selected.

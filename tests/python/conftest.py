@@ -160,7 +160,8 @@ class Fake:
 
     def config(self, **overrides: Any) -> dict:
         """A config for this fake. lookback_window 0: an incremental rerun re-reads nothing."""
-        cfg = {"client_secret": FAKE_KEY, "base_url": self.base_url, "lookback_window": 0}
+        # Loopback: no need to pace at Stripe's test-mode 25 requests/s.
+        cfg = {"client_secret": FAKE_KEY, "base_url": self.base_url, "lookback_window": 0, "max_requests_per_second": 1000}
         cfg.update(overrides)
         return {k: v for k, v in cfg.items() if v is not None}
 
