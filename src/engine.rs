@@ -535,7 +535,7 @@ async fn read_window(
 /// Whether a listed object (for a child: its parent) is new for `m`: created at or after its
 /// bookmark. Lists without a `created` filter are read whole, so everything is.
 fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
-    !created_filter || object.get("created").and_then(Value::as_i64).map_or(true, |c| c >= m.threshold)
+    !created_filter || object.get("created").and_then(Value::as_i64).is_none_or(|c| c >= m.threshold)
 }
 
 /// The children of a parent met in a window: those the events pass did not already emit.
@@ -596,7 +596,7 @@ pub(crate) async fn read_children(
     let path = child.path.replace("{parent}", parent_id);
     let mut sent: HashSet<String> = HashSet::new();
     let mut first_time = |id: String, once: &mut Option<&mut (dyn Once + Send)>| {
-        sent.insert(id.clone()) && once.as_mut().map_or(true, |o| o.first(member.name(), id))
+        sent.insert(id.clone()) && once.as_mut().is_none_or(|o| o.first(member.name(), id))
     };
     let mut pager = Pager::new();
     if let Some(embedded) = child.embedded.and_then(|f| parent.get(f)).filter(|v| v.is_object()) {
@@ -679,7 +679,7 @@ impl Once for &events::Pass {
 }
 
 fn keep(child: &ChildSource, item: &Value) -> bool {
-    child.object_filter.map_or(true, |o| item.get("object").and_then(Value::as_str) == Some(o))
+    child.object_filter.is_none_or(|o| item.get("object").and_then(Value::as_str) == Some(o))
 }
 
 fn id_of(item: &Value) -> String {
