@@ -504,18 +504,8 @@ async fn read_window(
         }
         first_page = false;
         let extracted = now_rfc3339();
-        for object in &page.data {
-            if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active() && is_new_for(m, object, created_filter)) {
-                let mut record = object.clone();
-                if let Some(obj) = record.as_object_mut() {
-                    for f in &expanded_fields {
-                        obj.remove(*f);
-                    }
-                }
-                send_record(pm, record, None, Change::default(), &extracted, tx).await?;
-            }
-        }
-        // The children of the page's parents, fetched concurrently.
+        // The children of the page's parents first, fetched concurrently; then the parents,
+        // moved out of the page (no copy).
         let mut fetches = Vec::new();
         for object in &page.data {
             for child in listing.children.iter().filter(|m| m.active() && is_new_for(m, object, created_filter)) {
@@ -526,6 +516,19 @@ async fn read_window(
         pager
             .advance(&page)
             .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
+        if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active()) {
+            for mut record in page.data {
+                if !is_new_for(pm, &record, created_filter) {
+                    continue;
+                }
+                if let Some(obj) = record.as_object_mut() {
+                    for f in &expanded_fields {
+                        obj.remove(*f);
+                    }
+                }
+                send_record(pm, record, None, Change::default(), &extracted, tx).await?;
+            }
+        }
         if pager.is_done() {
             return Ok(window);
         }
