@@ -20,3 +20,5 @@ mod airbyte;
 mod metrics;
 /// Concurrency: split windows, the shared pacer.
 mod performance;
+/// The API key never appears in what the tap prints.
+mod secrets;
