@@ -151,9 +151,16 @@ impl Config {
     }
 }
 
+/// The largest config, catalog or state file read (a full catalog is well under 2 MiB).
+pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Reads a JSON file given on the command line, with one clear error for every way it can fail.
 pub fn read_json_file(what: &'static str, path: &str) -> Result<Value> {
     let err = |problem: String| Error::Input { what, path: path.to_string(), problem };
+    let size = std::fs::metadata(path).map_err(|e| err(format!("cannot be read: {e}")))?.len();
+    if size > MAX_INPUT_BYTES {
+        return Err(err(format!("is {size} bytes; config, catalog and state files are at most {MAX_INPUT_BYTES} bytes")));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot be read: {e}")))?;
     if text.trim().is_empty() {
         return Err(err("is empty; it must hold a JSON object".into()));

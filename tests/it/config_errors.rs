@@ -63,3 +63,49 @@ fn the_secret_is_never_echoed() {
     let (_, err) = fails_with(&json!({"client_secret": "sk_test_SuperSecret!!"}).to_string());
     assert!(!err.contains("SuperSecret"), "{err}");
 }
+
+/// Runs a sync with a good config and these catalog/state contents; checks exit 2, one line
+/// naming the file, nothing on stdout.
+fn input_fails(catalog: &str, state: Option<&str>, expect: &[&str]) {
+    let files = Files::new();
+    let config = files.json("config.json", &json!({"client_secret": "sk_test_x", "base_url": "http://127.0.0.1:9"}));
+    let k = files.write("catalog.json", catalog);
+    let mut args = vec!["--config".to_string(), config, "--catalog".to_string(), k];
+    if let Some(s) = state {
+        args.push("--state".into());
+        args.push(files.write("state.json", s));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", out.stdout);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    for e in expect {
+        assert!(out.stderr.contains(e), "expected {e:?} in {}", out.stderr);
+    }
+}
+
+#[test]
+fn bad_catalog_and_state_files() {
+    let good = catalog_selecting(&["coupons"]).to_string();
+    input_fails("", None, &["catalog file", "empty"]);
+    input_fails("{oops", None, &["catalog file", "not valid JSON"]);
+    input_fails(r#"{"streams": 3}"#, None, &["catalog file", "streams"]);
+    input_fails(r#"{"streams": [{"tap_stream_id": "payouts_v9", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}"#, None, &["`payouts_v9`"]);
+    input_fails(&good, Some(""), &["state file", "empty"]);
+    input_fails(&good, Some("[1,2"), &["state file", "not valid JSON"]);
+    input_fails(&good, Some(r#"{"bookmarks": "yesterday"}"#), &["state file", "bookmarks"]);
+}
+
+#[test]
+fn an_oversized_file_is_refused_before_it_is_read() {
+    let files = Files::new();
+    let big = files.dir.path().join("huge.json");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(tap_stripe::config::MAX_INPUT_BYTES + 1).unwrap();
+    let catalog = files.json("k.json", &catalog_selecting(&["coupons"]));
+    let out = run(&["--config", big.to_str().unwrap(), "--catalog", &catalog]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("at most"), "{}", out.stderr);
+}
