@@ -22,3 +22,5 @@ mod metrics;
 mod performance;
 /// The API key never appears in what the tap prints.
 mod secrets;
+/// Killed at random moments and resumed: nothing lost.
+mod crash;
