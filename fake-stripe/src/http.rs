@@ -16,10 +16,11 @@ use crate::query::Query;
 use crate::render::Renderer;
 use crate::rng::Rng;
 use crate::store::{Clock, Store};
-use crate::switches::{Failure, LoggedRequest, Switches};
+use crate::conn::Cut;
+use crate::switches::{Failure, Fault, FaultKind, LoggedRequest, Switches};
 use crate::templates::endpoint_params;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -106,6 +107,12 @@ impl App {
             }
         }
     }
+    /// Routes a request as it is, without switches or checks (the page of `repeat_cursor`).
+    fn route(&self, path: &str, query: &str) -> Result<Value, ApiError> {
+        let store = self.store();
+        Api { store: &store, render: Renderer::new(&store) }.route(path, query)
+    }
+
     fn request_id(&self) -> String {
         self.request_ids.lock().unwrap_or_else(|e| e.into_inner()).id("req_", 14)
     }
@@ -433,17 +440,41 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     true
 }
 
-fn json_response(status: u16, body: &Value, request_id: &str, extra: &[(&'static str, String)]) -> Response {
+fn json_bytes(body: &Value) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
     bytes.push(b'\n');
+    bytes
+}
+
+fn json_response(status: u16, body: &Value, request_id: &str, extra: &[(&'static str, String)]) -> Response {
+    bytes_response(status, "application/json", json_bytes(body), request_id, extra)
+}
+
+fn bytes_response(status: u16, content_type: &str, bytes: Vec<u8>, request_id: &str, extra: &[(&'static str, String)]) -> Response {
     let mut b = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .header("Request-Id", request_id);
     for (k, v) in extra {
         b = b.header(*k, v.as_str());
     }
     b.body(Body::from(bytes)).expect("valid response")
+}
+
+/// What a proxy in front of Stripe might answer (`malformed_json`).
+const BAD_GATEWAY_HTML: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
+
+/// A successful, non-empty list response.
+fn is_nonempty_list(body: &Value) -> bool {
+    body["object"] == "list" && body["data"].as_array().is_some_and(|d| !d.is_empty())
+}
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_boundary(s: &[u8], mut i: usize) -> usize {
+    while i > 0 && i < s.len() && (s[i] & 0xC0) == 0x80 {
+        i -= 1;
+    }
+    i
 }
 
 /// The fallback handler: every request that is not an admin endpoint.
@@ -452,18 +483,42 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let headers = req.headers().clone();
+    let cut = req.extensions().get::<ConnectInfo<Cut>>().map(|c| c.0.clone());
     let request_id = app.request_id();
     let latency = app.switches.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let stripe_path = !path.starts_with("/_fake/");
+    let wire = if stripe_path { app.switches.take_fault(&path, false) } else { None };
     let version = header_str(&headers, "stripe-version").unwrap_or(API_VERSION).to_string();
-    let (status, body, mut extra) = match app.handle(&method, &path, &query, &headers) {
+    let (status, mut body, mut extra) = match app.handle(&method, &path, &query, &headers) {
         Ok(v) => (200, v, Vec::new()),
         Err(e) => (e.status, e.body(&request_id), e.headers.clone()),
     };
+    let mut applied = wire.as_ref().map(|k| k.name().to_string());
+    if stripe_path && status == 200 && body["object"] == "list" {
+        let list_fault = if wire.is_none() && is_nonempty_list(&body) { app.switches.take_fault(&path, true) } else { None };
+        match list_fault {
+            Some(FaultKind::RepeatCursor) => {
+                let previous = app.switches.last_list(&path).unwrap_or_else(|| query.clone());
+                if let Ok(v) = app.route(&path, &previous) {
+                    body = v;
+                }
+                body["has_more"] = json!(true);
+                applied = Some(FaultKind::RepeatCursor.name().to_string());
+            }
+            Some(FaultKind::DropObject) => {
+                let data = body["data"].as_array_mut().expect("a list");
+                let i = if data.len() >= 3 { data.len() / 2 } else { 0 };
+                let dropped = data.remove(i);
+                applied = Some(format!("drop_object:{}", dropped["id"].as_str().unwrap_or("")));
+            }
+            _ => app.switches.set_last_list(&path, &query),
+        }
+    }
     extra.push(("Stripe-Version", version));
-    if !path.starts_with("/_fake/") {
+    if stripe_path {
         app.switches.log(LoggedRequest {
             method: method.to_string(),
             path,
@@ -471,9 +526,32 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
             stripe_version: header_str(&headers, "stripe-version").map(str::to_string),
             stripe_account: header_str(&headers, "stripe-account").map(str::to_string),
             status,
+            fault: applied,
         });
     }
-    json_response(status, &body, &request_id, &extra)
+    match wire {
+        Some(FaultKind::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            json_response(status, &body, &request_id, &extra)
+        }
+        Some(FaultKind::ResetMidBody) => {
+            let bytes = json_bytes(&body);
+            match cut {
+                Some(cut) => cut.arm(bytes.len() / 2),
+                None => eprintln!("fake-stripe: reset_mid_body needs the connection (served without CutListener)"),
+            }
+            bytes_response(status, "application/json", bytes, &request_id, &extra)
+        }
+        Some(FaultKind::TruncatedJson) => {
+            let mut bytes = json_bytes(&body);
+            bytes.truncate(floor_boundary(&bytes, bytes.len() / 2));
+            bytes_response(status, "application/json", bytes, &request_id, &extra)
+        }
+        Some(FaultKind::MalformedJson) => {
+            bytes_response(status, "text/html", BAD_GATEWAY_HTML.as_bytes().to_vec(), &request_id, &extra)
+        }
+        _ => json_response(status, &body, &request_id, &extra),
+    }
 }
 
 /// The router: admin endpoints plus the Stripe API as fallback.
@@ -483,6 +561,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_fake/switches", get(switches))
         .route("/_fake/latency", post(set_latency))
         .route("/_fake/fail", post(fail))
+        .route("/_fake/fault", post(fault))
         .route("/_fake/rate_limit", post(rate_limit))
         .route("/_fake/forbid", post(forbid))
         .route("/_fake/reset", post(reset))
@@ -534,6 +613,7 @@ async fn switches(State(app): State<Arc<App>>) -> Response {
     let body = json!({
         "latency_ms": s.latency().as_millis() as u64,
         "failures": s.failures(),
+        "faults": s.faults().iter().map(Fault::to_json).collect::<Vec<_>>(),
         "rate_limit": s.rate_limit(),
         "forbidden": s.forbidden_prefixes(),
     });
@@ -551,6 +631,40 @@ async fn set_latency(State(app): State<Arc<App>>, body: Bytes) -> Response {
 
 async fn fail(State(app): State<Arc<App>>, body: Bytes) -> Response {
     admin_body(&app, &body, |f: Failure| app.switches.fail_next(f))
+}
+
+#[derive(Deserialize)]
+struct FaultBody {
+    kind: String,
+    #[serde(default = "one")]
+    count: usize,
+    #[serde(default)]
+    path_prefix: Option<String>,
+    #[serde(default)]
+    ms: Option<u64>,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn fault(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let result = serde_json::from_slice::<FaultBody>(&body)
+        .map_err(|e| format!("Invalid admin request body: {e}"))
+        .and_then(|b| {
+            let kind = FaultKind::from_name(&b.kind, b.ms).map_err(|e| format!("Invalid admin request body: {e}"))?;
+            Ok(Fault { kind, count: b.count, path_prefix: b.path_prefix })
+        });
+    match result {
+        Ok(f) => {
+            app.switches.fault_next(f);
+            admin_ok(&app, json!({"ok": true}))
+        }
+        Err(message) => {
+            let err = json!({"error": {"type": "invalid_request_error", "message": message}});
+            json_response(400, &err, &app.request_id(), &[])
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -23,11 +23,13 @@ assert!(fake.requests().is_empty());
 - `render`: records → Stripe JSON from `templates/` (conformed to the 2024-06-20 spec), embedded lists,
   includable fields and `expand[]`.
 - `query` and `list`: query-string checking against the spec's parameters, paging and filters.
-- `error`: Stripe's error bodies. `switches`: latency, failures, rate limit, 403s, request log.
+- `error`: Stripe's error bodies. `switches`: latency, failures, faults, rate limit, 403s, request log.
+- `conn`: connections a handler can cut mid-response (`reset_mid_body`).
 - `http`: the `/v1/…` routes and the `/_fake/…` admin endpoints.
 - `templates`: the embedded files written by `tools/make_templates.py`.
 */
 
+mod conn;
 mod dataset;
 mod error;
 mod http;
@@ -48,4 +50,4 @@ pub use http::API_VERSION;
 pub use model::Kind;
 pub use mutate::{Change, Op};
 pub use server::{FakeStripe, Options};
-pub use switches::{Failure, LoggedRequest};
+pub use switches::{Failure, Fault, FaultKind, LoggedRequest};

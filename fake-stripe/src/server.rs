@@ -5,12 +5,13 @@ Changes (`create`, `update`, `delete`, `random_round`) take the store's write lo
 with respect to API requests: a request sees the state before or after a change, never half of it.
 */
 
+use crate::conn::{Cut, CutListener};
 use crate::dataset::{self, Dataset};
 use crate::http::{router, App};
 use crate::mutate::Change;
 use crate::rng::Rng;
 use crate::store::{real_now, Clock};
-use crate::switches::{Failure, LoggedRequest};
+use crate::switches::{Failure, Fault, LoggedRequest};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -92,7 +93,8 @@ impl FakeStripe {
         let thread = std::thread::Builder::new().name("fake-stripe".into()).spawn(move || {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                let server = axum::serve(listener, router(served));
+                let app = router(served).into_make_service_with_connect_info::<Cut>();
+                let server = axum::serve(CutListener(listener), app);
                 tokio::select! {
                     r = async { server.await } => {
                         if let Err(e) = r {
@@ -224,6 +226,18 @@ impl FakeStripe {
         self.app.switches.fail_next(f);
     }
 
+    /// Queues a fault: the next `fault.count` requests (whose path starts with `fault.path_prefix`, if
+    /// given) get `fault.kind` (see [`FaultKind`](crate::FaultKind)); list-only kinds count successful,
+    /// non-empty list responses only. Each affected request is logged with `fault` set.
+    pub fn fault_next(&self, fault: Fault) {
+        self.app.switches.fault_next(fault);
+    }
+
+    /// Pending fault rules.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.app.switches.faults()
+    }
+
     /// Requests per second allowed (token bucket, bursts up to one second's worth); `None` for no limit.
     pub fn set_rate_limit(&self, per_second: Option<u32>) {
         self.app.switches.set_rate_limit(per_second);
@@ -234,7 +248,7 @@ impl FakeStripe {
         self.app.switches.forbid(path_prefix);
     }
 
-    /// Clears latency, queued failures, rate limit and forbidden prefixes.
+    /// Clears latency, queued failures and faults, rate limit and forbidden prefixes.
     pub fn reset_switches(&self) {
         self.app.switches.reset();
     }

@@ -3,10 +3,13 @@ Behaviour switches for tests and benchmarks, and the request log.
 
 Applied to every `/v1/…` request in this order: latency, queued failures, rate limit, then (after
 authentication) forbidden path prefixes. Admin endpoints (`/_fake/…`) are never affected nor logged.
+Queued [`Fault`]s then alter the response on the wire (cut, truncated or non-JSON bodies, delays) or,
+for lists, its content (a repeated page, a missing object).
 */
 
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,88 @@ pub struct Failure {
     pub retry_after: Option<u64>,
 }
 
+/// What a [`Fault`] does to a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Sends the status line, the headers (with the full `Content-Length`) and half of the body, then
+    /// closes the connection: the client's body read fails.
+    ResetMidBody,
+    /// Sends the first half of the body, with a `Content-Length` matching it: malformed JSON.
+    TruncatedJson,
+    /// Sends `<html><body><h1>502 Bad Gateway</h1></body></html>` as `text/html` instead of the JSON.
+    MalformedJson,
+    /// Delays the response by this much (on top of the global latency).
+    Slow(Duration),
+    /// Lists only: answers with the page of the previous request of the same list path (its query,
+    /// i.e. as if `starting_after` had not advanced) and `has_more: true`.
+    RepeatCursor,
+    /// Lists only: leaves one object out of the page (never its last one, so paging moves past it).
+    DropObject,
+}
+
+impl FaultKind {
+    /// `reset_mid_body`, `truncated_json`, `malformed_json`, `slow`, `repeat_cursor`, `drop_object`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::ResetMidBody => "reset_mid_body",
+            FaultKind::TruncatedJson => "truncated_json",
+            FaultKind::MalformedJson => "malformed_json",
+            FaultKind::Slow(_) => "slow",
+            FaultKind::RepeatCursor => "repeat_cursor",
+            FaultKind::DropObject => "drop_object",
+        }
+    }
+
+    /// Parses a name of [`FaultKind::name`]; `ms` is the delay of `slow` (required for it).
+    pub fn from_name(name: &str, ms: Option<u64>) -> Result<FaultKind, String> {
+        Ok(match name {
+            "reset_mid_body" => FaultKind::ResetMidBody,
+            "truncated_json" => FaultKind::TruncatedJson,
+            "malformed_json" => FaultKind::MalformedJson,
+            "slow" => FaultKind::Slow(Duration::from_millis(ms.ok_or("`slow` needs `ms`")?)),
+            "repeat_cursor" => FaultKind::RepeatCursor,
+            "drop_object" => FaultKind::DropObject,
+            _ => return Err(format!("unknown fault kind `{name}`")),
+        })
+    }
+
+    /// Whether the fault applies to (non-empty, successful) list responses only.
+    pub fn lists_only(&self) -> bool {
+        matches!(self, FaultKind::RepeatCursor | FaultKind::DropObject)
+    }
+}
+
+/// Apply `kind` to the next `count` requests (whose path starts with `path_prefix`, if given). Faults
+/// of [`FaultKind::lists_only`] kinds are consumed by successful, non-empty list responses only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub count: usize,
+    pub path_prefix: Option<String>,
+}
+
+impl Fault {
+    /// `kind` for the next `count` requests, any path.
+    pub fn new(kind: FaultKind, count: usize) -> Fault {
+        Fault { kind, count, path_prefix: None }
+    }
+
+    /// The same, only for paths starting with `prefix`.
+    pub fn on(mut self, prefix: &str) -> Fault {
+        self.path_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// As `GET /_fake/switches` shows it (the body of `POST /_fake/fault`).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"kind": self.kind.name(), "count": self.count, "path_prefix": self.path_prefix});
+        if let FaultKind::Slow(d) = self.kind {
+            v["ms"] = json!(d.as_millis() as u64);
+        }
+        v
+    }
+}
+
 /// One request as the fake saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedRequest {
@@ -36,6 +121,10 @@ pub struct LoggedRequest {
     pub stripe_version: Option<String>,
     pub stripe_account: Option<String>,
     pub status: u16,
+    /// The fault applied to the response, if any: a [`FaultKind::name`], `drop_object:<id>` with the
+    /// id left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl LoggedRequest {
@@ -79,6 +168,9 @@ struct State {
     failures: VecDeque<Failure>,
     bucket: Option<Bucket>,
     forbidden: Vec<String>,
+    faults: VecDeque<Fault>,
+    /// The query of the last list request served normally, per path (for `repeat_cursor`).
+    last_list: HashMap<String, String>,
 }
 
 /// The switches and log shared by the server and its handle.
@@ -126,6 +218,41 @@ impl Switches {
         self.state().failures.iter().cloned().collect()
     }
 
+    /// Queues a fault rule; rules are consumed in order by the requests they match.
+    pub fn fault_next(&self, f: Fault) {
+        if f.count > 0 {
+            self.state().faults.push_back(f);
+        }
+    }
+
+    /// The fault this request gets, among rules of list-only kinds (`lists`) or of the others (one use).
+    pub fn take_fault(&self, path: &str, lists: bool) -> Option<FaultKind> {
+        let mut s = self.state();
+        let i = s.faults.iter().position(|f| {
+            f.kind.lists_only() == lists && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+        })?;
+        let f = &mut s.faults[i];
+        f.count -= 1;
+        let kind = f.kind.clone();
+        if f.count == 0 {
+            s.faults.remove(i);
+        }
+        Some(kind)
+    }
+
+    /// Pending fault rules.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.state().faults.iter().cloned().collect()
+    }
+
+    pub(crate) fn set_last_list(&self, path: &str, query: &str) {
+        self.state().last_list.insert(path.to_string(), query.to_string());
+    }
+
+    pub(crate) fn last_list(&self, path: &str) -> Option<String> {
+        self.state().last_list.get(path).cloned()
+    }
+
     pub fn set_rate_limit(&self, per_second: Option<u32>) {
         self.state().bucket = per_second
             .filter(|&n| n > 0)
@@ -153,7 +280,7 @@ impl Switches {
         self.state().forbidden.iter().any(|p| path.starts_with(p.as_str()))
     }
 
-    /// Clears latency, failures, rate limit and forbidden prefixes (not the request log).
+    /// Clears latency, failures, faults, rate limit and forbidden prefixes (not the request log).
     pub fn reset(&self) {
         *self.state() = State::default();
     }
@@ -187,6 +314,20 @@ mod tests {
         assert!(s.take_failure("/v1/charges").is_some());
         assert!(s.take_failure("/v1/charges/ch_1").is_some());
         assert!(s.take_failure("/v1/charges").is_none());
+    }
+
+    #[test]
+    fn faults_are_consumed_by_matching_paths_and_kinds() {
+        let s = Switches::default();
+        s.fault_next(Fault::new(FaultKind::DropObject, 1).on("/v1/charges"));
+        s.fault_next(Fault::new(FaultKind::MalformedJson, 2));
+        assert_eq!(s.take_fault("/v1/customers", true), None);
+        assert_eq!(s.take_fault("/v1/charges", true), Some(FaultKind::DropObject));
+        assert_eq!(s.take_fault("/v1/charges", true), None);
+        assert_eq!(s.take_fault("/v1/charges", false), Some(FaultKind::MalformedJson));
+        assert_eq!(s.faults().len(), 1);
+        assert_eq!(FaultKind::from_name("slow", Some(5)), Ok(FaultKind::Slow(Duration::from_millis(5))));
+        assert!(FaultKind::from_name("slow", None).is_err());
     }
 
     #[test]
