@@ -24,3 +24,5 @@ mod performance;
 mod secrets;
 /// Killed at random moments and resumed: nothing lost.
 mod crash;
+/// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
+mod faults;
