@@ -20,7 +20,6 @@ pub const SPEC_JSON: &str = include_str!("../spec.json");
 pub const DEFAULT_API_VERSION: &str = "2024-06-20";
 const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
-const DEFAULT_WINDOW_DAYS: f64 = 30.0;
 const DEFAULT_LOOKBACK_SECS: i64 = 600;
 /// Without `start_date` the tap reads the whole history: Stripe has no object older than this
 /// (2010-01-01T00:00:00Z, before Stripe's public launch).
@@ -69,8 +68,9 @@ pub struct Config {
     pub api_version: String,
     /// `request_timeout`.
     pub request_timeout: Duration,
-    /// `date_window_days`, in seconds (at least one second).
-    pub window_secs: i64,
+    /// `date_window_days`, in seconds (at least one second); `None`: adaptive windows (one
+    /// window split by the density Stripe's pages show).
+    pub window_secs: Option<i64>,
     /// `lookback_window`: seconds of events re-read before the updates bookmark.
     pub lookback_secs: i64,
     /// `log_level`.
@@ -121,7 +121,7 @@ impl Config {
         let base_url = check_base_url(base_url)?;
         let api_version = get("api_version").and_then(Value::as_str).unwrap_or(DEFAULT_API_VERSION).to_string();
         let timeout = get("request_timeout").and_then(Value::as_f64).unwrap_or(DEFAULT_TIMEOUT_SECS);
-        let window_days = get("date_window_days").and_then(Value::as_f64).unwrap_or(DEFAULT_WINDOW_DAYS);
+        let window_days = get("date_window_days").and_then(Value::as_f64);
         let log_level = match get("log_level").and_then(Value::as_str) {
             None => crate::log::Level::Info,
             Some(name) => crate::log::Level::parse(name).ok_or_else(|| {
@@ -145,7 +145,7 @@ impl Config {
             base_url,
             api_version,
             request_timeout: Duration::from_secs_f64(timeout),
-            window_secs: ((window_days * 86_400.0) as i64).max(1),
+            window_secs: window_days.map(|d| ((d * 86_400.0) as i64).max(1)),
             lookback_secs: get("lookback_window").and_then(Value::as_f64).map_or(DEFAULT_LOOKBACK_SECS, |s| s as i64),
         })
     }
@@ -305,7 +305,7 @@ mod tests {
         let c = Config::from_value(json!({"client_secret": "sk_test_abc123"})).unwrap();
         assert_eq!(c.base_url, "https://api.stripe.com");
         assert_eq!(c.api_version, "2024-06-20");
-        assert_eq!(c.window_secs, 30 * 86_400);
+        assert_eq!(c.window_secs, None, "adaptive windows");
         assert_eq!(c.request_timeout, Duration::from_secs(60));
         assert_eq!(c.lookback_secs, 600);
         assert_eq!((c.requests_per_second, c.max_concurrency), (25.0, 10), "test-mode limits");
@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(c.start_date, Some(1_704_067_200));
         assert_eq!(c.base_url, "http://127.0.0.1:1234");
         assert_eq!(c.request_timeout, Duration::from_secs(15));
-        assert_eq!(c.window_secs, 43_200);
+        assert_eq!(c.window_secs, Some(43_200));
         assert_eq!(c.lookback_secs, 0);
         assert!(c.api_key.is_live());
         assert_eq!((c.requests_per_second, c.max_concurrency), (100.0, 32), "live-mode limits");

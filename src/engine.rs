@@ -42,10 +42,9 @@ use crate::streams::{ChildSource, DerivedFrom, Source, StreamDef, STREAMS};
 
 /// Parents of one page whose children are fetched at the same time.
 const CHILD_FANOUT: usize = 8;
-/// A window is split only when at least this many more pages are expected in it.
-const SPLIT_MIN_PAGES: i64 = 2;
-/// Pages each part of a split window is expected to hold.
-const PAGES_PER_PART: i64 = 4;
+/// Pages each part of a split window is expected to hold: every part ends with a partial page,
+/// so larger parts waste fewer requests; a window is split only into two parts or more.
+const PAGES_PER_PART: i64 = 8;
 /// Parts a window is split into at most (each may split again).
 const MAX_PARTS: i64 = 16;
 /// Messages buffered between the workers and the writer: bounds memory.
@@ -419,7 +418,12 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, outp
         let mut listing = Listing { parent, parent_member, children, windows: Vec::new() };
         let start = listing.members().map(|m| m.threshold).min().unwrap_or(now);
         listing.windows = match parent.source {
-            Source::List { created_filter: true, .. } => slice::windows(start, now, config.window_secs),
+            Source::List { created_filter: true, .. } => match config.window_secs {
+                Some(size) => slice::windows(start, now, size),
+                // Adaptive: one window, split by the density its first page shows (empty
+                // history costs one request, dense history is read in parallel parts).
+                None => slice::windows(start, now, i64::MAX),
+            },
             // No `created` filter: the whole list is one job, read in full every run.
             _ => vec![Window { start: HISTORY_START.min(start), end: now.max(start) }],
         };
@@ -568,10 +572,10 @@ fn split_dense(window: Window, page: &crate::page::ListPage) -> Option<(Vec<Wind
     let span = (window.end - oldest).max(1);
     let older = oldest - window.start;
     let pages = older / span;
-    if pages < SPLIT_MIN_PAGES {
+    let k = (pages / PAGES_PER_PART).min(MAX_PARTS);
+    if k < 2 {
         return None;
     }
-    let k = (pages / PAGES_PER_PART).clamp(1, MAX_PARTS);
     let size = (older + k - 1) / k;
     let continuing = Window { start: oldest, end: window.end };
     let mut parts = slice::windows(window.start, oldest, size);
@@ -772,7 +776,7 @@ mod tests {
         assert_eq!(parts.first().unwrap().start, 0);
         assert_eq!(*parts.last().unwrap(), continuing);
         assert!(parts.windows(2).all(|p| p[0].end == p[1].start));
-        assert_eq!(parts.len() as i64, MAX_PARTS + 1);
+        assert_eq!(parts.len() as i64, (99 / PAGES_PER_PART).min(MAX_PARTS) + 1);
     }
 
     #[test]
@@ -780,6 +784,7 @@ mod tests {
         let w = Window { start: 0, end: 1000 };
         assert!(split_dense(w, &page(&[999, 500], false)).is_none(), "no more pages");
         assert!(split_dense(w, &page(&[999, 400], true)).is_none(), "about one more page");
+        assert!(split_dense(w, &page(&[999, 900], true)).is_none(), "about 9 more pages: one part is enough");
         assert!(split_dense(w, &page(&[0, 0], true)).is_none(), "all at the window's first second");
     }
 

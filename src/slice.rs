@@ -21,6 +21,7 @@ pub fn windows(start: i64, end: i64, size: i64) -> Vec<Window> {
     let mut s = start;
     while s < end {
         let e = s.saturating_add(size).min(end);
+        debug_assert!(e > s);
         out.push(Window { start: s, end: e });
         s = e;
     }

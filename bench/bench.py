@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""tap-stripe benchmark: tap-stripe vs singer-io tap-stripe 3.3.0 vs Airbyte source-stripe 5.14.1.
+
+Started by bench/run.sh (which builds and installs); see BENCHMARKS.md.
+Usage: bench.py [--only TOOL,...] SCENARIO...   (scenarios: a b c)
+Env: BENCH_A_N, BENCH_B_N, BENCH_C_N (charges), BENCH_ANCHORS_C=1 (anchors in c),
+     BENCH_TIMEOUT (seconds per run, default 1800).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+TAP = os.path.join(ROOT, "target/release/tap-stripe")
+FAKE = os.path.join(ROOT, "target/release/fake-stripe")
+KEY = "sk_live_bench"
+START_DATE = "2015-01-01T00:00:00Z"
+CHARGES_PER_CUSTOMER = 25
+TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "1800"))
+
+SCENARIOS = {
+    "a": dict(title="(a) charges, no latency", n=int(os.environ.get("BENCH_A_N", "100000")), latency=0, rate=None),
+    "b": dict(title="(b) charges, 150 ms latency, 100 req/s limit", n=int(os.environ.get("BENCH_B_N", "20000")),
+              latency=150, rate=100),
+    "c": dict(title="(c) memory, charges", n=int(os.environ.get("BENCH_C_N", "1000000")), latency=0, rate=None,
+              anchors=os.environ.get("BENCH_ANCHORS_C") == "1"),
+}
+
+
+def http(base, path, method="GET"):
+    req = urllib.request.Request(base + path, method=method)
+    with urllib.request.urlopen(req, timeout=600) as r:
+        body = r.read()
+    return json.loads(body) if body else None
+
+
+def start_fake(n, latency, rate, tmp):
+    customers = max(1, round(n / CHARGES_PER_CUSTOMER))
+    args = [FAKE, "--port", "0", "--key", KEY, "--customers", str(customers),
+            "--charges-per-customer", str(CHARGES_PER_CUSTOMER), "--invoices-per-customer", "0",
+            "--latency-ms", str(latency)]
+    if rate:
+        args += ["--rate-limit", str(rate)]
+    log = open(os.path.join(tmp, "fake.log"), "w")
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+    line = p.stdout.readline()
+    m = re.search(r"http://[0-9.]+:\d+", line)
+    if not m:
+        p.kill()
+        raise SystemExit(f"fake did not start: {line!r}")
+    return p, m.group(0)
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for l in f:
+                if l.startswith("VmRSS:"):
+                    return int(l.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_tool(cmd, env, base, tmp, name):
+    http(base, "/_fake/requests", "DELETE")
+    tfile = os.path.join(tmp, f"{name}.time")
+    errf = open(os.path.join(tmp, f"{name}.stderr"), "w")
+    t0 = time.monotonic()
+    p = subprocess.Popen(["/usr/bin/time", "-v", "-o", tfile] + cmd, stdout=subprocess.PIPE, stderr=errf,
+                         env={**os.environ, **env}, cwd=tmp)
+    records = 0
+    for line in p.stdout:
+        if b'"RECORD"' in line[:60]:
+            records += 1
+    rc = p.wait(timeout=TIMEOUT)
+    wall = time.monotonic() - t0
+    t = open(tfile).read()
+
+    def field(label):
+        m = re.search(re.escape(label) + r":\s*([0-9.]+)", t)
+        return float(m.group(1)) if m else float("nan")
+
+    cpu = field("User time (seconds)") + field("System time (seconds)")
+    rss_mb = field("Maximum resident set size (kbytes)") / 1024
+    log = http(base, "/_fake/requests")
+    reqs = [r for r in log if not r["path"].startswith("/_fake")]
+    n429 = sum(1 for r in reqs if r.get("status") == 429)
+    return dict(tool=name, rc=rc, records=records, requests=len(reqs), r429=n429, wall=wall,
+                rps=records / wall if wall else 0, rss=rss_mb, cpu=cpu)
+
+
+def tap_catalog(cfg, tmp, cmd, name):
+    out = subprocess.run(cmd + ["--config", cfg, "--discover"], capture_output=True, text=True, cwd=tmp,
+                         env={**os.environ, **ENV_EXTRA})
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} discover failed: {out.stderr[-2000:]}")
+    cat = json.loads(out.stdout)
+    streams = []
+    for s in cat["streams"]:
+        if s["tap_stream_id"] == "charges":
+            for m in s["metadata"]:
+                if m["breadcrumb"] == []:
+                    m["metadata"]["selected"] = True
+            streams.append(s)
+    cat["streams"] = streams
+    path = os.path.join(tmp, f"{name}-catalog.json")
+    json.dump(cat, open(path, "w"))
+    return path
+
+
+ENV_EXTRA = {}
+
+
+def scenario(key, tools):
+    sc = SCENARIOS[key]
+    tmp = tempfile.mkdtemp(prefix=f"bench-{key}-")
+    print(f"\n== {sc['title']}: N={sc['n']:,} requested charges ==", flush=True)
+    t0 = time.monotonic()
+    fake, base = start_fake(sc["n"], sc["latency"], sc["rate"], tmp)
+    ENV_EXTRA["BENCH_STRIPE_BASE"] = base
+    try:
+        print(f"fake at {base} ready in {time.monotonic() - t0:.1f}s, fake RSS {rss_kb(fake.pid) / 1024:.0f} MB",
+              flush=True)
+        account = http(base, "/_fake/health")["account"]
+        cfg = {"client_secret": KEY, "account_id": account, "start_date": START_DATE, "base_url": base}
+        if sc["rate"]:
+            cfg["max_requests_per_second"] = sc["rate"]
+        cfg_path = os.path.join(tmp, "config.json")
+        json.dump(cfg, open(cfg_path, "w"))
+        singer_cfg = os.path.join(tmp, "singer-config.json")
+        json.dump({k: cfg[k] for k in ("client_secret", "account_id", "start_date")}, open(singer_cfg, "w"))
+        ab_cfg = os.path.join(tmp, "airbyte-config.json")
+        json.dump({k: cfg[k] for k in ("client_secret", "account_id", "start_date")}, open(ab_cfg, "w"))
+        ab_cat = os.path.join(tmp, "airbyte-catalog.json")
+        json.dump({"streams": [{"stream": {"name": "charges", "json_schema": {},
+                                           "supported_sync_modes": ["full_refresh", "incremental"]},
+                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]},
+                  open(ab_cat, "w"))
+        singer_cmd = [os.path.join(BENCH, ".venv-singer/bin/python"), os.path.join(BENCH, "singer_wrapper.py")]
+        airbyte_cmd = [os.path.join(BENCH, ".venv-airbyte/bin/python"), os.path.join(BENCH, "airbyte_wrapper.py")]
+        results = []
+        if "tap-stripe" in tools:
+            cat = tap_catalog(cfg_path, tmp, [TAP], "tap-stripe")
+            results.append(run_tool([TAP, "--config", cfg_path, "--catalog", cat], {}, base, tmp, "tap-stripe"))
+            print_row(results[-1], None)
+        if sc.get("anchors", True):
+            if "singer-io" in tools:
+                cat = tap_catalog(singer_cfg, tmp, singer_cmd, "singer-io")
+                results.append(run_tool(singer_cmd + ["--config", singer_cfg, "--catalog", cat], ENV_EXTRA, base, tmp,
+                                        "singer-io 3.3.0"))
+                print_row(results[-1], None)
+            if "airbyte" in tools:
+                results.append(run_tool(airbyte_cmd + ["read", "--config", ab_cfg, "--catalog", ab_cat], ENV_EXTRA,
+                                        base, tmp, "airbyte 5.14.1"))
+                print_row(results[-1], None)
+        print(f"\nfake RSS at end {rss_kb(fake.pid) / 1024:.0f} MB; logs in {tmp}")
+        table(sc, results)
+    finally:
+        fake.terminate()
+        fake.wait()
+
+
+HDR = f"| {'tool':<16} | {'exit':>4} | {'records':>9} | {'requests':>8} | {'429s':>6} | {'wall s':>8} | " \
+      f"{'records/s':>9} | {'peak RSS MB':>11} | {'CPU s':>7} | {'x wall':>7} | {'x rec/s':>7} | {'x RSS':>6} | {'x CPU':>6} |"
+
+
+def print_row(r, ref):
+    print(fmt(r, ref), flush=True)
+
+
+def fmt(r, ref):
+    def ratio(a, b):
+        return f"{a / b:.1f}" if b else "-"
+    rw = ratio(r["wall"], ref["wall"]) if ref else "-"
+    rr = ratio(ref["rps"], r["rps"]) if ref and r["rps"] else "-"
+    rm = ratio(r["rss"], ref["rss"]) if ref else "-"
+    rc = ratio(r["cpu"], ref["cpu"]) if ref else "-"
+    return (f"| {r['tool']:<16} | {r['rc']:>4} | {r['records']:>9,} | {r['requests']:>8,} | {r['r429']:>6,} | "
+            f"{r['wall']:>8.2f} | {r['rps']:>9,.0f} | {r['rss']:>11.1f} | {r['cpu']:>7.2f} | {rw:>7} | {rr:>7} | "
+            f"{rm:>6} | {rc:>6} |")
+
+
+def table(sc, results):
+    print(f"\n### {sc['title']} (N={sc['n']:,})\n")
+    print(HDR)
+    print("|" + "|".join("-" * (len(c)) for c in HDR.split("|")[1:-1]) + "|")
+    ref = next((r for r in results if r["tool"] == "tap-stripe"), None)
+    for r in results:
+        print(fmt(r, ref if r is not ref else None))
+    print(flush=True)
+
+
+def main():
+    args = sys.argv[1:]
+    tools = {"tap-stripe", "singer-io", "airbyte"}
+    if args[:1] == ["--only"]:
+        tools = set(args[1].split(","))
+        args = args[2:]
+    for key in args or ["a", "b", "c"]:
+        scenario(key, tools)
+
+
+if __name__ == "__main__":
+    main()
