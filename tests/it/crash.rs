@@ -2,26 +2,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fake_stripe::{FakeStripe, Options};
 use serde_json::Value;
 
-use crate::tap_run::{catalog_selecting, config_for, sync, Files, BIN};
+use crate::tap_run::{catalog_selecting, config_for, spawn_sync, sync, Files};
 
 const STREAMS: [&str; 5] = ["charges", "customers", "customer_balance_transactions", "invoices", "invoice_line_items"];
 
 /// Starts a sync, kills it after `after`, returns what it wrote to stdout.
 fn run_and_kill(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, after: Duration) -> (String, bool) {
-    let c = files.json("config.json", config);
-    let k = files.json("catalog.json", catalog);
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--config", &c, "--catalog", &k]);
-    if let Some(s) = state {
-        cmd.args(["--state", &files.json("state.json", s)]);
-    }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = spawn_sync(files, config, catalog, state);
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut s = String::new();

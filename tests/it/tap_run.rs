@@ -136,8 +136,8 @@ pub fn sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value
     run(&args)
 }
 
-/// Starts a sync and kills it (SIGKILL) after `lines` lines of stdout; returns what it printed.
-pub fn sync_killed_after(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, lines: usize) -> Output {
+/// Starts a sync in the background, stdout piped, stderr dropped.
+pub fn spawn_sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>) -> std::process::Child {
     let c = files.json("config.json", config);
     let k = files.json("catalog.json", catalog);
     let mut cmd = Command::new(BIN);
@@ -145,7 +145,12 @@ pub fn sync_killed_after(files: &Files, config: &Value, catalog: &Value, state: 
     if let Some(s) = state {
         cmd.args(["--state", &files.json("state.json", s)]);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+/// Starts a sync and kills it (SIGKILL) after `lines` lines of stdout; returns what it printed.
+pub fn sync_killed_after(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, lines: usize) -> Output {
+    let mut child = spawn_sync(files, config, catalog, state);
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut stdout = String::new();
     let mut seen = 0;
