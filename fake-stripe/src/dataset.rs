@@ -50,6 +50,9 @@ pub struct Dataset {
     pub payout_interval_days: i64,
     /// Objects created within this many days of `now` get a creation event.
     pub event_days: i64,
+    /// About how many objects of each generic resource (subscriptions, payouts, products, …; see
+    /// `generic::RES`) to generate, with their children; 0 for none (the benchmark datasets).
+    pub new_resources: usize,
 }
 
 impl Default for Dataset {
@@ -69,6 +72,7 @@ impl Default for Dataset {
             coupons: 6,
             payout_interval_days: 7,
             event_days: 30,
+            new_resources: 3,
         }
     }
 }
@@ -84,6 +88,7 @@ impl Dataset {
             customers_with_many_sources: ((d.customers_with_many_sources as f64 * factor).round() as usize)
                 .min(n),
             coupons: ((d.coupons as f64 * factor).round() as usize).max(1),
+            new_resources: 0,
             ..d
         }
     }
@@ -95,7 +100,28 @@ impl Dataset {
 
     /// No objects at all (for tests that build their own).
     pub fn empty() -> Dataset {
-        Dataset { customers: 0, coupons: 0, large_invoices: 0, customers_with_many_sources: 0, ..Dataset::default() }
+        Dataset {
+            customers: 0,
+            coupons: 0,
+            large_invoices: 0,
+            customers_with_many_sources: 0,
+            new_resources: 0,
+            ..Dataset::default()
+        }
+    }
+
+    /// The default dataset of a connected account: a few customers with their charges, invoices and
+    /// events, and a couple of objects of every generic resource.
+    pub fn connected() -> Dataset {
+        Dataset {
+            customers: 4,
+            large_invoices: 0,
+            customers_with_many_sources: 0,
+            coupons: 1,
+            history_days: 120,
+            new_resources: 2,
+            ..Dataset::default()
+        }
     }
 }
 
@@ -121,7 +147,9 @@ pub fn generate(ds: &Dataset, seed: u64, now: i64, account_id: String) -> Store 
     g.store.reindex();
     g.events();
     g.store.reindex();
-    g.store
+    let mut store = g.store;
+    crate::generic::generate(&mut store, seed, ds.new_resources, ds.history_days, ds.event_days);
+    store
 }
 
 struct CustomerSpec {

@@ -113,6 +113,22 @@ impl ApiError {
         .with_code("account_invalid")
     }
 
+    /// 403 for another account's data when the key's account is not a Connect platform.
+    pub fn platform_only() -> ApiError {
+        ApiError::new(
+            403,
+            "invalid_request_error",
+            "Only Stripe Connect platforms can work with other accounts. If you specified a client_id parameter, make \
+             sure it's correct. If you need to setup a Stripe Connect platform, you can do so at \
+             https://dashboard.stripe.com/account/applications/settings.",
+        )
+    }
+
+    /// 403 for `GET /v1/accounts` on behalf of a connected account.
+    pub fn accounts_of_connected() -> ApiError {
+        ApiError::new(403, "invalid_request_error", "You cannot access the connected accounts of your platform's connected accounts.")
+    }
+
     /// 429 from the rate limiter.
     pub fn rate_limited() -> ApiError {
         ApiError::new(

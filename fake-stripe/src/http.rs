@@ -45,7 +45,10 @@ fn retained(r: &Record, now: i64) -> bool {
 
 /// Shared server state.
 pub struct App {
+    /// The platform's (the key's own account's) data.
     pub store: RwLock<Store>,
+    /// Connected accounts (a Connect platform): id and data, fixed at start.
+    pub connected: Vec<(String, RwLock<Store>)>,
     pub switches: Switches,
     pub api_key: String,
     request_ids: Mutex<Rng>,
@@ -54,7 +57,70 @@ pub struct App {
 impl App {
     pub fn new(store: Store, api_key: String) -> App {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        App { store: RwLock::new(store), switches: Switches::default(), api_key, request_ids: Mutex::new(Rng::new(seed)) }
+        App {
+            store: RwLock::new(store),
+            connected: Vec::new(),
+            switches: Switches::default(),
+            api_key,
+            request_ids: Mutex::new(Rng::new(seed)),
+        }
+    }
+
+    /// The store of an account: `None` or the platform's own id for the platform, else a connected
+    /// account that is still listed (not deleted).
+    fn store_lock(&self, account: Option<&str>) -> Result<&RwLock<Store>, ApiError> {
+        let platform = self.store().account_id.clone();
+        match account {
+            None => Ok(&self.store),
+            Some(a) if a == platform => Ok(&self.store),
+            Some(a) => self
+                .connected
+                .iter()
+                .find(|(id, _)| id == a)
+                .filter(|_| self.store().gget(crate::generic::idx("account"), a).is_some())
+                .map(|(_, s)| s)
+                .ok_or_else(|| ApiError::no_such("account", a, "account", 404)),
+        }
+    }
+
+    fn read(lock: &RwLock<Store>) -> std::sync::RwLockReadGuard<'_, Store> {
+        lock.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(lock: &RwLock<Store>) -> RwLockWriteGuard<'_, Store> {
+        lock.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates an object in an account's data (`None`: the platform).
+    pub fn create_in(&self, account: Option<&str>, resource: &str, fields: &Value) -> Result<Value, ApiError> {
+        mutate::create(&mut Self::write(self.store_lock(account)?), resource, fields).map(|(v, _)| v)
+    }
+
+    /// Updates an object in an account's data. Updating a connected `account` (platform data) emits
+    /// `account.updated` in that account's events.
+    pub fn update_in(&self, account: Option<&str>, resource: &str, id: &str, changes: &Value) -> Result<Value, ApiError> {
+        let lock = self.store_lock(account)?;
+        if resource == "account" && std::ptr::eq(lock, &self.store) {
+            let before = self.objects_in(&self.store, "account").into_iter().find(|a| a["id"] == id);
+            let (after, _) = mutate::update(&mut self.store_mut(), resource, id, changes)?;
+            if let (Some(before), Ok(target)) = (before, self.store_lock(Some(id))) {
+                if !std::ptr::eq(target, &self.store) {
+                    mutate::push_updated(&mut Self::write(target), "account.updated", &before, &after);
+                }
+            }
+            return Ok(after);
+        }
+        mutate::update(&mut Self::write(lock), resource, id, changes).map(|(v, _)| v)
+    }
+
+    /// Deletes an object in an account's data.
+    pub fn delete_in(&self, account: Option<&str>, resource: &str, id: &str) -> Result<Value, ApiError> {
+        mutate::delete(&mut Self::write(self.store_lock(account)?), resource, id).map(|(v, _)| v)
+    }
+
+    /// What an account's data holds for `resource`, newest first.
+    pub fn objects_of(&self, account: &str, resource: &str) -> Result<Vec<Value>, ApiError> {
+        Ok(self.objects_in(self.store_lock(Some(account))?, resource))
     }
 
     pub fn store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
@@ -67,12 +133,12 @@ impl App {
 
     /// Creates an object (see `mutate`).
     pub fn create(&self, resource: &str, fields: &Value) -> Result<Value, ApiError> {
-        mutate::create(&mut self.store_mut(), resource, fields).map(|(v, _)| v)
+        self.create_in(None, resource, fields)
     }
 
     /// Updates an object (see `mutate`).
     pub fn update(&self, resource: &str, id: &str, changes: &Value) -> Result<Value, ApiError> {
-        mutate::update(&mut self.store_mut(), resource, id, changes).map(|(v, _)| v)
+        self.update_in(None, resource, id, changes)
     }
 
     /// Deletes an object (see `mutate`); returns the deleted stub.
@@ -119,10 +185,14 @@ impl App {
 
     /// What the fake holds for `resource` (an `object` name), newest first.
     pub fn objects(&self, resource: &str) -> Vec<Value> {
-        let store = self.store();
+        self.objects_in(&self.store, resource)
+    }
+
+    fn objects_in(&self, lock: &RwLock<Store>, resource: &str) -> Vec<Value> {
+        let store = Self::read(lock);
         let r = Renderer::new(&store);
-        if resource == "account" {
-            return vec![r.account()];
+        if let Some(res) = crate::generic::index(resource) {
+            return store.gtable(res).rows().iter().rev().map(|x| r.render(x)).collect();
         }
         match Kind::from_object(resource) {
             Some(Kind::Event) => {
@@ -158,19 +228,38 @@ impl App {
                 return Err(ApiError::invalid(format!("Invalid Stripe API version: {v}")));
             }
         }
-        let store = self.store();
-        if let Some(acct) = header_str(headers, "stripe-account") {
-            if acct != store.account_id {
-                return Err(ApiError::account_invalid(&key, acct));
-            }
-        }
+        let header = header_str(headers, "stripe-account");
+        let context = self.store_lock(header).map_err(|_| ApiError::account_invalid(&key, header.unwrap_or("")))?;
+        let context_id = Self::read(context).account_id.clone();
         if self.switches.is_forbidden(path) {
-            return Err(ApiError::permission(&key, &store.account_id, &permission_for(path)));
+            return Err(ApiError::permission(&key, &context_id, &permission_for(path)));
         }
         if method != Method::GET {
             return Err(ApiError::unrecognized_url(method.as_str(), path));
         }
-        Api { store: &store, render: Renderer::new(&store) }.route(path, query)
+        let in_connected = !std::ptr::eq(context, &self.store);
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        // Whose data answers: `/v1/accounts[/{id}]` is the platform's list of connected accounts;
+        // `/v1/accounts/{id}/…` the data of account `id`; anything else the context's.
+        let (lock, path) = match segs.as_slice() {
+            ["v1", "accounts"] if in_connected => return Err(ApiError::accounts_of_connected()),
+            ["v1", "accounts"] => (&self.store, path.to_string()),
+            ["v1", "account"] if in_connected => (&self.store, format!("/v1/accounts/{context_id}")),
+            ["v1", "accounts", id, rest @ ..] if !id.is_empty() => {
+                if in_connected && *id != context_id {
+                    return Err(ApiError::account_invalid(&key, id));
+                }
+                let target = match self.store_lock(Some(id)) {
+                    Ok(t) => t,
+                    Err(_) if self.connected.is_empty() => return Err(ApiError::platform_only()),
+                    Err(_) => return Err(ApiError::account_invalid(&key, id)),
+                };
+                (if rest.is_empty() { &self.store } else { target }, path.to_string())
+            }
+            _ => (context, path.to_string()),
+        };
+        let store = Self::read(lock);
+        Api { store: &store, render: Renderer::new(&store) }.route(&path, query)
     }
 }
 
@@ -219,6 +308,9 @@ struct Api<'a> {
 
 impl<'a> Api<'a> {
     fn route(&self, path: &str, raw: &str) -> Result<Value, ApiError> {
+        if let Some(result) = crate::generic::route(self.store, &self.render, path, raw) {
+            return result;
+        }
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let q = |spec_path: &str| Query::parse(raw, endpoint_params(spec_path));
         match segs.as_slice() {

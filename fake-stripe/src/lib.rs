@@ -17,6 +17,8 @@ assert!(fake.requests().is_empty());
 
 - [`server`]: [`FakeStripe`] (own thread + tokio runtime, synchronous handle) and [`Options`].
 - `dataset`: [`Dataset`] and the deterministic generator filling the store.
+- `generic`: the resources stored as rendered JSON (subscriptions, payouts, products, …): their table,
+  generation, routes and change rules.
 - `model`: what is stored per object (a [`Kind`], ids, facts; cosmetic values come from a seed).
 - `store`: one ordered table per kind, events included, with id and parent indexes; the clock.
 - `mutate`: create / update / delete with the events Stripe emits, and random rounds of changes.
@@ -32,6 +34,7 @@ assert!(fake.requests().is_empty());
 mod conn;
 mod dataset;
 mod error;
+mod generic;
 mod http;
 mod list;
 mod look;

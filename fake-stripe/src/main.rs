@@ -45,6 +45,9 @@ struct Cli {
     /// API version of the events created by changes (e.g. 2020-08-27; default 2024-06-20).
     #[arg(long)]
     event_api_version: Option<String>,
+    /// Connected accounts of the platform (each with its own small dataset; `Stripe-Account` selects one).
+    #[arg(long, default_value_t = 0)]
+    connected_accounts: usize,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,8 @@ fn main() -> ExitCode {
         account_id: None,
         latency: Duration::from_millis(cli.latency_ms),
         rate_limit: cli.rate_limit,
+        connected_accounts: cli.connected_accounts,
+        ..Options::default()
     };
     match FakeStripe::bind(opts, &format!("{}:{}", cli.host, cli.port)) {
         Ok(fake) => {

@@ -25,6 +25,9 @@ pub enum Kind {
     BankAccount,
     Card,
     Event,
+    /// A resource served generically (see `generic`): which one is in [`Generic::res`]. Not in
+    /// [`Kind::ALL`]; its records live in the store's generic tables.
+    Generic,
 }
 
 impl Kind {
@@ -56,6 +59,7 @@ impl Kind {
             Kind::BankAccount => "bank_account",
             Kind::Card => "card",
             Kind::Event => "event",
+            Kind::Generic => "object",
         }
     }
 
@@ -77,6 +81,7 @@ impl Kind {
             Kind::BankAccount => "ba_",
             Kind::Card => "card_",
             Kind::Event => "evt_",
+            Kind::Generic => return None,
         })
     }
 
@@ -116,6 +121,7 @@ impl Record {
             Facts::CustomerBalanceTransaction(t) => Some(&t.customer),
             Facts::BankAccount(b) => Some(&b.customer),
             Facts::Card(c) => Some(&c.customer),
+            Facts::Generic(g) => g.parent.as_deref(),
             _ => None,
         }
     }
@@ -134,6 +140,7 @@ pub enum Facts {
     BankAccount(BankAccount),
     Card(Card),
     Event(Event),
+    Generic(Generic),
 }
 
 impl Facts {
@@ -150,6 +157,7 @@ impl Facts {
             Facts::BankAccount(_) => Kind::BankAccount,
             Facts::Card(_) => Kind::Card,
             Facts::Event(_) => Kind::Event,
+            Facts::Generic(_) => Kind::Generic,
         }
     }
 }
@@ -370,4 +378,14 @@ pub enum Snapshot {
     /// The object rendered when the event happened (events of changes made through `mutate`), so that
     /// later changes to related objects (an invoice's lines, a deleted customer) never alter it.
     Rendered(Box<Value>),
+}
+
+/// An object of a generic resource: its rendered JSON (embedded lists are filled from the children when
+/// rendered) and the id of its parent (the object it is listed under), if any.
+#[derive(Debug, Clone)]
+pub struct Generic {
+    /// Index into [`crate::generic::RES`].
+    pub res: usize,
+    pub value: Box<Value>,
+    pub parent: Option<String>,
 }

@@ -35,6 +35,7 @@ balance transactions without events of their own (Stripe documents none).
 */
 
 use crate::error::ApiError;
+use crate::generic::{self, Delete, Parent, RES};
 use crate::model::*;
 use crate::render::Renderer;
 use crate::rng::Rng;
@@ -88,13 +89,17 @@ fn resource_kind(resource: &str) -> Result<Kind> {
     Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
         ApiError::invalid(format!(
             "The fake cannot change `{resource}` objects; it changes customer, charge, invoice, line_item, coupon, \
-             dispute, customer_balance_transaction, bank_account and card."
+             dispute, customer_balance_transaction, bank_account, card and the generic resources ({}).",
+            generic::RES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
         ))
     })
 }
 
 /// Creates an object of `resource` from `fields` (the created object and the change).
 pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Value, Change)> {
+    if let Some(res) = generic::index(resource) {
+        return generic_create(store, res, fields);
+    }
     let kind = resource_kind(resource)?;
     let fields = as_fields(fields)?;
     let mut ctx = Ctx::new(store);
@@ -115,6 +120,9 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
 
 /// Applies `changes` to an object (the updated object and the change).
 pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> Result<(Value, Change)> {
+    if let Some(res) = generic::index(resource) {
+        return generic_update(store, res, id, changes);
+    }
     let kind = resource_kind(resource)?;
     let fields = as_fields(changes)?;
     let mut ctx = Ctx::new(store);
@@ -136,6 +144,9 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
 
 /// Deletes an object Stripe can delete (the deleted stub and the change).
 pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Change)> {
+    if let Some(res) = generic::index(resource) {
+        return generic_delete(store, res, id);
+    }
     let kind = resource_kind(resource)?;
     let mut ctx = Ctx::new(store);
     ctx.idempotency_key = None; // DELETE requests take no idempotency key
@@ -616,6 +627,15 @@ impl<'a> Ctx<'a> {
             .collect();
         for (k, child) in children {
             self.s.remove(k, &child);
+        }
+        // Its tax ids are deleted and its payment methods detached, without events of their own.
+        for (res, def) in RES.iter().enumerate() {
+            if def.parent == Parent::Customer {
+                let ids: Vec<String> = self.s.gchildren(res, id).iter().map(|r| r.id.clone()).collect();
+                for child in ids {
+                    self.s.gremove(res, &child);
+                }
+            }
         }
         self.s.remove(Kind::Customer, id);
         self.emit_object("customer.deleted", last, None, false);
@@ -1569,6 +1589,286 @@ impl<'a> Ctx<'a> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// generic resources
+
+impl Ctx<'_> {
+    /// A generic object as events show it.
+    fn gshape(&self, res: usize, id: &str) -> Value {
+        let r = self.s.gget(res, id).expect("object exists");
+        match &self.s.event_api_version {
+            Some(v) => self.renderer().render_as(r, v),
+            None => self.renderer().render(r),
+        }
+    }
+
+    fn gcurrent(&self, res: usize, id: &str) -> Value {
+        self.renderer().render(self.s.gget(res, id).expect("object exists"))
+    }
+
+    fn gvalue_mut(&mut self, res: usize, id: &str) -> &mut Value {
+        match &mut self.s.gget_mut(res, id).expect("object exists").facts {
+            Facts::Generic(g) => &mut g.value,
+            _ => unreachable!(),
+        }
+    }
+
+    fn gchange(&self, res: usize, id: String, op: Op) -> Change {
+        let mut c = self.change(Kind::Customer, id, op);
+        c.resource = RES[res].name.to_string();
+        c
+    }
+
+    /// The generic parent (resource, id) of an object, if its parent is a generic resource.
+    fn gparent(&self, res: usize, id: &str) -> Option<(usize, String)> {
+        match RES[res].parent {
+            Parent::Res(p) => self.s.gget(res, id).and_then(|r| r.parent()).map(|pid| (generic::idx(p), pid.to_string())),
+            _ => None,
+        }
+    }
+
+    /// Emits the events of `types` for an object: `^type` about its generic parent (with
+    /// `previous_attributes` from `parent_before` for `*.updated`), others about the object itself.
+    fn gemit(&mut self, types: &[&str], res: usize, id: &str, own_before: Option<&Value>, parent: Option<&(usize, String, Value)>) {
+        for t in types {
+            if let Some(pt) = t.strip_prefix('^') {
+                let Some((pres, pid, before)) = parent else { continue };
+                if self.s.gget(*pres, pid).is_none() {
+                    continue;
+                }
+                let after = self.gshape(*pres, pid);
+                if pt.ends_with(".updated") {
+                    let prev = previous_attributes(before, &after);
+                    if !prev.is_empty() {
+                        self.emit_object(pt, after, Some(prev), false);
+                    }
+                } else {
+                    self.emit_object(pt, after, None, false);
+                }
+            } else {
+                let after = self.gshape(res, id);
+                let prev = match own_before {
+                    Some(b) if t.ends_with(".updated") => Some(previous_attributes(b, &after)),
+                    _ => None,
+                };
+                if prev.as_ref().is_some_and(|p| p.is_empty()) {
+                    continue;
+                }
+                self.emit_object(t, after, prev, generic::automatic(RES[res].name));
+            }
+        }
+    }
+
+}
+
+/// Validated free-form values of a change: metadata merged with `current`.
+fn generic_values(res: usize, f: &Fields, current: &Value, skip: &[&str]) -> Result<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    for (k, x) in f {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        let x = if k == "metadata" { merge_metadata(&current["metadata"], x)? } else { x.clone() };
+        generic::check_value(res, k, &x)?;
+        out.push((k.clone(), x));
+    }
+    Ok(out)
+}
+
+fn generic_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, Change)> {
+    let def = &RES[res];
+    if def.name == "account" {
+        return Err(ApiError::invalid("Create connected accounts with Options.connected_accounts (the fake's accounts are fixed at start)."));
+    }
+    let f = as_fields(fields)?;
+    let mut allowed = generic::settable(res);
+    if def.link.is_none() && matches!(def.parent, Parent::Res(_)) {
+        allowed.push("parent".into());
+    }
+    if def.name == "plan" {
+        allowed.push("id".into());
+    }
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    allow(&f, &allowed)?;
+    let mut ctx = Ctx::new(store);
+    let parent: Option<String> = match def.parent {
+        Parent::None => None,
+        Parent::Account => Some(ctx.s.account_id.clone()),
+        Parent::Customer => Some(ctx.pick_customer(&f)?),
+        Parent::Res(p) => {
+            let pres = generic::idx(p);
+            let key = def.link.unwrap_or("parent");
+            match str_field(&f, key)? {
+                Some(pid) => {
+                    if ctx.s.gget(pres, &pid).is_none() {
+                        return Err(ApiError::no_such(RES[pres].object, &pid, key, 400));
+                    }
+                    Some(pid)
+                }
+                None => {
+                    let all: Vec<String> = ctx.s.gtable(pres).rows().iter().map(|r| r.id.clone()).collect();
+                    if all.is_empty() {
+                        return Err(ApiError::invalid(format!("There is no {p} to attach this object to.")).with_param(key));
+                    }
+                    let i = ctx.s.rng.below(all.len());
+                    Some(all[i].clone())
+                }
+            }
+        }
+    };
+    if def.parent != Parent::Customer {
+        if let Some(Some(c)) = opt_str(&f, "customer")? {
+            ctx.customer_param(&c)?;
+        }
+    }
+    let id = match str_field(&f, "id")? {
+        Some(id) if ctx.s.gget(res, &id).is_some() => {
+            return Err(ApiError::invalid("Plan already exists.").with_param("id").with_code("resource_already_exists"))
+        }
+        Some(id) if !id.is_empty() => id,
+        _ if def.name == "checkout.session" => format!("cs_test_{}", ctx.s.rng.alnum(58)),
+        _ => ctx.s.rng.id(def.prefix, 24),
+    };
+    let mut rng = ctx.s.rng.fork();
+    let mut v = generic::build(ctx.s, &mut rng, res, &id, ctx.now, parent.as_deref());
+    for (k, x) in generic_values(res, &f, &json!({}), &["id", "parent"])? {
+        v[k.as_str()] = x;
+    }
+    let parent_info = match (def.parent, &parent) {
+        (Parent::Res(p), Some(pid)) => {
+            let pres = generic::idx(p);
+            Some((pres, pid.clone(), ctx.gshape(pres, pid)))
+        }
+        _ => None,
+    };
+    let seq = ctx.s.next_seq();
+    let facts = Facts::Generic(Generic { res, value: Box::new(v), parent });
+    ctx.s.insert(Record { id: id.clone(), created: ctx.now, seq, facts, overrides: None });
+    if let Some((pres, pid, _)) = &parent_info {
+        generic::resum(ctx.s, *pres, pid);
+    }
+    ctx.gemit(def.on_create, res, &id, None, parent_info.as_ref());
+    let after = ctx.gshape(res, &id);
+    let status: Vec<&str> = generic::status_events(def.name, &Value::Null, &after);
+    ctx.gemit(&status, res, &id, None, None);
+    let object = ctx.gcurrent(res, &id);
+    Ok((object, ctx.gchange(res, id, Op::Created)))
+}
+
+fn generic_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Result<(Value, Change)> {
+    let def = &RES[res];
+    let f = as_fields(changes)?;
+    let allowed: Vec<String> = generic::settable(res).into_iter().filter(|k| Some(k.as_str()) != def.link).collect();
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    allow(&f, &allowed)?;
+    let mut ctx = Ctx::new(store);
+    if ctx.s.gget(res, id).is_none() {
+        return Err(generic::missing(res, id, "id", 404));
+    }
+    let current = ctx.gcurrent(res, id);
+    let values = generic_values(res, &f, &current, &[])?;
+    let before = ctx.gshape(res, id);
+    let parent_info = ctx.gparent(res, id).map(|(p, pid)| {
+        let b = ctx.gshape(p, &pid);
+        (p, pid, b)
+    });
+    let v = ctx.gvalue_mut(res, id);
+    for (k, x) in values {
+        v[k.as_str()] = x;
+    }
+    if let Some((pres, pid, _)) = &parent_info {
+        generic::resum(ctx.s, *pres, pid);
+    }
+    let after = ctx.gshape(res, id);
+    if !previous_attributes(&before, &after).is_empty() {
+        ctx.gemit(def.on_update, res, id, Some(&before), parent_info.as_ref());
+        let status: Vec<&str> = generic::status_events(def.name, &before, &after);
+        ctx.gemit(&status, res, id, None, None);
+    }
+    let object = ctx.gcurrent(res, id);
+    Ok((object, ctx.gchange(res, id.to_string(), Op::Updated)))
+}
+
+fn generic_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)> {
+    let def = &RES[res];
+    let mut ctx = Ctx::new(store);
+    ctx.idempotency_key = None; // DELETE requests take no idempotency key
+    if ctx.s.gget(res, id).is_none() {
+        return Err(generic::missing(res, id, "id", 404));
+    }
+    let result = match def.delete {
+        Delete::No => {
+            return Err(ApiError::invalid(format!("Stripe cannot delete a {} (`{}`).", def.object, def.name)));
+        }
+        Delete::Remove(event) => {
+            if def.name == "product" {
+                let prices = generic::idx("price");
+                let has_prices = ctx.s.gtable(prices).rows().iter().any(|r| matches!(&r.facts, Facts::Generic(g) if g.value["product"] == id));
+                if has_prices {
+                    return Err(ApiError::invalid("This product cannot be deleted because it has one or more user-created prices."));
+                }
+            }
+            let parent_info = ctx.gparent(res, id).map(|(p, pid)| {
+                let b = ctx.gshape(p, &pid);
+                (p, pid, b)
+            });
+            let last = ctx.gshape(res, id);
+            generic::remove_tree(ctx.s, res, id);
+            if let Some((pres, pid, _)) = &parent_info {
+                generic::resum(ctx.s, *pres, pid);
+            }
+            match event {
+                Some(t) if t.starts_with('^') => ctx.gemit(&[t], res, id, None, parent_info.as_ref()),
+                Some(t) => ctx.emit_object(t, last, None, false),
+                None => {}
+            }
+            json!({"id": id, "object": def.object, "deleted": true})
+        }
+        Delete::Cancel(event) => {
+            if ctx.gcurrent(res, id)["status"] == "canceled" {
+                return Err(ApiError::invalid(format!("A canceled subscription can only update its cancellation_details and metadata. ({id})")));
+            }
+            let now = ctx.now;
+            let v = ctx.gvalue_mut(res, id);
+            v["status"] = json!("canceled");
+            v["canceled_at"] = json!(now);
+            v["ended_at"] = json!(now);
+            v["cancellation_details"] = json!({"comment": null, "feedback": null, "reason": "cancellation_requested"});
+            ctx.gemit(&[event], res, id, None, None);
+            ctx.gcurrent(res, id)
+        }
+        Delete::Detach(event) => {
+            let before = ctx.gshape(res, id);
+            if before["customer"].is_null() {
+                return Err(ApiError::invalid(
+                    "The payment method you provided is not attached to a customer so detachment is impossible.",
+                ));
+            }
+            let r = ctx.s.gget_mut(res, id).expect("object exists");
+            if let Facts::Generic(g) = &mut r.facts {
+                g.value["customer"] = Value::Null;
+                g.parent = None;
+            }
+            ctx.s.greindex(res);
+            let after = ctx.gshape(res, id);
+            let prev = previous_attributes(&before, &after);
+            ctx.emit_object(event, after, Some(prev), false);
+            ctx.gcurrent(res, id)
+        }
+    };
+    Ok((result, ctx.gchange(res, id.to_string(), Op::Deleted)))
+}
+
+/// Emits a `*.updated` event about an object held elsewhere (`account.updated` in a connected account's
+/// store), when `before` and `after` differ.
+pub fn push_updated(store: &mut Store, event_type: &str, before: &Value, after: &Value) {
+    let prev = previous_attributes(before, after);
+    if !prev.is_empty() {
+        let mut ctx = Ctx::new(store);
+        ctx.emit_object(event_type, after.clone(), Some(prev), false);
+    }
+}
+
 fn check_prefix(p: &str) -> Result<String> {
     let ok = (3..=12).contains(&p.len()) && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
     if ok {
@@ -1654,29 +1954,66 @@ const PLAN: &[(Kind, Action, u32)] = &[
 /// round is deterministic for a seed and a store state.
 pub fn random_round(store: &mut Store, seed: u64, operations: usize) -> Vec<Change> {
     let mut rng = Rng::new(seed ^ 0xA5A5_0F0F_1234_5678);
-    let total: u32 = PLAN.iter().map(|p| p.2).sum();
+    // The typed resources weigh twice their PLAN weight; each generic resource's operations weigh 1.
+    let mut plan: Vec<(Option<Kind>, usize, Action, u32)> = PLAN.iter().map(|&(k, a, w)| (Some(k), 0, a, 2 * w)).collect();
+    for (res, def) in RES.iter().enumerate() {
+        if def.name == "account" {
+            continue;
+        }
+        plan.push((None, res, Action::Create, 1));
+        if generic::settable(res).iter().any(|k| k == "metadata") {
+            plan.push((None, res, Action::Update, 1));
+        }
+        if def.delete != Delete::No {
+            plan.push((None, res, Action::Delete, 1));
+        }
+    }
+    let total: u32 = plan.iter().map(|p| p.3).sum();
     let mut changes = Vec::with_capacity(operations);
     let mut attempts = 0;
     while changes.len() < operations && attempts < operations * 50 + 100 {
         attempts += 1;
         let mut x = (rng.next_u64() % u64::from(total)) as u32;
-        let &(kind, action, _) = PLAN
+        let &(kind, res, action, _) = plan
             .iter()
             .find(|p| {
-                if x < p.2 {
+                if x < p.3 {
                     true
                 } else {
-                    x -= p.2;
+                    x -= p.3;
                     false
                 }
             })
             .expect("weights");
         let tag = format!("{seed}-{}", changes.len() + 1);
-        if let Some(change) = random_op(store, &mut rng, kind, action, &tag) {
+        let change = match kind {
+            Some(kind) => random_op(store, &mut rng, kind, action, &tag),
+            None => random_generic_op(store, &mut rng, res, action, &tag),
+        };
+        if let Some(change) = change {
             changes.push(change);
         }
     }
     changes
+}
+
+/// One random operation on a generic resource.
+fn random_generic_op(s: &mut Store, rng: &mut Rng, res: usize, action: Action, tag: &str) -> Option<Change> {
+    let name = RES[res].name;
+    let ids: Vec<String> = s.gtable(res).rows().iter().map(|r| r.id.clone()).collect();
+    let result = match action {
+        Action::Create => {
+            let fields = if generic::settable(res).iter().any(|k| k == "metadata") && rng.chance(0.5) {
+                json!({"metadata": {"round": tag}})
+            } else {
+                json!({})
+            };
+            create(s, name, &fields)
+        }
+        Action::Update => update(s, name, &pick(rng, &ids)?, &json!({"metadata": {"round": tag}})),
+        Action::Delete => delete(s, name, &pick(rng, &ids)?),
+    };
+    result.ok().map(|(_, change)| change)
 }
 
 /// Ids of live records of `kind` passing `pred`, oldest first.

@@ -94,6 +94,9 @@ impl Query {
                 (ParamKind::Array, Some(i)) if i.chars().all(|c| c.is_ascii_digit()) => {
                     q.arrays.entry(base.to_string()).or_default().push(value.into_owned());
                 }
+                (ParamKind::Hash, Some(sub)) if !sub.is_empty() => {
+                    q.scalars.insert(format!("{base}[{sub}]"), value.into_owned());
+                }
                 (ParamKind::Array, None) => {
                     return Err(ApiError::invalid("Invalid array").with_param(base));
                 }

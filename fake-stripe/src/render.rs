@@ -86,6 +86,7 @@ impl<'a> Renderer<'a> {
             Facts::BankAccount(b) => self.bank_account(r, b),
             Facts::Card(c) => self.card(r, c),
             Facts::Event(e) => self.event(r, e),
+            Facts::Generic(g) => crate::generic::render(self, r, g),
         };
         if let Some(o) = &r.overrides {
             for (k, x) in o.iter() {
@@ -524,6 +525,12 @@ impl<'a> Renderer<'a> {
             None => json!({"id": null, "idempotency_key": null}),
         };
         v["type"] = json!(e.event_type);
+        if self.store.connected {
+            // Events of a connected account name it.
+            if let Some(map) = v.as_object_mut() {
+                insert_in_order(map, "account", json!(self.store.account_id));
+            }
+        }
         v
     }
 

@@ -37,6 +37,13 @@ pub struct Options {
     pub latency: Duration,
     /// Initial rate limit, requests per second.
     pub rate_limit: Option<u32>,
+    /// Connected accounts (default 0). With N > 0 the fake is a Connect platform: `GET /v1/accounts`
+    /// lists N accounts (`acct_…`, deterministic per seed), each with its own data generated from
+    /// `connected_dataset` (and its own seed), served with `Stripe-Account: acct_…`.
+    pub connected_accounts: usize,
+    /// The dataset of each connected account (default [`Dataset::connected`]: 4 customers and two of
+    /// every generic resource).
+    pub connected_dataset: Dataset,
 }
 
 impl Default for Options {
@@ -49,6 +56,8 @@ impl Default for Options {
             account_id: None,
             latency: Duration::ZERO,
             rate_limit: None,
+            connected_accounts: 0,
+            connected_dataset: Dataset::connected(),
         }
     }
 }
@@ -73,10 +82,23 @@ impl FakeStripe {
         let now = opts.now.unwrap_or_else(real_now);
         let account_id = opts.account_id.clone().unwrap_or_else(|| format!("acct_1{}", Rng::new(opts.seed).alnum(15)));
         let mut store = dataset::generate(&opts.dataset, opts.seed, now, account_id);
-        if opts.now.is_none() {
-            store.clock = Clock::Real;
+        let clock = if opts.now.is_none() { Clock::Real } else { store.clock };
+        store.clock = clock;
+        let mut connected = Vec::with_capacity(opts.connected_accounts);
+        for i in 0..opts.connected_accounts {
+            let seed = opts.seed.wrapping_mul(1_000_003).wrapping_add(i as u64 + 1) ^ 0xC0_11EC_7ED;
+            let mut rng = Rng::new(seed);
+            let id = format!("acct_1{}", rng.alnum(15));
+            let created = now - opts.dataset.history_days.max(1) * 86_400 + rng.range(0, opts.dataset.history_days.max(1) * 86_400 - 3600);
+            let mut s = dataset::generate(&opts.connected_dataset, seed, now, id.clone());
+            s.connected = true;
+            s.clock = clock;
+            crate::generic::add_account(&mut store, &id, created, rng.next_u64());
+            connected.push((id, std::sync::RwLock::new(s)));
         }
-        let app = Arc::new(App::new(store, opts.api_key.clone()));
+        let mut app = App::new(store, opts.api_key.clone());
+        app.connected = connected;
+        let app = Arc::new(app);
         app.switches.set_latency(opts.latency);
         app.switches.set_rate_limit(opts.rate_limit);
 
@@ -126,9 +148,51 @@ impl FakeStripe {
         &self.app.api_key
     }
 
-    /// The account the key belongs to (the only accepted `Stripe-Account` value).
+    /// The account the key belongs to (the platform, when there are connected accounts).
     pub fn account_id(&self) -> String {
         self.app.store().account_id.clone()
+    }
+
+    /// The connected accounts' ids (`Options.connected_accounts` of them), in creation order.
+    pub fn connected_account_ids(&self) -> Vec<String> {
+        self.app.connected.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// What a connected account's data holds for `resource` (as [`FakeStripe::objects`]; the platform's
+    /// own id gives the platform's). Panics for an unknown account.
+    pub fn objects_of(&self, account: &str, resource: &str) -> Vec<Value> {
+        self.app.objects_of(account, resource).unwrap_or_else(|e| panic!("fake-stripe: objects_of {account}: {}", e.message))
+    }
+
+    /// [`FakeStripe::create`] in a connected account's data: its events go to that account's events.
+    pub fn create_in(&self, account: &str, resource: &str, fields: Value) -> Value {
+        self.try_create_in(account, resource, fields).unwrap_or_else(|e| panic!("fake-stripe: create {resource} in {account}: {e}"))
+    }
+
+    /// [`FakeStripe::update`] in a connected account's data.
+    pub fn update_in(&self, account: &str, resource: &str, id: &str, changes: Value) -> Value {
+        self.try_update_in(account, resource, id, changes)
+            .unwrap_or_else(|e| panic!("fake-stripe: update {resource} {id} in {account}: {e}"))
+    }
+
+    /// [`FakeStripe::delete`] in a connected account's data.
+    pub fn delete_in(&self, account: &str, resource: &str, id: &str) -> Value {
+        self.try_delete_in(account, resource, id).unwrap_or_else(|e| panic!("fake-stripe: delete {resource} {id} in {account}: {e}"))
+    }
+
+    /// [`FakeStripe::create_in`] returning Stripe's error message instead of panicking.
+    pub fn try_create_in(&self, account: &str, resource: &str, fields: Value) -> Result<Value, String> {
+        self.app.create_in(Some(account), resource, &fields).map_err(|e| e.message)
+    }
+
+    /// [`FakeStripe::update_in`] returning Stripe's error message instead of panicking.
+    pub fn try_update_in(&self, account: &str, resource: &str, id: &str, changes: Value) -> Result<Value, String> {
+        self.app.update_in(Some(account), resource, id, &changes).map_err(|e| e.message)
+    }
+
+    /// [`FakeStripe::delete_in`] returning Stripe's error message instead of panicking.
+    pub fn try_delete_in(&self, account: &str, resource: &str, id: &str) -> Result<Value, String> {
+        self.app.delete_in(Some(account), resource, id).map_err(|e| e.message)
     }
 
     /// The clock's current time (unix seconds): the real time, or the virtual clock when `Options.now`

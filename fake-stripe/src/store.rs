@@ -74,6 +74,10 @@ pub struct Product {
 #[derive(Debug)]
 pub struct Store {
     tables: Vec<Table>,
+    /// One table per generic resource (`generic::RES`).
+    gtables: Vec<Table>,
+    /// Whether this is a connected account's store (its events carry `account`).
+    pub connected: bool,
     /// The reference time of the dataset (unix seconds): generated objects are older.
     pub start: i64,
     pub clock: Clock,
@@ -95,6 +99,8 @@ impl Store {
     pub fn new(start: i64, account_id: String, rng: Rng) -> Store {
         Store {
             tables: Kind::ALL.iter().map(|_| Table::default()).collect(),
+            gtables: crate::generic::RES.iter().map(|_| Table::default()).collect(),
+            connected: false,
             start,
             clock: Clock::Virtual(start),
             graveyard: HashMap::new(),
@@ -124,21 +130,33 @@ impl Store {
         &self.tables[kind.index()]
     }
 
+    /// The table of a generic resource (index into `generic::RES`).
+    pub fn gtable(&self, res: usize) -> &Table {
+        &self.gtables[res]
+    }
+
+    fn table_of(&mut self, record: &Record) -> &mut Table {
+        match &record.facts {
+            Facts::Generic(g) => &mut self.gtables[g.res],
+            f => &mut self.tables[f.kind().index()],
+        }
+    }
+
     /// Adds a record without keeping order or indexes; call [`Store::reindex`] after a batch.
     pub fn push(&mut self, record: Record) {
-        self.tables[record.kind().index()].rows.push(record);
+        self.table_of(&record).rows.push(record);
     }
 
     /// Sorts every table and rebuilds its indexes.
     pub fn reindex(&mut self) {
-        for t in &mut self.tables {
+        for t in self.tables.iter_mut().chain(self.gtables.iter_mut()) {
             t.reindex();
         }
     }
 
     /// Adds one record and keeps its table ordered and indexed.
     pub fn insert(&mut self, record: Record) {
-        let t = &mut self.tables[record.kind().index()];
+        let t = self.table_of(&record);
         let at = t.rows.partition_point(|r| r.key() < record.key());
         let appended = at == t.rows.len();
         t.rows.insert(at, record);
@@ -220,6 +238,37 @@ impl Store {
         Some(r)
     }
 
+    pub fn gget(&self, res: usize, id: &str) -> Option<&Record> {
+        let t = &self.gtables[res];
+        t.by_id.get(id).map(|&i| &t.rows[i])
+    }
+
+    pub fn gget_mut(&mut self, res: usize, id: &str) -> Option<&mut Record> {
+        let t = &mut self.gtables[res];
+        t.by_id.get(id).map(|&i| &mut t.rows[i])
+    }
+
+    /// Removes a generic record into the graveyard.
+    pub fn gremove(&mut self, res: usize, id: &str) -> Option<Record> {
+        let t = &mut self.gtables[res];
+        let i = t.by_id.get(id).copied()?;
+        let r = t.rows.remove(i);
+        t.reindex();
+        self.graveyard.insert(r.id.clone(), r.clone());
+        Some(r)
+    }
+
+    /// Re-sorts and re-indexes one generic table (after a record's parent changed).
+    pub fn greindex(&mut self, res: usize) {
+        self.gtables[res].reindex();
+    }
+
+    /// The records of generic resource `res` listed under `parent`, oldest first.
+    pub fn gchildren(&self, res: usize, parent: &str) -> Vec<&Record> {
+        let t = &self.gtables[res];
+        t.by_parent.get(parent).map(|rows| rows.iter().map(|&i| &t.rows[i]).collect()).unwrap_or_default()
+    }
+
     /// A deleted record of `kind` with this id.
     pub fn deleted(&self, kind: Kind, id: &str) -> Option<&Record> {
         self.graveyard.get(id).filter(|r| r.kind() == kind)
@@ -237,6 +286,13 @@ impl Store {
             .find(|k| k.id_prefix().is_some_and(|p| id.starts_with(p)))
             .and_then(|k| self.get(*k, id))
             .or_else(|| self.get(Kind::Coupon, id))
+            .or_else(|| {
+                crate::generic::RES
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| id.starts_with(r.prefix))
+                    .find_map(|(i, _)| self.gget(i, id))
+            })
     }
 
     /// The records of `kind` listed under `parent`, oldest first.

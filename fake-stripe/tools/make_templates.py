@@ -36,7 +36,18 @@ OUT = os.path.join(os.path.dirname(HERE), "templates")
 RESOURCES = [
     "account", "balance_transaction", "bank_account", "card", "charge", "coupon", "customer",
     "customer_balance_transaction", "dispute", "event", "invoice", "line_item", "price", "refund",
+    # Generic resources (stored as rendered JSON, see src/generic.rs).
+    "application_fee", "checkout.session", "credit_note", "credit_note_line_item", "fee_refund", "file",
+    "file_link", "invoiceitem", "issuing.authorization", "issuing.card", "issuing.cardholder",
+    "issuing.transaction", "item", "payment_intent", "payment_link", "payment_method", "payout", "person",
+    "plan", "product", "promotion_code", "quote", "radar.early_fraud_warning", "review", "setup_attempt",
+    "setup_intent", "shipping_rate", "subscription", "subscription_item", "subscription_schedule", "tax_id",
+    "tax_rate", "topup", "transfer", "transfer_reversal", "usage_record_summary",
 ]
+
+# Resources served generically (src/generic.rs): optional non-nullable properties missing from the example
+# are conditional (e.g. a payment method's `sepa_debit` hash when its type is `card`).
+GENERIC = RESOURCES[RESOURCES.index("application_fee"):]
 
 # Properties Stripe omits unless they apply. Keep the reason next to each.
 CONDITIONAL = {
@@ -59,6 +70,12 @@ CONDITIONAL = {
     "card": ["networks"],
     # Only for refunds that failed, need customer action or carry a description.
     "refund": ["description", "failure_balance_transaction", "failure_reason", "instructions_email", "next_action"],
+    # Includable lists (x-expandableFields, shown only when expanded).
+    "checkout.session": ["line_items"],
+    "quote": ["line_items", "computed_upfront_line_items"],
+    "payment_link": ["line_items"],
+    "file": ["links"],
+    # Only for payment intents / setup intents that need an action or use a mandate... kept when null.
 }
 
 # Realistic base values where the example has placeholders. Dotted keys reach into nested objects.
@@ -111,6 +128,23 @@ BASE = {
         "settings.payments.statement_descriptor": "FAKE STRIPE DEMO",
         "tos_acceptance": {"date": 1609459200, "ip": "203.0.113.7", "user_agent": None},
     },
+    # Generic resources: no Connect transfers, embedded lists start empty (filled from children).
+    "payment_intent": {"id": "pi_TEMPLATE", "transfer_data": None, "on_behalf_of": None},
+    "payment_link": {"id": "plink_TEMPLATE", "transfer_data": None, "on_behalf_of": None},
+    "quote": {"id": "qt_TEMPLATE", "transfer_data": None, "on_behalf_of": None},
+    "subscription": {"id": "sub_TEMPLATE", "transfer_data": None, "on_behalf_of": None,
+                     "items": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": ""}},
+    "subscription_schedule": {"id": "sub_sched_TEMPLATE", "phases": [],
+                              "default_settings.transfer_data": None, "default_settings.on_behalf_of": None},
+    "topup": {"id": "tu_TEMPLATE", "source": None},
+    "credit_note": {"id": "cn_TEMPLATE",
+                    "lines": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": ""}},
+    "application_fee": {"id": "fee_TEMPLATE",
+                        "refunds": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": ""}},
+    "transfer": {"id": "tr_TEMPLATE",
+                 "reversals": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": ""}},
+    "usage_record_summary": {"id": "sis_TEMPLATE", "livemode": False, "period": {"end": None, "start": None},
+                             "subscription_item": "si_TEMPLATE", "total_usage": 0, "invoice": None},
 }
 
 # Served GET paths whose query parameters the fake validates.
@@ -123,6 +157,34 @@ PATHS = [
     "/v1/customers/{customer}/cards/{id}", "/v1/customers/{customer}/sources",
     "/v1/customers/{customer}/sources/{id}", "/v1/disputes", "/v1/disputes/{dispute}", "/v1/events",
     "/v1/events/{id}", "/v1/invoices", "/v1/invoices/{invoice}", "/v1/invoices/{invoice}/lines",
+    # Generic resources and Connect.
+    "/v1/accounts", "/v1/accounts/{account}", "/v1/accounts/{account}/external_accounts",
+    "/v1/accounts/{account}/external_accounts/{id}", "/v1/accounts/{account}/persons",
+    "/v1/accounts/{account}/persons/{person}",
+    "/v1/application_fees", "/v1/application_fees/{id}", "/v1/application_fees/{id}/refunds",
+    "/v1/application_fees/{fee}/refunds/{id}",
+    "/v1/checkout/sessions", "/v1/checkout/sessions/{session}", "/v1/checkout/sessions/{session}/line_items",
+    "/v1/credit_notes", "/v1/credit_notes/{id}", "/v1/credit_notes/{credit_note}/lines",
+    "/v1/customers/{customer}/payment_methods", "/v1/customers/{customer}/payment_methods/{payment_method}",
+    "/v1/customers/{customer}/tax_ids", "/v1/customers/{customer}/tax_ids/{id}",
+    "/v1/file_links", "/v1/file_links/{link}", "/v1/files", "/v1/files/{file}",
+    "/v1/invoiceitems", "/v1/invoiceitems/{invoiceitem}",
+    "/v1/issuing/authorizations", "/v1/issuing/authorizations/{authorization}",
+    "/v1/issuing/cardholders", "/v1/issuing/cardholders/{cardholder}", "/v1/issuing/cards",
+    "/v1/issuing/cards/{card}", "/v1/issuing/transactions", "/v1/issuing/transactions/{transaction}",
+    "/v1/payment_intents", "/v1/payment_intents/{intent}", "/v1/payment_links",
+    "/v1/payment_links/{payment_link}", "/v1/payment_methods", "/v1/payment_methods/{payment_method}",
+    "/v1/payouts", "/v1/payouts/{payout}", "/v1/plans", "/v1/plans/{plan}", "/v1/prices", "/v1/prices/{price}",
+    "/v1/products", "/v1/products/{id}", "/v1/promotion_codes", "/v1/promotion_codes/{promotion_code}",
+    "/v1/quotes", "/v1/quotes/{quote}", "/v1/radar/early_fraud_warnings",
+    "/v1/radar/early_fraud_warnings/{early_fraud_warning}", "/v1/refunds", "/v1/refunds/{refund}",
+    "/v1/reviews", "/v1/reviews/{review}", "/v1/setup_attempts", "/v1/setup_intents",
+    "/v1/setup_intents/{intent}", "/v1/shipping_rates", "/v1/shipping_rates/{shipping_rate_token}",
+    "/v1/subscription_items", "/v1/subscription_items/{item}",
+    "/v1/subscription_items/{subscription_item}/usage_record_summaries", "/v1/subscription_schedules",
+    "/v1/subscription_schedules/{schedule}", "/v1/subscriptions", "/v1/subscriptions/{subscription_exposed_id}",
+    "/v1/tax_rates", "/v1/tax_rates/{tax_rate}", "/v1/topups", "/v1/topups/{topup}", "/v1/transfers",
+    "/v1/transfers/{transfer}", "/v1/transfers/{id}/reversals", "/v1/transfers/{transfer}/reversals/{id}",
 ]
 
 
@@ -195,10 +257,13 @@ class Conformer:
                 out[k] = self.default(p, f"{where}.{k}")
         return self.ordered(out)
 
-    def resource(self, value, schema, where):
+    def resource(self, value, schema, where, auto=None):
+        """`auto`: a list collecting the optional (not required, not nullable) properties missing from the
+        example; they are left out as conditional (generic resources only)."""
         name = schema["x-resourceId"]
         props = schema["properties"]
         skip = set(CONDITIONAL.get(name, []))
+        required = set(schema.get("required", []))
         out = {}
         for k, v in value.items():
             if k in props and k not in skip:
@@ -210,6 +275,8 @@ class Conformer:
                 continue
             if p.get("nullable"):
                 out[k] = None
+            elif auto is not None and k not in required:
+                auto.append(k)
             else:
                 out[k] = self.default(p, f"{where}.{k}")
         return self.ordered(out)
@@ -231,6 +298,8 @@ def endpoint_params(spec, path):
         schema = p["schema"]
         if p.get("style") == "deepObject" and schema.get("type") == "array":
             kind = "array"
+        elif p.get("style") == "deepObject" and schema.get("type") == "object":
+            kind = "hash"  # e.g. recurring[interval]=month, customer_details[email]=...
         elif p.get("style") == "deepObject":
             kind = "range"  # created / due_date: N or [gt|gte|lt|lte]=N
         elif schema.get("type") == "integer":
@@ -255,7 +324,9 @@ def main():
     for name in RESOURCES:
         schema = c.schemas[name]
         warn(f"{name}:")
-        obj = c.resource(fixtures[name], schema, name)
+        auto = [] if name in GENERIC else None
+        example = {k: v for k, v in fixtures.get(name, {"object": name}).items() if k not in BASE.get(name, {})}
+        obj = c.resource(example, schema, name, auto)
         for k, v in BASE.get(name, {}).items():
             set_path(obj, k, v)
         obj = c.ordered(obj)
@@ -265,7 +336,7 @@ def main():
         schema_out[name] = {
             "properties": {k: {"nullable": bool(v.get("nullable"))} for k, v in schema["properties"].items()},
             "expandable": schema.get("x-expandableFields", []),
-            "conditional": CONDITIONAL.get(name, []),
+            "conditional": CONDITIONAL.get(name, []) + sorted(auto or []),
         }
     with open(os.path.join(OUT, "schema.json"), "w") as f:
         json.dump(schema_out, f, indent=1, sort_keys=True)
