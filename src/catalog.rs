@@ -138,7 +138,7 @@ pub fn selection(catalog: &Value, path: &str) -> Result<Vec<Selection>> {
         if !is_selected(stream_md, entry.get("schema")) {
             continue;
         }
-        let def = crate::streams::find(name).ok_or_else(|| {
+        let def = crate::streams::find_or_alias(name).ok_or_else(|| {
             bad(format!("selects stream `{name}`, which tap-stripe does not have; run --discover for the list"))
         })?;
         if chosen.iter().any(|s| s.stream.name == def.name) {

@@ -25,21 +25,43 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         Err(e) => return (false, e.to_string()),
     };
     let limit = vec![("limit".to_string(), "1".to_string())];
+    // `{account}` in paths (the account's external accounts): `account_id`, or the key's own.
+    let account = match &config.account_id {
+        Some(id) => id.clone(),
+        None => match client.get_value("/v1/account", &Vec::new()).await {
+            Ok(v) => v["id"].as_str().unwrap_or_default().to_string(),
+            Err(e @ (Error::Auth { .. } | Error::Http { status: None, .. })) => return (false, e.to_string()),
+            Err(_) => String::new(),
+        },
+    };
     let mut forbidden: Vec<String> = Vec::new();
     let mut readable = 0;
     for def in STREAMS {
         let probe = match def.source {
-            Source::List { path, .. } => client.list(path, &limit).await,
+            Source::List { path, .. } => {
+                let mut q = limit.clone();
+                q.extend(def.params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+                client.list(&path.replace("{account}", &account), &q).await
+            }
             Source::Child(child) => {
-                // Probe under the first parent object, if the parent can be read and has one.
+                // Probe under the first parent object (and with `via`, its first intermediate
+                // object), if the parent can be read and has one.
                 let parent = crate::streams::find(child.parent).expect("registered parent");
                 let Source::List { path: parent_path, .. } = parent.source else { continue };
-                let first = match client.list(parent_path, &limit).await {
-                    Ok(page) => page.data.into_iter().next(),
-                    Err(_) => None,
-                };
-                match first.as_ref().and_then(|p| p.get("id")).and_then(|v| v.as_str()) {
-                    Some(id) => client.list(&child.path.replace("{parent}", id), &limit).await,
+                let mut under = first_id(&client, &parent_path.replace("{account}", &account), &limit).await;
+                if let Some(via) = child.via.and_then(crate::streams::find).and_then(|v| v.child()) {
+                    under = match under {
+                        Some(id) => first_id(&client, &via.path.replace("{parent}", &id), &limit).await,
+                        None => None,
+                    };
+                }
+                match under {
+                    Some(id) => {
+                        let full = child.path.replace("{parent}", &id);
+                        let (path, mut q) = crate::engine::split_query(&full);
+                        q.extend(limit.iter().cloned());
+                        client.list(path, &q).await
+                    }
                     None => {
                         readable += 1;
                         continue;
@@ -50,7 +72,9 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         match probe {
             Ok(_) => readable += 1,
             Err(Error::Http { status: Some(403), message, .. }) => forbidden.push(format!("{} ({message})", def.name)),
-            Err(Error::Http { status: Some(404), .. }) => readable += 1,
+            // 404: nothing to list there (the key's own account has no external accounts
+            // endpoint unless it is a Connect account); 400: a platform-only list.
+            Err(Error::Http { status: Some(400 | 404), .. }) => readable += 1,
             Err(e) => return (false, e.to_string()),
         }
     }
@@ -65,4 +89,12 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         ));
     }
     (true, message)
+}
+
+/// The id of the first object a list returns, if it can be read and has one.
+async fn first_id(client: &Client, full: &str, limit: &[(String, String)]) -> Option<String> {
+    let (path, mut q) = crate::engine::split_query(full);
+    q.extend(limit.iter().cloned());
+    let page = client.list(path, &q).await.ok()?;
+    page.data.into_iter().next()?.get("id")?.as_str().map(str::to_string)
 }

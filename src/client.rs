@@ -4,7 +4,9 @@ request timeout, and the retry loop driven by `retry::decide`.
 
 It knows nothing about streams: it turns a path and query into parsed JSON or an [`Error`].
 A 401 becomes [`Error::Auth`]; any other final failure becomes [`Error::Http`] with Stripe's own
-message and `Request-Id`.
+message and `Request-Id`. A list page fetched with a `limit` that says `has_more` but holds fewer
+objects lost one on the way (`page::check_full`): it is requested again like a broken body, and
+after the last attempt the run stops with [`Error::BadResponse`] naming the request.
 */
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::metrics;
 use crate::pacer::Pacer;
+use crate::page::{self, ListPage};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use crate::retry::{self, Decision, Outcome, Policy};
@@ -35,11 +38,14 @@ pub struct Client {
     policy: Policy,
     pacer: Arc<Pacer>,
     in_flight: Arc<Semaphore>,
+    /// `Stripe-Account` of this handle's requests, over the config's `account_id` (Connect).
+    account: Option<HeaderValue>,
 }
 
 impl Client {
     pub fn new(config: &Config) -> Result<Client> {
-        Client::with_policy(config, Policy::default())
+        let base_ms = std::env::var(retry::BASE_DELAY_ENV).ok();
+        Client::with_policy(config, Policy::default().with_base_ms(base_ms.as_deref()))
     }
 
     pub fn with_policy(config: &Config, policy: Policy) -> Result<Client> {
@@ -71,11 +77,30 @@ impl Client {
             policy,
             pacer: Arc::new(Pacer::new(config.requests_per_second)),
             in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
+            account: None,
         })
+    }
+
+    /// A handle whose requests read `account` (`Stripe-Account`), sharing this one's connection
+    /// pool, pacer and cap on requests in flight.
+    pub fn for_account(&self, account: &str) -> Result<Client> {
+        let value = HeaderValue::from_str(account).map_err(|_| Error::config("account_ids", "holds an account id that is not a valid header value"))?;
+        Ok(Client { account: Some(value), ..self.clone() })
     }
 
     /// `GET {base_url}{path}?{query}`, retried per the policy, parsed as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &Query) -> Result<T> {
+        self.get_checked(path, query, |_: &T| Ok(())).await
+    }
+
+    /// [`Client::get`], where a parsed answer that `check` refuses (with a description of what is
+    /// wrong) is retried like a body cut short.
+    async fn get_checked<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Query,
+        check: impl Fn(&T) -> std::result::Result<(), String>,
+    ) -> Result<T> {
         let url = format!("{}{}", self.base_url, path);
         let shown = display_url(path, query);
         let mut attempt = 1;
@@ -83,10 +108,19 @@ impl Client {
             let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
             self.pacer.acquire().await;
             let started = std::time::Instant::now();
-            let sent = self.http.get(&url).query(query).send().await;
+            let mut request = self.http.get(&url).query(query);
+            if let Some(account) = &self.account {
+                request = request.header("Stripe-Account", account.clone());
+            }
+            let sent = request.send().await;
             let status = sent.as_ref().ok().map(|r| r.status().as_u16());
             if status == Some(429) {
+                let before = self.pacer.rate();
                 self.pacer.throttled();
+                let after = self.pacer.rate();
+                if after < before {
+                    log::info(&format!("Stripe answered 429 (rate limited): pacing every request at {after:.1} requests/s"));
+                }
             }
             let (outcome, should_retry, retry_after, failure) = match sent {
                 Ok(resp) => {
@@ -95,10 +129,13 @@ impl Client {
                     let request_id = header(&headers, "request-id");
                     match resp.bytes().await {
                         Ok(body) if status == 200 => match serde_json::from_slice::<T>(&body) {
-                            Ok(v) => {
-                                metrics::http_request(path, Some(200), true, started.elapsed());
-                                return Ok(v);
-                            }
+                            Ok(v) => match check(&v) {
+                                Ok(()) => {
+                                    metrics::http_request(path, Some(200), true, started.elapsed());
+                                    return Ok(v);
+                                }
+                                Err(problem) => (Outcome::Network, None, None, Error::BadResponse { url: shown.clone(), problem }),
+                            },
                             Err(e) => (
                                 Outcome::Network,
                                 None,
@@ -150,9 +187,13 @@ impl Client {
         }
     }
 
-    /// One page of a list endpoint.
-    pub async fn list(&self, path: &str, query: &Query) -> Result<crate::page::ListPage> {
-        self.get(path, query).await
+    /// One page of a list endpoint. When the query sets `limit`, a page that says `has_more`
+    /// must hold that many objects, or it is requested again (`page::check_full`).
+    pub async fn list(&self, path: &str, query: &Query) -> Result<ListPage> {
+        match page::requested_limit(query) {
+            Some(limit) => self.get_checked(path, query, |p: &ListPage| page::check_full(p, limit)).await,
+            None => self.get(path, query).await,
+        }
     }
 
     /// Any JSON object (e.g. `/v1/account`).

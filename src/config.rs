@@ -79,6 +79,26 @@ pub struct Config {
     pub requests_per_second: f64,
     /// `max_concurrency`: requests in flight at most.
     pub max_concurrency: usize,
+    /// Which accounts a sync reads (`account_ids`, `connected_accounts`).
+    pub accounts: Accounts,
+}
+
+/// The accounts one sync reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// One account: `account_id`, or the key's own.
+    One,
+    /// `account_ids`: these accounts, each with its own bookmarks.
+    Listed(Vec<String>),
+    /// `connected_accounts: all`: the key's own account and every connected account.
+    AllConnected,
+}
+
+impl Accounts {
+    /// Whether several accounts are synced (bookmarks are kept per account).
+    pub fn is_connect(&self) -> bool {
+        !matches!(self, Accounts::One)
+    }
 }
 
 impl Config {
@@ -134,11 +154,28 @@ impl Config {
         } else {
             crate::pacer::TEST_PER_SECOND
         });
+        let listed: Vec<String> = get("account_ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let all = get("connected_accounts").and_then(Value::as_str) == Some("all");
+        let accounts = match (listed.is_empty(), all) {
+            (false, true) => {
+                return Err(Error::config(
+                    "connected_accounts",
+                    "cannot be `all` when account_ids lists accounts: keep one of the two settings",
+                ))
+            }
+            (false, false) => Accounts::Listed(listed),
+            (true, true) => Accounts::AllConnected,
+            (true, false) => Accounts::One,
+        };
         let max_concurrency = get("max_concurrency").and_then(Value::as_u64).map_or(if live { 32 } else { 10 }, |n| n as usize);
         Ok(Config {
             log_level,
             requests_per_second,
             max_concurrency,
+            accounts,
             api_key,
             account_id,
             start_date,
@@ -240,10 +277,16 @@ fn validate(value: &Value, spec: &Value) -> Result<()> {
         Kind::Pattern { .. } => match key.as_str() {
             "client_secret" => "must be a Stripe secret or restricted key starting with sk_live_, sk_test_, rk_live_ or rk_test_ (publishable pk_ keys cannot read data)".to_string(),
             "account_id" => format!("must be a Stripe account id such as acct_1Example, got {shown}"),
+            "account_ids" => format!("must list Stripe account ids such as acct_1Example, got {shown}"),
             "base_url" => format!("must be an http:// or https:// URL, got {shown}"),
             "api_version" => format!("must be a Stripe API version such as 2024-06-20, got {shown}"),
             _ => format!("has an invalid value {shown}"),
         },
+        Kind::Enum { .. } => format!(
+            "must be one of {}, got {shown}",
+            prop["enum"].as_array().map(|v| v.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+        ),
+        Kind::UniqueItems => format!("lists an account twice: {shown}"),
         Kind::Format { .. } => format!("must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z, got {shown}"),
         Kind::Minimum { .. } | Kind::ExclusiveMinimum { .. } | Kind::Maximum { .. } | Kind::ExclusiveMaximum { .. } => {
             let lo = prop.get("exclusiveMinimum").or(prop.get("minimum")).cloned().unwrap_or(Value::Null);

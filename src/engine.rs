@@ -38,7 +38,8 @@ use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::{now_rfc3339, Outcome, Output, Writer};
 use crate::slice::{self, Window};
 use crate::state::State;
-use crate::streams::{ChildSource, DerivedFrom, Source, StreamDef, STREAMS};
+use crate::config::Accounts;
+use crate::streams::{ChildSource, DerivedFrom, Scope, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
 /// Parents of one page whose children are fetched at the same time.
 const CHILD_FANOUT: usize = 8;
@@ -66,19 +67,42 @@ pub(crate) struct Member {
     disabled: AtomicBool,
     /// The protocol records are written in.
     output: Arc<Output>,
+    /// The account the stream is read from.
+    pub account: Arc<Account>,
 }
 
 impl Member {
     pub fn name(&self) -> &'static str {
         self.sel.stream.name
     }
+    /// Where this member's bookmarks are kept in the state (see [`Account::bookmarks`]).
+    pub fn book(&self) -> Option<&str> {
+        match self.sel.stream.scope {
+            Scope::Platform => None,
+            Scope::Account => self.account.bookmarks.as_deref(),
+        }
+    }
     pub fn active(&self) -> bool {
         !self.disabled.load(Ordering::Relaxed)
     }
 }
 
+/// One account a sync reads: a plain sync reads one; a Connect sync several, each with its own
+/// `Stripe-Account` header and bookmarks, all sharing one pacer.
+pub(crate) struct Account {
+    /// The account id: the `account` column of its records and `{account}` in paths.
+    pub id: String,
+    /// Key of its bookmarks under each stream's entry (`accounts.<id>`) in a Connect sync;
+    /// `None` in a plain sync, whose bookmarks are the stream's entry itself.
+    pub bookmarks: Option<String>,
+    /// Requests reading this account.
+    pub client: Client,
+}
+
 /// One read of a top-level list, shared by the parent and its selected children.
 pub(crate) struct Listing {
+    /// Index of the account in the run's accounts.
+    pub account: usize,
     pub parent: &'static StreamDef,
     pub parent_member: Option<Member>,
     pub children: Vec<Member>,
@@ -155,8 +179,8 @@ pub(crate) enum Event {
 /// A unit of work.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Job {
-    /// The shared pass over `/v1/events`.
-    Events,
+    /// The shared pass over `/v1/events` of one account.
+    Events { account: usize },
     /// One window of one listing.
     Window { listing: usize, window: Window },
 }
@@ -166,42 +190,48 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let now = chrono::Utc::now().timestamp();
     let client = Client::new(config)?;
     let output = Arc::new(output);
-    let listings = Arc::new(plan(config, selected, &state, now, &output));
-    let pass = Arc::new(events::Pass::plan(&listings, now));
+    let accounts = resolve_accounts(config, &client, &selected).await?;
+    let listings = Arc::new(plan(config, selected, &state, now, &output, &accounts));
+    let passes: Arc<Vec<events::Pass>> =
+        Arc::new((0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect());
     let mut writer = Writer::stdout();
-    let all: Vec<&'static str> = listings.iter().flat_map(Listing::members).map(Member::name).collect();
+    let mut all: Vec<&'static str> = listings.iter().flat_map(Listing::members).map(Member::name).collect();
+    all.dedup();
+    let mut started: HashSet<&'static str> = HashSet::new();
 
     for listing in listings.iter() {
         for m in listing.members() {
-            let bookmark = catalog::replication_key(m.sel.stream);
-            output.start(&mut writer, m.name(), &m.sel.schema(), m.sel.stream.key, bookmark)?;
+            if started.insert(m.name()) {
+                let bookmark = catalog::replication_key(m.sel.stream);
+                output.start(&mut writer, m.name(), &m.sel.schema(), m.sel.stream.key, bookmark)?;
+            }
             if m.reread {
-                state.reset_created(m.name(), m.threshold);
+                state.set_created_in(m.name(), m.book(), m.threshold);
             }
         }
     }
     // Logs may go to stdout (Airbyte): what was buffered goes first.
     writer.flush()?;
 
+    // An account's windows start when its events pass is done (`passed`).
+    let mut passed: Vec<bool> = passes.iter().map(events::Pass::is_empty).collect();
     let mut pending: VecDeque<Job> = VecDeque::new();
-    if !pass.is_empty() {
-        pending.push_back(Job::Events);
+    for (a, pass) in passes.iter().enumerate() {
+        if pass.is_empty() {
+            commit_updates(&listings, a, &mut state, now);
+        } else {
+            pending.push_back(Job::Events { account: a });
+        }
     }
     let mut progress: Vec<Progress> = Vec::new();
     for (li, listing) in listings.iter().enumerate() {
         progress.push(Progress::new(listing.windows.clone()));
         pending.extend(listing.windows.iter().map(|w| Job::Window { listing: li, window: *w }));
     }
-    let mut updates_committed = false;
-    if pass.is_empty() {
-        commit_updates(&listings, &mut state, now);
-        updates_committed = true;
-    }
 
     let (tx, mut rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
     let mut jobs = tokio::task::JoinSet::new();
     let mut in_flight = 0usize;
-    let mut events_running = false;
     let mut counts: HashMap<&'static str, Tally> = HashMap::new();
     let mut last_count = std::time::Instant::now();
     let mut since_state: HashMap<&'static str, u64> = HashMap::new();
@@ -209,22 +239,26 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut failure: Option<Error> = None;
 
     loop {
-        while failure.is_none() && in_flight < config.max_concurrency && !events_running {
-            let Some(job) = pending.pop_front() else { break };
+        while failure.is_none() && in_flight < config.max_concurrency {
+            let runnable = pending.iter().position(|job| match job {
+                Job::Events { .. } => true,
+                Job::Window { listing, .. } => passed[listings[*listing].account],
+            });
+            let Some(job) = runnable.and_then(|i| pending.remove(i)) else { break };
             if let Job::Window { listing, .. } = job {
                 if !listings[listing].members().any(Member::active) {
                     continue;
                 }
             }
-            events_running = matches!(job, Job::Events);
-            let (client, listings, pass, tx) = (client.clone(), listings.clone(), pass.clone(), tx.clone());
+            let (listings, passes, tx) = (listings.clone(), passes.clone(), tx.clone());
             let version = config.api_version.clone();
             jobs.spawn(async move {
                 let result = match job {
-                    Job::Events => pass.run(&client, &listings, &version, &tx).await.map(|()| job),
-                    Job::Window { listing, window } => read_window(&client, &listings, listing, window, &pass, &tx)
-                        .await
-                        .map(|window| Job::Window { listing, window }),
+                    Job::Events { account } => passes[account].run(&listings, account, &version, &tx).await.map(|()| job),
+                    Job::Window { listing, window } => {
+                        let pass = &passes[listings[listing].account];
+                        read_window(&listings, listing, window, pass, &tx).await.map(|window| Job::Window { listing, window })
+                    }
                 };
                 let _ = tx.send(result.map_or_else(Event::Failed, Event::Done)).await;
             });
@@ -258,13 +292,14 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 writer.flush()?;
                 log::warn(&e.to_string());
                 output.stream_error(&mut writer, stream, &e.to_string())?;
-                skipped.push(stream.to_string());
+                if !skipped.iter().any(|s| s == stream) {
+                    skipped.push(stream.to_string());
+                }
             }
-            Event::Done(Job::Events) => {
+            Event::Done(Job::Events { account }) => {
                 in_flight -= 1;
-                events_running = false;
-                commit_updates(&listings, &mut state, now);
-                updates_committed = true;
+                passed[account] = true;
+                commit_updates(&listings, account, &mut state, now);
                 output.state(&mut writer, &state, &mut since_state, &all)?;
             }
             Event::Split { listing, whole, parts, continuing } => {
@@ -279,7 +314,8 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 if let Some(end) = progress[listing].complete(window) {
                     let mut moved = Vec::new();
                     for m in listings[listing].members().filter(|m| m.active()) {
-                        state.set_created(m.name(), bookmark::advance(state.created(m.name()), end));
+                        let book = m.book();
+                        state.set_created_in(m.name(), book, bookmark::advance(state.created_in(m.name(), book), end));
                         moved.push(m.name());
                     }
                     output.state(&mut writer, &state, &mut since_state, &moved)?;
@@ -287,7 +323,6 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             }
             Event::Failed(error) => {
                 in_flight -= 1;
-                events_running = false;
                 if failure.is_none() {
                     failure = Some(error);
                     pending.clear();
@@ -296,38 +331,134 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         }
     }
     jobs.shutdown().await;
-    debug_assert!(updates_committed || failure.is_some());
+    debug_assert!(passed.iter().all(|p| *p) || failure.is_some());
     writer.flush()?;
     report_counts(&mut counts);
-    for m in listings.iter().flat_map(Listing::members) {
-        let t = counts.get(m.name()).map_or_else(Tally::default, |t| Tally { unreported: 0, ..*t });
-        let path = match m.sel.stream.source {
+    for name in &all {
+        let members: Vec<&Member> = listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).collect();
+        let def = members[0].sel.stream;
+        let t = counts.get(name).map_or_else(Tally::default, |t| Tally { unreported: 0, ..*t });
+        let path = match def.source {
             Source::List { path, .. } => path,
             Source::Child(c) => c.path,
         };
+        let refused = members.iter().filter(|m| !m.active()).count();
         log::info(&format!(
-            "{}: {} records ({} new, {} updated, {} deleted); {} requests to {}{}",
-            m.name(),
+            "{}: {} records ({} new, {} updated, {} deleted); {} requests to {}{}{}",
+            name,
             t.total(),
             t.listed,
             t.updated,
             t.deleted,
             crate::metrics::requests_to(path),
             crate::metrics::endpoint(path),
-            if m.active() { "" } else { "; skipped (403)" }
+            if accounts.len() > 1 { format!(" in {} accounts", members.len()) } else { String::new() },
+            match refused {
+                0 => String::new(),
+                n if members.len() > 1 => format!("; skipped (403) in {n} of them"),
+                _ => "; skipped (403)".to_string(),
+            }
         ));
     }
 
     output.state(&mut writer, &state, &mut since_state, &all)?;
-    for m in listings.iter().flat_map(Listing::members) {
-        let outcome = if failure.is_none() && m.active() { Outcome::Complete } else { Outcome::Incomplete };
-        output.end(&mut writer, m.name(), outcome)?;
+    for name in &all {
+        let complete = failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::active);
+        output.end(&mut writer, name, if complete { Outcome::Complete } else { Outcome::Incomplete })?;
     }
     writer.flush()?;
     match failure {
         Some(e) => Err(e),
         None if !skipped.is_empty() => Err(Error::Partial { skipped }),
         None => Ok(()),
+    }
+}
+
+/// The accounts this run reads, the platform's own first. A plain sync reads one account: the
+/// `account_id`, or the key's own (whose id `/v1/account` gives, for the `account` column).
+async fn resolve_accounts(config: &Config, client: &Client, selected: &[Selection]) -> Result<Vec<Arc<Account>>> {
+    let own_id = match &config.account_id {
+        Some(id) => id.clone(),
+        None => own_account_id(client).await?,
+    };
+    let connect = |id: String| -> Result<Arc<Account>> {
+        Ok(Arc::new(Account { client: client.for_account(&id)?, bookmarks: Some(id.clone()), id }))
+    };
+    let own = |bookmarks: Option<String>| Arc::new(Account { id: own_id.clone(), bookmarks, client: client.clone() });
+    Ok(match &config.accounts {
+        Accounts::One => vec![own(None)],
+        Accounts::Listed(ids) => {
+            // Platform streams (connected accounts and their persons) are read as the key's
+            // account; each listed account's streams with its header.
+            let mut out = Vec::new();
+            if selected.iter().any(|s| s.stream.scope == Scope::Platform) {
+                out.push(Arc::new(Account { id: own_id.clone(), bookmarks: None, client: client.clone() }));
+            }
+            for id in ids {
+                out.push(connect(id.clone())?);
+            }
+            out
+        }
+        Accounts::AllConnected => {
+            let mut out = vec![own(Some(own_id.clone()))];
+            for id in connected_account_ids(client).await? {
+                if id != own_id {
+                    out.push(connect(id)?);
+                }
+            }
+            log::info(&format!("connected_accounts: all: syncing {} accounts ({} connected)", out.len(), out.len() - 1));
+            out
+        }
+    })
+}
+
+/// The id of the key's own account (`GET /v1/account`).
+async fn own_account_id(client: &Client) -> Result<String> {
+    let why = "tap-stripe needs the account id for the `account` column";
+    match client.get_value("/v1/account", &Vec::new()).await {
+        Ok(v) => v.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| Error::BadResponse {
+            url: "/v1/account".into(),
+            problem: "the account has no `id`".into(),
+        }),
+        Err(Error::Http { status: Some(403), message, .. }) => Err(Error::Config {
+            key: "account_id".into(),
+            problem: format!(
+                "is not set and the key cannot read its own account ({message}); {why}: set account_id to your acct_… id"
+            ),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every connected account of the platform (`GET /v1/accounts`, paged).
+async fn connected_account_ids(client: &Client) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let mut pager = Pager::new();
+    loop {
+        let mut q: Query = vec![("limit".into(), PAGE_LIMIT.to_string())];
+        if let Some(c) = pager.cursor() {
+            q.push(("starting_after".into(), c.to_string()));
+        }
+        let page = match client.list("/v1/accounts", &q).await {
+            Ok(p) => p,
+            Err(Error::Http { status: Some(status @ (400 | 403)), message, .. }) => {
+                return Err(Error::Config {
+                    key: "connected_accounts".into(),
+                    problem: format!(
+                        "is `all`, but Stripe refused to list the connected accounts ({status}: {message}); \
+                         use a platform's secret key, or list the accounts in account_ids"
+                    ),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        ids.extend(page.data.iter().map(id_of).filter(|id| !id.is_empty()));
+        pager
+            .advance(&page)
+            .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/accounts", &q), problem })?;
+        if pager.is_done() {
+            return Ok(ids);
+        }
     }
 }
 
@@ -342,18 +473,37 @@ fn report_counts(counts: &mut HashMap<&'static str, Tally>) {
 /// After the events pass (or at the start of a run without one): every mutable stream still
 /// readable has its changes applied up to the sync's start. A stream synced for the first time
 /// starts its updates bookmark there too: the windows that follow list its current state.
-fn commit_updates(listings: &[Listing], state: &mut State, now: i64) {
-    for m in listings.iter().flat_map(Listing::members) {
+fn commit_updates(listings: &[Listing], account: usize, state: &mut State, now: i64) {
+    for m in listings.iter().filter(|l| l.account == account).flat_map(Listing::members) {
         if m.sel.stream.is_mutable() && m.active() {
-            state.set_updated(m.name(), now);
+            state.set_updated_in(m.name(), m.book(), now);
         }
     }
 }
 
 /// Groups the selected streams into listings and computes each one's windows.
-fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, output: &Arc<Output>) -> Vec<Listing> {
+fn plan(
+    config: &Config,
+    selected: Vec<Selection>,
+    state: &State,
+    now: i64,
+    output: &Arc<Output>,
+    accounts: &[Arc<Account>],
+) -> Vec<Listing> {
     let mut listings: Vec<Listing> = Vec::new();
+    for (a, account) in accounts.iter().enumerate() {
+    // Platform streams are read once, as the first account (the key's own or the platform);
+    // the others in every account that has bookmarks of its own (or the one of a plain sync).
+    let platform_here = a == 0;
+    let account_here = account.bookmarks.is_some() || accounts.len() == 1;
     for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
+        let here = match parent.scope {
+            Scope::Platform => platform_here,
+            Scope::Account => account_here,
+        };
+        if !here {
+            continue;
+        }
         let mut parent_member = None;
         let mut children = Vec::new();
         for sel in selected.iter() {
@@ -362,8 +512,12 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, outp
                 continue;
             }
             let from_start = || slice::start_of(None, config.start_date, HISTORY_START, parent.history_days, now).0;
+            let book = match def.scope {
+                Scope::Platform => None,
+                Scope::Account => account.bookmarks.as_deref(),
+            };
             let (mut threshold, clamped_from) =
-                slice::start_of(state.created(def.name), config.start_date, HISTORY_START, parent.history_days, now);
+                slice::start_of(state.created_in(def.name, book), config.start_date, HISTORY_START, parent.history_days, now);
             if let Some(from) = clamped_from {
                 log::warn(&format!(
                     "{}: Stripe keeps {} only for the last {} days; reading from {} instead of {}",
@@ -377,7 +531,7 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, outp
             let mut events_from = None;
             let mut reread = false;
             if def.is_mutable() {
-                if let Some(updated) = state.updated(def.name) {
+                if let Some(updated) = state.updated_in(def.name, book) {
                     let floor = events::retention_floor(now);
                     if events::is_gap(updated, now) {
                         log::warn(&format!(
@@ -405,6 +559,7 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, outp
                 reread,
                 disabled: AtomicBool::new(false),
                 output: output.clone(),
+                account: account.clone(),
             };
             if def.name == parent.name {
                 parent_member = Some(member);
@@ -415,7 +570,7 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, outp
         if parent_member.is_none() && children.is_empty() {
             continue;
         }
-        let mut listing = Listing { parent, parent_member, children, windows: Vec::new() };
+        let mut listing = Listing { account: a, parent, parent_member, children, windows: Vec::new() };
         let start = listing.members().map(|m| m.threshold).min().unwrap_or(now);
         listing.windows = match parent.source {
             Source::List { created_filter: true, .. } => match config.window_secs {
@@ -428,6 +583,7 @@ fn plan(config: &Config, selected: Vec<Selection>, state: &State, now: i64, outp
             _ => vec![Window { start: HISTORY_START.min(start), end: now.max(start) }],
         };
         listings.push(listing);
+    }
     }
     listings
 }
@@ -456,7 +612,6 @@ fn child_expansions(listing: &Listing) -> Vec<&'static str> {
 /// `[oldest created on the page, end)`, and the older part becomes new windows, read
 /// concurrently and split again if they too are dense. Returns the window the job completed.
 async fn read_window(
-    client: &Client,
     listings: &[Listing],
     li: usize,
     mut window: Window,
@@ -467,6 +622,11 @@ async fn read_window(
     let Source::List { path, created_filter } = listing.parent.source else {
         unreachable!("listings are built from top-level streams");
     };
+    let Some(first) = listing.members().next() else { return Ok(window) };
+    let account = first.account.clone();
+    let client = &account.client;
+    let path = path.replace("{account}", &account.id);
+    let path = path.as_str();
     let mut base: Query = vec![("limit".into(), PAGE_LIMIT.to_string())];
     for (k, v) in listing.parent.params {
         base.push((k.to_string(), v.to_string()));
@@ -513,7 +673,7 @@ async fn read_window(
         let mut fetches = Vec::new();
         for object in &page.data {
             for child in listing.children.iter().filter(|m| m.active() && is_new_for(m, object, created_filter)) {
-                fetches.push(listed_children(client, child, object, pass, tx));
+                fetches.push(listed_children(child, object, pass, tx));
             }
         }
         futures::stream::iter(fetches).buffer_unordered(CHILD_FANOUT).try_collect::<Vec<()>>().await?;
@@ -547,14 +707,13 @@ fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
 
 /// The children of a parent met in a window: those the events pass did not already emit.
 async fn listed_children(
-    client: &Client,
     child: &Member,
     parent: &Value,
     pass: &events::Pass,
     tx: &mpsc::Sender<Event>,
 ) -> Result<()> {
     let mut not_emitted_by_events = pass;
-    read_children(client, child, parent, Change::default(), Some(&mut not_emitted_by_events), tx).await
+    read_children(child, parent, Change::default(), Some(&mut not_emitted_by_events), tx).await
 }
 
 /// How to split a window whose first page is `page`: the parts (oldest first) and the newest
@@ -584,12 +743,12 @@ fn split_dense(window: Window, page: &crate::page::ListPage) -> Option<(Vec<Wind
 }
 
 /// Emits the children of one parent object: its embedded first page, then the child endpoint
-/// only when that page says `has_more` (or when nothing was embedded).
+/// only when that page says `has_more` (or when nothing was embedded). A child listed `via`
+/// another child (usage records under a subscription's items) is read under each of those.
 ///
 /// Each child is emitted once per call, and not at all when `once` says this run already
 /// emitted it.
 pub(crate) async fn read_children(
-    client: &Client,
     member: &Member,
     parent: &Value,
     change: Change,
@@ -597,71 +756,142 @@ pub(crate) async fn read_children(
     tx: &mpsc::Sender<Event>,
 ) -> Result<()> {
     let child = member.sel.stream.child().expect("a child stream");
-    let Some(parent_id) = parent.get("id").and_then(Value::as_str) else {
+    let Some(via) = child.via else {
+        return read_under(member, child, parent, parent, change, once, tx).await;
+    };
+    let via = crate::streams::find(via).and_then(StreamDef::child).expect("`via` names a child stream of the same parent");
+    let mut middle: Vec<Value> = Vec::new();
+    let mut pages = ChildPages::new(member, via, parent);
+    while let Some(page) = pages.next(tx).await? {
+        middle.extend(page);
+    }
+    for item in &middle {
+        let again: Option<&mut (dyn Once + Send)> = match once {
+            Some(ref mut o) => Some(&mut **o),
+            None => None,
+        };
+        read_under(member, child, item, parent, change, again, tx).await?;
+    }
+    Ok(())
+}
+
+/// Emits the children listed under `under` (the parent, or with `via` an intermediate object);
+/// `parent` is the stream's parent object (for legacy columns).
+async fn read_under(
+    member: &Member,
+    child: &ChildSource,
+    under: &Value,
+    parent: &Value,
+    change: Change,
+    mut once: Option<&mut (dyn Once + Send)>,
+    tx: &mpsc::Sender<Event>,
+) -> Result<()> {
+    let Some(under_id) = under.get("id").and_then(Value::as_str) else {
         return Ok(());
     };
-    let path = child.path.replace("{parent}", parent_id);
     let mut sent: HashSet<String> = HashSet::new();
-    let mut first_time = |id: String, once: &mut Option<&mut (dyn Once + Send)>| {
-        sent.insert(id.clone()) && once.as_mut().is_none_or(|o| o.first(member.name(), id))
-    };
-    let mut pager = Pager::new();
-    if let Some(embedded) = child.embedded.and_then(|f| parent.get(f)).filter(|v| v.is_object()) {
+    let mut pages = ChildPages::new(member, child, under);
+    while let Some(page) = pages.next(tx).await? {
         let extracted = now_rfc3339();
-        let items = embedded.get("data").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-        for item in items {
-            if keep(child, item) && first_time(id_of(item), &mut once) {
-                send_child(member, child, parent, parent_id, item.clone(), change, &extracted, tx).await?;
-            }
-        }
-        if !embedded.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
-            return Ok(());
-        }
-        // A filtered embedded page (sources → bank accounts) cannot be continued with the
-        // filtered endpoint's cursor: re-read that endpoint whole, skipping what was sent.
-        if child.object_filter.is_none() {
-            if let Some(last) = items.last() {
-                pager = Pager::after(id_of(last));
+        for item in page {
+            let id = id_of(&item);
+            if sent.insert(id.clone()) && once.as_mut().is_none_or(|o| o.first(member.name(), id)) {
+                send_child(member, child, parent, under_id, item, change, &extracted, tx).await?;
             }
         }
     }
-    loop {
-        let mut q: Query = vec![("limit".into(), PAGE_LIMIT.to_string())];
-        if let Some(c) = pager.cursor() {
+    Ok(())
+}
+
+/// The pages of children under one object: its embedded first page (if any), then the child
+/// endpoint while Stripe says `has_more`. Items the child source filters out are dropped.
+struct ChildPages<'a> {
+    member: &'a Member,
+    child: &'a ChildSource,
+    under: &'a Value,
+    /// Path and fixed query of the child endpoint.
+    path: String,
+    fixed: Query,
+    pager: Pager,
+    /// The embedded page is still to be read.
+    embedded: bool,
+}
+
+impl<'a> ChildPages<'a> {
+    fn new(member: &'a Member, child: &'a ChildSource, under: &'a Value) -> ChildPages<'a> {
+        let under_id = under.get("id").and_then(Value::as_str).unwrap_or_default();
+        let full = child.path.replace("{parent}", under_id).replace("{account}", &member.account.id);
+        let (path, fixed) = split_query(&full);
+        ChildPages { member, child, under, path: path.to_string(), fixed, pager: Pager::new(), embedded: true }
+    }
+
+    /// The next page of kept children; `None` when there are no more, or when they cannot be
+    /// listed (403: the stream is disabled; 400/404: the parent is gone, logged).
+    async fn next(&mut self, tx: &mpsc::Sender<Event>) -> Result<Option<Vec<Value>>> {
+        if self.pager.is_done() || self.under.get("id").and_then(Value::as_str).is_none() {
+            return Ok(None);
+        }
+        if std::mem::take(&mut self.embedded) {
+            if let Some(embedded) = self.child.embedded.and_then(|f| self.under.get(f)).filter(|v| v.is_object()) {
+                let items = embedded.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+                if !embedded.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
+                    self.pager = Pager::finished();
+                } else if self.child.object_filter.is_none() {
+                    // A filtered embedded page (sources → bank accounts) cannot be continued with
+                    // the filtered endpoint's cursor: that endpoint is re-read whole (the caller
+                    // skips repeats).
+                    if let Some(last) = items.last() {
+                        self.pager = Pager::after(id_of(last));
+                    }
+                }
+                return Ok(Some(self.kept(items)));
+            }
+        }
+        let mut q: Query = self.fixed.clone();
+        q.push(("limit".into(), PAGE_LIMIT.to_string()));
+        if let Some(c) = self.pager.cursor() {
             q.push(("starting_after".into(), c.to_string()));
         }
-        let page = match client.list(&path, &q).await {
+        let page = match self.member.account.client.list(&self.path, &q).await {
             Ok(p) => p,
             Err(Error::Http { status: Some(403), message, .. }) => {
-                disable(member, &message, tx).await;
-                return Ok(());
+                disable(self.member, &message, tx).await;
+                return Ok(None);
             }
             Err(Error::Http { status: Some(status @ (400 | 404)), message, .. }) => {
-                let why = if change.deleted {
-                    "the parent was deleted and Stripe no longer lists its children; rows already loaded keep their last state"
-                } else {
-                    "the parent was probably deleted"
-                };
                 log::warn(&format!(
-                    "{}: cannot list the children of {parent_id}: Stripe answered {status} ({message}); {why}",
-                    member.name()
+                    "{}: cannot list the children of {}: Stripe answered {status} ({message}); \
+                     the parent was probably deleted, and rows already loaded keep their last state",
+                    self.member.name(),
+                    id_of(self.under)
                 ));
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(e),
         };
-        let extracted = now_rfc3339();
-        for item in &page.data {
-            if keep(child, item) && first_time(id_of(item), &mut once) {
-                send_child(member, child, parent, parent_id, item.clone(), change, &extracted, tx).await?;
-            }
-        }
-        pager
+        self.pager
             .advance(&page)
-            .map_err(|problem| Error::BadResponse { url: crate::client::display_url(&path, &q), problem })?;
-        if pager.is_done() {
-            return Ok(());
-        }
+            .map_err(|problem| Error::BadResponse { url: crate::client::display_url(&self.path, &q), problem })?;
+        Ok(Some(self.kept(page.data)))
+    }
+
+    fn kept(&self, items: Vec<Value>) -> Vec<Value> {
+        items.into_iter().filter(|i| keep(self.child, i)).collect()
+    }
+}
+
+/// A child path's own query (`/v1/setup_attempts?setup_intent=seti_1`) as parameters.
+pub(crate) fn split_query(full: &str) -> (&str, Query) {
+    match full.split_once('?') {
+        None => (full, Vec::new()),
+        Some((path, query)) => (
+            path,
+            query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
     }
 }
 
@@ -727,8 +957,21 @@ pub(crate) async fn send_record(
     };
     fill_derived(member.sel.stream, &mut record, parent);
     if member.sel.stream.is_mutable() {
-        record.insert("updated".into(), change.updated.map_or(Value::Null, Value::from));
+        match change.updated {
+            Some(t) => {
+                record.insert("updated".into(), Value::from(t));
+            }
+            // A resource with an `updated` of its own (products) keeps Stripe's value.
+            None => {
+                record.entry("updated").or_insert(Value::Null);
+            }
+        }
         record.insert("is_deleted".into(), Value::Bool(change.deleted));
+    }
+    // The account read from, unless Stripe's object names its own (see `ACCOUNT_COLUMN`).
+    let account = record.entry(ACCOUNT_COLUMN).or_insert(Value::Null);
+    if account.is_null() {
+        *account = Value::from(member.account.id.as_str());
     }
     member.sel.apply(&mut record);
     let line = member.output.record_line(member.name(), &record, extracted);

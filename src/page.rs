@@ -3,6 +3,12 @@ List paging: `limit=100`, `starting_after=<last id>`, until `has_more` is false.
 
 The pager refuses to loop: a page that says `has_more` but is empty, or a cursor that was already
 used, stops the listing with an error instead of requesting the same page forever.
+
+Stripe fills every page but the last: a page fetched with `limit=L` that says `has_more` holds
+exactly `L` objects. One holding fewer lost an object on the way ([`check_full`]); the client
+treats it as a transient fault and requests the page again. A short *last* page cannot be told
+apart from a shorter list. Embedded first pages (`lines`, `sources` inside a parent, 10 items)
+are not fetched with a limit and are not checked.
 */
 
 use serde::Deserialize;
@@ -16,6 +22,23 @@ pub const PAGE_LIMIT: u32 = 100;
 pub struct ListPage {
     pub data: Vec<Value>,
     pub has_more: bool,
+}
+
+/// The `limit` a list request asked for, if its query sets one.
+pub fn requested_limit(query: &[(String, String)]) -> Option<u32> {
+    query.iter().rev().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok())
+}
+
+/// Stripe's page rule: a page fetched with `limit` that says `has_more` holds exactly `limit`
+/// objects. `Err` describes a page that breaks it (an object is missing from it).
+pub fn check_full(page: &ListPage, limit: u32) -> Result<(), String> {
+    let held = page.data.len();
+    if page.has_more && held < limit as usize {
+        return Err(format!(
+            "the page says has_more but holds {held} objects, fewer than limit={limit}: an object is missing from it"
+        ));
+    }
+    Ok(())
 }
 
 /// Cursor state of one listing.
@@ -35,6 +58,11 @@ impl Pager {
     /// A pager that continues after `id` (an embedded first page ended there).
     pub fn after(id: String) -> Pager {
         Pager { cursor: Some(id), ..Pager::default() }
+    }
+
+    /// A pager with nothing left to read (an embedded page that was the whole list).
+    pub fn finished() -> Pager {
+        Pager { done: true, ..Pager::default() }
     }
 
     /// `starting_after` for the next request; `None` for the first page.
@@ -99,6 +127,28 @@ mod tests {
         let mut p = Pager::new();
         p.advance(&page(&[], false)).unwrap();
         assert!(p.is_done());
+    }
+
+    #[test]
+    fn a_page_with_more_behind_it_must_be_full() {
+        assert!(check_full(&page(&["a", "b", "c"], true), 3).is_ok());
+        let e = check_full(&page(&["a", "c"], true), 3).unwrap_err();
+        assert!(e.contains("2 objects") && e.contains("limit=3"), "{e}");
+        assert!(check_full(&page(&[], true), 100).is_err(), "empty with has_more");
+    }
+
+    #[test]
+    fn a_short_last_page_is_fine() {
+        assert!(check_full(&page(&["a"], false), 100).is_ok());
+        assert!(check_full(&page(&[], false), 100).is_ok());
+    }
+
+    #[test]
+    fn the_limit_is_read_from_the_query() {
+        let q = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(requested_limit(&q(&[("limit", "100"), ("starting_after", "ch_1")])), Some(100));
+        assert_eq!(requested_limit(&q(&[("starting_after", "ch_1")])), None);
+        assert_eq!(requested_limit(&q(&[("limit", "x")])), None);
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 /// Keys under which a created bookmark may be found, ours first.
 const CREATED_KEYS: &[&str] = &["created", "date", "replication_key_value"];
 
+/// Key of the per-account bookmarks inside a stream's entry (Connect syncs).
+const ACCOUNTS_KEY: &str = "accounts";
+
 /// The whole state value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
@@ -74,13 +77,23 @@ impl State {
 
     /// The `created` bookmark of a stream, in Unix seconds.
     pub fn created(&self, stream: &str) -> Option<i64> {
-        let entry = self.bookmarks().get(stream)?.as_object()?;
+        self.created_in(stream, None)
+    }
+
+    /// The `created` bookmark of a stream in one account of a Connect sync (`None`: the one
+    /// account of a plain sync, or a platform stream).
+    pub fn created_in(&self, stream: &str, account: Option<&str>) -> Option<i64> {
+        let entry = self.find(stream, account)?;
         CREATED_KEYS.iter().find_map(|k| entry.get(*k).and_then(as_epoch))
     }
 
     /// Sets a stream's `created` bookmark, keeping any other keys of its entry.
     pub fn set_created(&mut self, stream: &str, created: i64) {
-        let entry = self.entry(stream);
+        self.set_created_in(stream, None, created);
+    }
+
+    pub fn set_created_in(&mut self, stream: &str, account: Option<&str>, created: i64) {
+        let entry = self.entry(stream, account);
         entry.remove("date");
         entry.insert("created".into(), json!(created));
     }
@@ -89,14 +102,25 @@ impl State {
     /// been emitted. Ours is `updated`; singer-io's tap-stripe keeps it as
     /// `<stream>_events.updates_created`.
     pub fn updated(&self, stream: &str) -> Option<i64> {
+        self.updated_in(stream, None)
+    }
+
+    pub fn updated_in(&self, stream: &str, account: Option<&str>) -> Option<i64> {
+        let ours = self.find(stream, account).and_then(|e| e.get("updated").or_else(|| e.get("updates_created"))).and_then(as_epoch);
+        if account.is_some() {
+            return ours;
+        }
         let b = self.bookmarks();
-        let ours = b.get(stream).and_then(|e| e.get("updated").or_else(|| e.get("updates_created"))).and_then(as_epoch);
         ours.or_else(|| b.get(&format!("{stream}_events")).and_then(|e| e.get("updates_created")).and_then(as_epoch))
     }
 
     /// Sets a stream's updates bookmark.
     pub fn set_updated(&mut self, stream: &str, updated: i64) {
-        self.entry(stream).insert("updated".into(), json!(updated));
+        self.set_updated_in(stream, None, updated);
+    }
+
+    pub fn set_updated_in(&mut self, stream: &str, account: Option<&str>, updated: i64) {
+        self.entry(stream, account).insert("updated".into(), json!(updated));
     }
 
     /// Moves a stream's `created` bookmark back (a stream re-read from its start).
@@ -104,8 +128,25 @@ impl State {
         self.set_created(stream, created);
     }
 
-    fn entry(&mut self, stream: &str) -> &mut Map<String, Value> {
-        let entry = self.bookmarks_mut().entry(stream.to_string()).or_insert_with(|| json!({}));
+    /// The entry holding a stream's bookmarks: `bookmarks.<stream>`, or in a Connect sync
+    /// `bookmarks.<stream>.accounts.<account>`.
+    fn find(&self, stream: &str, account: Option<&str>) -> Option<&Map<String, Value>> {
+        let entry = self.bookmarks().get(stream)?.as_object()?;
+        match account {
+            None => Some(entry),
+            Some(a) => entry.get(ACCOUNTS_KEY)?.get(a)?.as_object(),
+        }
+    }
+
+    fn entry(&mut self, stream: &str, account: Option<&str>) -> &mut Map<String, Value> {
+        let mut entry = self.bookmarks_mut().entry(stream.to_string()).or_insert_with(|| json!({}));
+        let path = account.map(|a| [ACCOUNTS_KEY, a]);
+        for key in path.iter().flatten() {
+            if !entry.is_object() {
+                *entry = json!({});
+            }
+            entry = entry.as_object_mut().expect("object").entry(key.to_string()).or_insert_with(|| json!({}));
+        }
         if !entry.is_object() {
             *entry = json!({});
         }
@@ -197,6 +238,23 @@ mod tests {
         assert_eq!(state(json!({"singer_state": {"bookmarks": {"charges": {"created": 8}}}})).created("charges"), Some(8));
         assert_eq!(state(json!({})).to_value(), json!({"bookmarks": {}}));
         assert_eq!(state(Value::Null).to_value(), json!({"bookmarks": {}}));
+    }
+
+    #[test]
+    fn connect_bookmarks_are_kept_per_account() {
+        let mut s = state(json!({"bookmarks": {"charges": {"created": 3}}}));
+        assert_eq!(s.created_in("charges", Some("acct_1")), None, "the one-account bookmark is not an account's");
+        s.set_created_in("charges", Some("acct_1"), 10);
+        s.set_updated_in("charges", Some("acct_2"), 20);
+        assert_eq!(s.created_in("charges", Some("acct_1")), Some(10));
+        assert_eq!(s.updated_in("charges", Some("acct_2")), Some(20));
+        assert_eq!(s.created("charges"), Some(3));
+        assert_eq!(
+            s.to_value()["bookmarks"]["charges"],
+            json!({"created": 3, "accounts": {"acct_1": {"created": 10}, "acct_2": {"updated": 20}}})
+        );
+        let back = state(s.to_value());
+        assert_eq!(back.created_in("charges", Some("acct_1")), Some(10));
     }
 
     #[test]

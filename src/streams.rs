@@ -11,7 +11,7 @@ fields. Grow [`StreamDef`] only with facts the engine branches on.
 pub enum Source {
     /// A top-level list endpoint (`GET {path}`), newest first.
     List {
-        /// Path below the base URL, e.g. `/v1/charges`.
+        /// Path below the base URL, e.g. `/v1/charges`; `{account}` is the account being read.
         path: &'static str,
         /// Whether the endpoint accepts `created[gte]`/`created[lt]`; if not it is read whole.
         created_filter: bool,
@@ -31,7 +31,11 @@ pub struct ChildSource {
     pub parent_expand: Option<&'static str>,
     /// Keep only embedded items whose `object` equals this (e.g. `bank_account` among a customer's sources).
     pub object_filter: Option<&'static str>,
-    /// The child list endpoint; `{parent}` is replaced by the parent's id.
+    /// A child stream of the same parent whose objects this stream hangs under (a subscription's
+    /// items, under each of which usage records are listed): `path` takes their ids.
+    pub via: Option<&'static str>,
+    /// The child list endpoint; `{parent}` is replaced by the parent's id (or, with `via`, by the
+    /// intermediate object's id). It may carry a query (`/v1/subscription_items?subscription={parent}`).
     pub path: &'static str,
     /// Column of the child record that carries the parent id (set from the parent when missing).
     pub parent_column: &'static str,
@@ -100,6 +104,9 @@ const DISPUTE_EVENTS: &[&str] = &[
 pub struct StreamDef {
     /// Stream name: `tap_stream_id`, catalog file stem and Singer stream.
     pub name: &'static str,
+    /// Other names the stream is known by in the connectors users switch from; a catalog may
+    /// select the stream under them.
+    pub aliases: &'static [&'static str],
     /// The OpenAPI component schema the records follow (`components.schemas.<resource>`).
     pub resource: &'static str,
     /// Primary key columns.
@@ -117,6 +124,8 @@ pub struct StreamDef {
     pub events: Option<EventSource>,
     /// Legacy columns the tap fills (see [`Derived`]); documented in README.md.
     pub derived: &'static [Derived],
+    /// Where it is read when several accounts are synced.
+    pub scope: Scope,
     /// The stream's JSON Schema (`catalog/<name>.json`), embedded at compile time.
     pub schema: &'static str,
 }
@@ -131,28 +140,129 @@ const fn list(path: &'static str) -> Source {
     Source::List { path, created_filter: true }
 }
 
+/// Where a stream is read when the tap syncs several accounts (Connect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// In every synced account (with its `Stripe-Account` header).
+    Account,
+    /// Once, as the platform: its connected accounts and what hangs under them.
+    Platform,
+}
+
+/// Defaults of a [`StreamDef`]; entries spell out what differs.
+const BASE: StreamDef = StreamDef {
+    name: "",
+    aliases: &[],
+    resource: "",
+    key: &["id"],
+    replication_key: "created",
+    source: list(""),
+    params: &[],
+    history_days: None,
+    events: None,
+    derived: &[],
+    scope: Scope::Account,
+    schema: "",
+};
+
+const fn ev(object: &'static str, types: &'static [&'static str], deleted: Option<&'static str>, retrieve: &'static str) -> Option<EventSource> {
+    Some(EventSource { object, types, deleted, retrieve, related: &[] })
+}
+
+/// A list without a `created` filter in the spec, or whose objects change without any event
+/// (shipping rates, file links): read whole on every run, so the table always equals Stripe.
+const fn whole(path: &'static str) -> Source {
+    Source::List { path, created_filter: false }
+}
+
+const fn child(parent: &'static str, path: &'static str, parent_column: &'static str) -> Source {
+    Source::Child(ChildSource { parent, embedded: None, parent_expand: None, object_filter: None, via: None, path, parent_column })
+}
+
+/// A child whose first page is embedded in the parent object as `field`.
+const fn embedded(parent: &'static str, field: &'static str, path: &'static str, parent_column: &'static str) -> Source {
+    Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: None, object_filter: None, via: None, path, parent_column })
+}
+
+const EXTERNAL_ACCOUNT_EVENTS: &[&str] =
+    &["account.external_account.created", "account.external_account.updated", "account.external_account.deleted"];
+
 /// Every stream, in catalog (and sync) order. Parents come before their children.
 pub static STREAMS: &[StreamDef] = &[
     StreamDef {
+        name: "accounts",
+        resource: "account",
+        source: list("/v1/accounts"),
+        events: ev("account", &["account.updated"], None, "/v1/accounts/{id}"),
+        scope: Scope::Platform,
+        schema: schema!("accounts"),
+        ..BASE
+    },
+    StreamDef {
+        name: "persons",
+        resource: "person",
+        source: child("accounts", "/v1/accounts/{parent}/persons", "account"),
+        events: ev("person", &["person.created", "person.updated", "person.deleted"], Some("person.deleted"), "/v1/accounts/{account}/persons/{id}"),
+        scope: Scope::Platform,
+        schema: schema!("persons"),
+        ..BASE
+    },
+    StreamDef {
+        name: "application_fees",
+        resource: "application_fee",
+        source: list("/v1/application_fees"),
+        events: ev("application_fee", &["application_fee.created", "application_fee.refunded"], None, "/v1/application_fees/{id}"),
+        schema: schema!("application_fees"),
+        ..BASE
+    },
+    StreamDef {
+        name: "application_fees_refunds",
+        resource: "fee_refund",
+        source: embedded("application_fees", "refunds", "/v1/application_fees/{parent}/refunds", "fee"),
+        events: ev("fee_refund", &["application_fee.refund.updated"], None, "/v1/application_fees/{fee}/refunds/{id}"),
+        schema: schema!("application_fees_refunds"),
+        ..BASE
+    },
+    StreamDef {
+        name: "authorizations",
+        resource: "issuing.authorization",
+        source: list("/v1/issuing/authorizations"),
+        events: ev(
+            "issuing.authorization",
+            &["issuing_authorization.created", "issuing_authorization.request", "issuing_authorization.updated"],
+            None,
+            "/v1/issuing/authorizations/{id}",
+        ),
+        schema: schema!("authorizations"),
+        ..BASE
+    },
+    StreamDef {
         name: "balance_transactions",
         resource: "balance_transaction",
-        key: &["id"],
-        replication_key: "created",
         source: list("/v1/balance_transactions"),
-        params: &[],
-        history_days: None,
-        events: None,
-        derived: &[],
         schema: schema!("balance_transactions"),
+        ..BASE
+    },
+    StreamDef {
+        name: "cardholders",
+        resource: "issuing.cardholder",
+        source: list("/v1/issuing/cardholders"),
+        events: ev("issuing.cardholder", &["issuing_cardholder.created", "issuing_cardholder.updated"], None, "/v1/issuing/cardholders/{id}"),
+        schema: schema!("cardholders"),
+        ..BASE
+    },
+    StreamDef {
+        name: "cards",
+        resource: "issuing.card",
+        source: list("/v1/issuing/cards"),
+        events: ev("issuing.card", &["issuing_card.created", "issuing_card.updated"], None, "/v1/issuing/cards/{id}"),
+        schema: schema!("cards"),
+        ..BASE
     },
     StreamDef {
         name: "charges",
         resource: "charge",
-        key: &["id"],
-        replication_key: "created",
         source: list("/v1/charges"),
-        params: &[],
-        history_days: None,
         events: Some(EventSource {
             object: "charge",
             types: &[
@@ -170,40 +280,68 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         derived: &[legacy("dispute", DerivedFrom::Removed), legacy("order", DerivedFrom::Removed)],
         schema: schema!("charges"),
+        ..BASE
+    },
+    StreamDef {
+        name: "checkout_sessions",
+        resource: "checkout.session",
+        source: list("/v1/checkout/sessions"),
+        events: ev(
+            "checkout.session",
+            &[
+                "checkout.session.async_payment_failed",
+                "checkout.session.async_payment_succeeded",
+                "checkout.session.completed",
+                "checkout.session.expired",
+            ],
+            None,
+            "/v1/checkout/sessions/{id}",
+        ),
+        schema: schema!("checkout_sessions"),
+        ..BASE
+    },
+    StreamDef {
+        name: "checkout_sessions_line_items",
+        resource: "item",
+        key: &["id", "checkout_session"],
+        source: child("checkout_sessions", "/v1/checkout/sessions/{parent}/line_items", "checkout_session"),
+        schema: schema!("checkout_sessions_line_items"),
+        ..BASE
     },
     StreamDef {
         name: "coupons",
         resource: "coupon",
-        key: &["id"],
-        replication_key: "created",
+        key: &["id", "account"],
         source: list("/v1/coupons"),
-        params: &[],
-        history_days: None,
-        events: Some(EventSource {
-            object: "coupon",
-            types: &["coupon.created", "coupon.updated", "coupon.deleted"],
-            deleted: Some("coupon.deleted"),
-            retrieve: "/v1/coupons/{id}",
-            related: &[],
-        }),
-        derived: &[],
+        events: ev("coupon", &["coupon.created", "coupon.updated", "coupon.deleted"], Some("coupon.deleted"), "/v1/coupons/{id}"),
         schema: schema!("coupons"),
+        ..BASE
+    },
+    StreamDef {
+        name: "credit_notes",
+        resource: "credit_note",
+        source: list("/v1/credit_notes"),
+        events: ev(
+            "credit_note",
+            &["credit_note.created", "credit_note.updated", "credit_note.voided"],
+            None,
+            "/v1/credit_notes/{id}",
+        ),
+        schema: schema!("credit_notes"),
+        ..BASE
+    },
+    StreamDef {
+        name: "credit_note_line_items",
+        resource: "credit_note_line_item",
+        source: embedded("credit_notes", "lines", "/v1/credit_notes/{parent}/lines", "credit_note"),
+        schema: schema!("credit_note_line_items"),
+        ..BASE
     },
     StreamDef {
         name: "customers",
         resource: "customer",
-        key: &["id"],
-        replication_key: "created",
         source: list("/v1/customers"),
-        params: &[],
-        history_days: None,
-        events: Some(EventSource {
-            object: "customer",
-            types: &["customer.created", "customer.updated", "customer.deleted"],
-            deleted: Some("customer.deleted"),
-            retrieve: "/v1/customers/{id}",
-            related: &[],
-        }),
+        events: ev("customer", &["customer.created", "customer.updated", "customer.deleted"], Some("customer.deleted"), "/v1/customers/{id}"),
         derived: &[
             legacy("account_balance", DerivedFrom::Field("balance")),
             legacy("cards", DerivedFrom::Removed),
@@ -212,92 +350,138 @@ pub static STREAMS: &[StreamDef] = &[
             legacy("tax_info_verification", DerivedFrom::Removed),
         ],
         schema: schema!("customers"),
+        ..BASE
     },
     StreamDef {
         name: "customer_balance_transactions",
         resource: "customer_balance_transaction",
-        key: &["id"],
-        replication_key: "created",
-        source: Source::Child(ChildSource {
-            parent: "customers",
-            embedded: None,
-            parent_expand: None,
-            object_filter: None,
-            path: "/v1/customers/{parent}/balance_transactions",
-            parent_column: "customer",
-        }),
-        params: &[],
-        history_days: None,
-        events: None,
-        derived: &[],
+        source: child("customers", "/v1/customers/{parent}/balance_transactions", "customer"),
         schema: schema!("customer_balance_transactions"),
+        ..BASE
     },
     StreamDef {
         name: "bank_accounts",
         resource: "bank_account",
-        key: &["id"],
-        replication_key: "created",
         source: Source::Child(ChildSource {
             parent: "customers",
             embedded: Some("sources"),
             parent_expand: Some("data.sources"),
             object_filter: Some("bank_account"),
+            via: None,
             path: "/v1/customers/{parent}/bank_accounts",
             parent_column: "customer",
         }),
-        params: &[],
-        history_days: None,
-        events: Some(EventSource {
-            object: "bank_account",
-            types: &["customer.source.created", "customer.source.updated", "customer.source.deleted", "customer.source.expiring"],
-            deleted: Some("customer.source.deleted"),
-            retrieve: "/v1/customers/{customer}/bank_accounts/{id}",
-            related: &[],
-        }),
-        derived: &[],
+        events: ev(
+            "bank_account",
+            &["customer.source.created", "customer.source.updated", "customer.source.deleted", "customer.source.expiring"],
+            Some("customer.source.deleted"),
+            "/v1/customers/{customer}/bank_accounts/{id}",
+        ),
         schema: schema!("bank_accounts"),
+        ..BASE
+    },
+    StreamDef {
+        name: "payment_methods",
+        resource: "payment_method",
+        source: child("customers", "/v1/customers/{parent}/payment_methods", "customer"),
+        events: ev(
+            "payment_method",
+            &["payment_method.attached", "payment_method.automatically_updated", "payment_method.detached", "payment_method.updated"],
+            Some("payment_method.detached"),
+            "/v1/payment_methods/{id}",
+        ),
+        schema: schema!("payment_methods"),
+        ..BASE
+    },
+    StreamDef {
+        name: "tax_ids",
+        resource: "tax_id",
+        source: child("customers", "/v1/customers/{parent}/tax_ids", "customer"),
+        events: ev(
+            "tax_id",
+            &["customer.tax_id.created", "customer.tax_id.deleted", "customer.tax_id.updated"],
+            Some("customer.tax_id.deleted"),
+            "/v1/customers/{customer}/tax_ids/{id}",
+        ),
+        schema: schema!("tax_ids"),
+        ..BASE
     },
     StreamDef {
         name: "disputes",
         resource: "dispute",
-        key: &["id"],
-        replication_key: "created",
         source: list("/v1/disputes"),
-        params: &[],
-        history_days: None,
-        events: Some(EventSource {
-            object: "dispute",
-            types: DISPUTE_EVENTS,
-            deleted: None,
-            retrieve: "/v1/disputes/{id}",
-            related: &[],
-        }),
-        derived: &[],
+        events: ev("dispute", DISPUTE_EVENTS, None, "/v1/disputes/{id}"),
         schema: schema!("disputes"),
+        ..BASE
+    },
+    StreamDef {
+        name: "early_fraud_warnings",
+        resource: "radar.early_fraud_warning",
+        source: list("/v1/radar/early_fraud_warnings"),
+        events: ev(
+            "radar.early_fraud_warning",
+            &["radar.early_fraud_warning.created", "radar.early_fraud_warning.updated"],
+            None,
+            "/v1/radar/early_fraud_warnings/{id}",
+        ),
+        schema: schema!("early_fraud_warnings"),
+        ..BASE
     },
     StreamDef {
         name: "events",
         resource: "event",
-        key: &["id"],
-        replication_key: "created",
         source: list("/v1/events"),
-        params: &[],
         history_days: Some(30),
-        events: None,
-        derived: &[],
         schema: schema!("events"),
+        ..BASE
+    },
+    StreamDef {
+        name: "external_account_bank_accounts",
+        resource: "bank_account",
+        source: whole("/v1/accounts/{account}/external_accounts"),
+        params: &[("object", "bank_account")],
+        events: ev("bank_account", EXTERNAL_ACCOUNT_EVENTS, Some("account.external_account.deleted"), "/v1/accounts/{account}/external_accounts/{id}"),
+        schema: schema!("external_account_bank_accounts"),
+        ..BASE
+    },
+    StreamDef {
+        name: "external_account_cards",
+        resource: "card",
+        source: whole("/v1/accounts/{account}/external_accounts"),
+        params: &[("object", "card")],
+        events: ev("card", EXTERNAL_ACCOUNT_EVENTS, Some("account.external_account.deleted"), "/v1/accounts/{account}/external_accounts/{id}"),
+        schema: schema!("external_account_cards"),
+        ..BASE
+    },
+    StreamDef {
+        name: "file_links",
+        resource: "file_link",
+        source: whole("/v1/file_links"),
+        schema: schema!("file_links"),
+        ..BASE
+    },
+    StreamDef {
+        name: "files",
+        resource: "file",
+        source: list("/v1/files"),
+        schema: schema!("files"),
+        ..BASE
+    },
+    StreamDef {
+        name: "invoice_items",
+        resource: "invoiceitem",
+        source: list("/v1/invoiceitems"),
+        events: ev("invoiceitem", &["invoiceitem.created", "invoiceitem.deleted"], Some("invoiceitem.deleted"), "/v1/invoiceitems/{id}"),
+        schema: schema!("invoice_items"),
+        ..BASE
     },
     StreamDef {
         name: "invoices",
         resource: "invoice",
-        key: &["id"],
-        replication_key: "created",
         source: list("/v1/invoices"),
-        params: &[],
-        history_days: None,
-        events: Some(EventSource {
-            object: "invoice",
-            types: &[
+        events: ev(
+            "invoice",
+            &[
                 "invoice.created",
                 "invoice.deleted",
                 "invoice.finalization_failed",
@@ -313,44 +497,298 @@ pub static STREAMS: &[StreamDef] = &[
                 "invoice.voided",
                 "invoice.will_be_due",
             ],
-            deleted: Some("invoice.deleted"),
-            retrieve: "/v1/invoices/{id}",
-            related: &[],
-        }),
+            Some("invoice.deleted"),
+            "/v1/invoices/{id}",
+        ),
         derived: &[
             legacy("application_fee", DerivedFrom::Field("application_fee_amount")),
             legacy("next_payment_amount", DerivedFrom::Field("amount_remaining")),
             legacy("webhooks_delivered", DerivedFrom::Field("webhooks_delivered_at")),
         ],
         schema: schema!("invoices"),
+        ..BASE
     },
     StreamDef {
         name: "invoice_line_items",
         resource: "line_item",
         key: &["id", "invoice"],
-        replication_key: "created",
-        source: Source::Child(ChildSource {
-            parent: "invoices",
-            embedded: Some("lines"),
-            parent_expand: None,
-            object_filter: None,
-            path: "/v1/invoices/{parent}/lines",
-            parent_column: "invoice",
-        }),
-        params: &[],
-        history_days: None,
-        events: None,
+        source: embedded("invoices", "lines", "/v1/invoices/{parent}/lines", "invoice"),
         derived: &[
             legacy("customer", DerivedFrom::ParentField("customer")),
             legacy("date", DerivedFrom::ParentField("created")),
         ],
         schema: schema!("invoice_line_items"),
+        ..BASE
+    },
+    StreamDef {
+        name: "payment_intents",
+        resource: "payment_intent",
+        source: list("/v1/payment_intents"),
+        events: ev(
+            "payment_intent",
+            &[
+                "payment_intent.amount_capturable_updated",
+                "payment_intent.canceled",
+                "payment_intent.created",
+                "payment_intent.partially_funded",
+                "payment_intent.payment_failed",
+                "payment_intent.processing",
+                "payment_intent.requires_action",
+                "payment_intent.succeeded",
+            ],
+            None,
+            "/v1/payment_intents/{id}",
+        ),
+        schema: schema!("payment_intents"),
+        ..BASE
+    },
+    StreamDef {
+        name: "payment_links",
+        resource: "payment_link",
+        source: whole("/v1/payment_links"),
+        schema: schema!("payment_links"),
+        ..BASE
+    },
+    StreamDef {
+        name: "payouts",
+        resource: "payout",
+        source: list("/v1/payouts"),
+        events: ev(
+            "payout",
+            &["payout.canceled", "payout.created", "payout.failed", "payout.paid", "payout.reconciliation_completed", "payout.updated"],
+            None,
+            "/v1/payouts/{id}",
+        ),
+        schema: schema!("payouts"),
+        ..BASE
+    },
+    StreamDef {
+        name: "payout_balance_transactions",
+        aliases: &["payout_transactions"],
+        resource: "balance_transaction",
+        key: &["id", "payout"],
+        source: child("payouts", "/v1/balance_transactions?payout={parent}", "payout"),
+        derived: &[legacy("payout_id", DerivedFrom::ParentField("id"))],
+        schema: schema!("payout_balance_transactions"),
+        ..BASE
+    },
+    StreamDef {
+        name: "plans",
+        resource: "plan",
+        key: &["id", "account"],
+        source: list("/v1/plans"),
+        events: ev("plan", &["plan.created", "plan.deleted", "plan.updated"], Some("plan.deleted"), "/v1/plans/{id}"),
+        schema: schema!("plans"),
+        ..BASE
+    },
+    StreamDef {
+        name: "prices",
+        resource: "price",
+        source: list("/v1/prices"),
+        events: ev("price", &["price.created", "price.deleted", "price.updated"], Some("price.deleted"), "/v1/prices/{id}"),
+        schema: schema!("prices"),
+        ..BASE
+    },
+    StreamDef {
+        name: "products",
+        resource: "product",
+        key: &["id", "account"],
+        source: list("/v1/products"),
+        events: ev("product", &["product.created", "product.deleted", "product.updated"], Some("product.deleted"), "/v1/products/{id}"),
+        schema: schema!("products"),
+        ..BASE
+    },
+    StreamDef {
+        name: "promotion_codes",
+        resource: "promotion_code",
+        source: list("/v1/promotion_codes"),
+        events: ev("promotion_code", &["promotion_code.created", "promotion_code.updated"], None, "/v1/promotion_codes/{id}"),
+        schema: schema!("promotion_codes"),
+        ..BASE
+    },
+    StreamDef {
+        name: "quotes",
+        resource: "quote",
+        source: whole("/v1/quotes"),
+        schema: schema!("quotes"),
+        ..BASE
+    },
+    StreamDef {
+        name: "refunds",
+        resource: "refund",
+        source: list("/v1/refunds"),
+        events: ev("refund", &["charge.refund.updated", "refund.created", "refund.updated"], None, "/v1/refunds/{id}"),
+        schema: schema!("refunds"),
+        ..BASE
+    },
+    StreamDef {
+        name: "reviews",
+        resource: "review",
+        source: list("/v1/reviews"),
+        events: ev("review", &["review.closed", "review.opened"], None, "/v1/reviews/{id}"),
+        schema: schema!("reviews"),
+        ..BASE
+    },
+    StreamDef {
+        name: "setup_intents",
+        resource: "setup_intent",
+        source: list("/v1/setup_intents"),
+        events: ev(
+            "setup_intent",
+            &[
+                "setup_intent.canceled",
+                "setup_intent.created",
+                "setup_intent.requires_action",
+                "setup_intent.setup_failed",
+                "setup_intent.succeeded",
+            ],
+            None,
+            "/v1/setup_intents/{id}",
+        ),
+        schema: schema!("setup_intents"),
+        ..BASE
+    },
+    StreamDef {
+        name: "setup_attempts",
+        resource: "setup_attempt",
+        source: child("setup_intents", "/v1/setup_attempts?setup_intent={parent}", "setup_intent"),
+        schema: schema!("setup_attempts"),
+        ..BASE
+    },
+    StreamDef {
+        name: "shipping_rates",
+        resource: "shipping_rate",
+        source: whole("/v1/shipping_rates"),
+        schema: schema!("shipping_rates"),
+        ..BASE
+    },
+    StreamDef {
+        name: "subscription_schedules",
+        aliases: &["subscription_schedule"],
+        resource: "subscription_schedule",
+        source: list("/v1/subscription_schedules"),
+        events: ev(
+            "subscription_schedule",
+            &[
+                "subscription_schedule.aborted",
+                "subscription_schedule.canceled",
+                "subscription_schedule.completed",
+                "subscription_schedule.created",
+                "subscription_schedule.expiring",
+                "subscription_schedule.released",
+                "subscription_schedule.updated",
+            ],
+            None,
+            "/v1/subscription_schedules/{id}",
+        ),
+        schema: schema!("subscription_schedules"),
+        ..BASE
+    },
+    StreamDef {
+        name: "subscriptions",
+        resource: "subscription",
+        source: list("/v1/subscriptions"),
+        // Without `status=all` Stripe leaves canceled subscriptions out.
+        params: &[("status", "all")],
+        // `customer.subscription.deleted` is a cancellation: the subscription stays (status
+        // `canceled`), so it is an update, not a deletion.
+        events: ev(
+            "subscription",
+            &[
+                "customer.subscription.created",
+                "customer.subscription.deleted",
+                "customer.subscription.paused",
+                "customer.subscription.pending_update_applied",
+                "customer.subscription.pending_update_expired",
+                "customer.subscription.resumed",
+                "customer.subscription.trial_will_end",
+                "customer.subscription.updated",
+            ],
+            None,
+            "/v1/subscriptions/{id}",
+        ),
+        schema: schema!("subscriptions"),
+        ..BASE
+    },
+    StreamDef {
+        name: "subscription_items",
+        resource: "subscription_item",
+        source: embedded("subscriptions", "items", "/v1/subscription_items?subscription={parent}", "subscription"),
+        schema: schema!("subscription_items"),
+        ..BASE
+    },
+    StreamDef {
+        name: "usage_records",
+        resource: "usage_record_summary",
+        source: Source::Child(ChildSource {
+            parent: "subscriptions",
+            embedded: None,
+            parent_expand: None,
+            object_filter: None,
+            via: Some("subscription_items"),
+            path: "/v1/subscription_items/{parent}/usage_record_summaries",
+            parent_column: "subscription_item",
+        }),
+        schema: schema!("usage_records"),
+        ..BASE
+    },
+    StreamDef {
+        name: "tax_rates",
+        resource: "tax_rate",
+        source: list("/v1/tax_rates"),
+        events: ev("tax_rate", &["tax_rate.created", "tax_rate.updated"], None, "/v1/tax_rates/{id}"),
+        schema: schema!("tax_rates"),
+        ..BASE
+    },
+    StreamDef {
+        name: "top_ups",
+        resource: "topup",
+        source: list("/v1/topups"),
+        events: ev(
+            "topup",
+            &["topup.canceled", "topup.created", "topup.failed", "topup.reversed", "topup.succeeded"],
+            None,
+            "/v1/topups/{id}",
+        ),
+        schema: schema!("top_ups"),
+        ..BASE
+    },
+    StreamDef {
+        name: "transactions",
+        resource: "issuing.transaction",
+        source: list("/v1/issuing/transactions"),
+        events: ev("issuing.transaction", &["issuing_transaction.created", "issuing_transaction.updated"], None, "/v1/issuing/transactions/{id}"),
+        schema: schema!("transactions"),
+        ..BASE
+    },
+    StreamDef {
+        name: "transfers",
+        resource: "transfer",
+        source: list("/v1/transfers"),
+        events: ev("transfer", &["transfer.created", "transfer.reversed", "transfer.updated"], None, "/v1/transfers/{id}"),
+        schema: schema!("transfers"),
+        ..BASE
+    },
+    StreamDef {
+        name: "transfer_reversals",
+        resource: "transfer_reversal",
+        source: embedded("transfers", "reversals", "/v1/transfers/{parent}/reversals", "transfer"),
+        schema: schema!("transfer_reversals"),
+        ..BASE
     },
 ];
+
+/// The column of every record naming the Stripe account it was read from.
+pub const ACCOUNT_COLUMN: &str = "account";
 
 /// The stream named `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|s| s.name == name)
+}
+
+/// The stream named `name` or known by that alias.
+pub fn find_or_alias(name: &str) -> Option<&'static StreamDef> {
+    find(name).or_else(|| STREAMS.iter().find(|s| s.aliases.contains(&name)))
 }
 
 impl StreamDef {
@@ -373,6 +811,83 @@ impl StreamDef {
     pub fn is_mutable(&self) -> bool {
         self.events.is_some() || self.parent().and_then(find).is_some_and(|p| p.events.is_some())
     }
+}
+
+/// Markers of the stream table in README.md, which [`markdown_table`] writes (`gen-catalog`).
+pub const README_BEGIN: &str = "<!-- streams: generated by `cargo run --bin gen-catalog` from src/streams.rs; do not edit -->";
+pub const README_END: &str = "<!-- streams: end -->";
+
+/// The README's stream table: one row per stream of the registry.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| stream | key | read | parent | endpoint | changes and deletions (event types read) |\n|---|---|---|---|---|---|\n",
+    );
+    for s in STREAMS {
+        let mut name = format!("`{}`", s.name);
+        if !s.aliases.is_empty() {
+            name.push_str(&format!(" (alias {})", s.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")));
+        }
+        if s.scope == Scope::Platform {
+            name.push_str(" ¹");
+        }
+        let (read, endpoint) = match s.source {
+            Source::List { path, created_filter } => {
+                let mut endpoint = format!("`{path}`");
+                for (k, v) in s.params {
+                    endpoint = format!("`{path}?{k}={v}`");
+                }
+                let read = match (created_filter, s.history_days) {
+                    (true, Some(days)) => format!("by `created` (last {days} days only)"),
+                    (true, None) => "by `created`".to_string(),
+                    (false, _) => "whole, every run".to_string(),
+                };
+                (read, endpoint)
+            }
+            Source::Child(c) => {
+                let path = c.path.replace("{parent}", "{id}");
+                let endpoint = match (c.embedded, c.via) {
+                    (Some(field), _) => format!("parent's `{field}`, then `{path}` when it `has_more`"),
+                    (None, Some(via)) => format!("`{path}` for each of the parent's `{via}`"),
+                    (None, None) => format!("`{path}`"),
+                };
+                ("with its parent (parent's `created`)".to_string(), endpoint)
+            }
+        };
+        let changes = match (s.events, s.parent()) {
+            (Some(e), parent) => {
+                let mut text = e.types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+                if let Some(d) = e.deleted {
+                    text.push_str(&format!("; `{d}` flags `is_deleted`"));
+                }
+                for r in e.related {
+                    text.push_str(&format!("; `{}` events re-read the {} they name", r.object, e.object));
+                }
+                if parent.is_some() {
+                    text.push_str("; re-read when the parent changes");
+                }
+                text
+            }
+            (None, Some(_)) if s.is_mutable() => "re-read when the parent changes; deleted with it".to_string(),
+            (None, _) => match s.source {
+                Source::List { created_filter: false, .. } => "none needed: read whole every run".to_string(),
+                _ => "none: these objects do not change".to_string(),
+            },
+        };
+        out.push_str(&format!(
+            "| {name} | {} | {read} | {} | {endpoint} | {changes} |\n",
+            s.key.join(", "),
+            s.parent().unwrap_or("")
+        ));
+    }
+    out.push_str("\n¹ Read once per run as the platform (its connected accounts), also in a Connect sync.\n");
+    out
+}
+
+/// `readme` with its stream table replaced by [`markdown_table`]; `None` without the markers.
+pub fn with_table(readme: &str) -> Option<String> {
+    let begin = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = readme[begin..].find(README_END)? + begin;
+    Some(format!("{}\n{}{}", &readme[..begin], markdown_table(), &readme[end..]))
 }
 
 #[cfg(test)]
@@ -403,8 +918,33 @@ mod tests {
             }
         }
         assert!(find("invoice_line_items").unwrap().is_mutable(), "children follow their parent");
+        // Two streams of the same object tell their events apart by type.
+        for a in STREAMS.iter().filter_map(|s| s.events) {
+            for b in STREAMS.iter().filter_map(|s| s.events).filter(|b| b.object == a.object && b.types != a.types) {
+                assert!(a.types.iter().all(|t| !b.types.contains(t)), "{} events overlap", a.object);
+            }
+        }
         assert!(!find("balance_transactions").unwrap().is_mutable());
         assert!(!find("events").unwrap().is_mutable());
+    }
+
+    #[test]
+    fn aliases_and_via_are_consistent() {
+        for s in STREAMS {
+            for a in s.aliases {
+                assert!(find(a).is_none(), "alias {a} is no stream's name");
+                assert_eq!(find_or_alias(a).unwrap().name, s.name);
+            }
+            if let Some(via) = s.child().and_then(|c| c.via) {
+                let v = find(via).expect("via names a stream");
+                assert_eq!(v.parent(), s.parent(), "{}: via a child of the same parent", s.name);
+            }
+            if s.scope == Scope::Platform {
+                assert!(s.parent().and_then(find).is_none_or(|p| p.scope == Scope::Platform), "{}", s.name);
+            }
+        }
+        assert_eq!(find_or_alias("payout_transactions").unwrap().name, "payout_balance_transactions");
+        assert_eq!(find_or_alias("subscription_schedule").unwrap().name, "subscription_schedules");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::{json, Map, Value};
-use tap_stripe::streams::{DerivedFrom, StreamDef, STREAMS};
+use tap_stripe::streams::{DerivedFrom, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
 /// Levels of nested objects kept below a record; deeper objects become open objects.
 const MAX_DEPTH: usize = 4;
@@ -32,6 +32,9 @@ struct Args {
     /// Directory the schema files are written to.
     #[arg(long, default_value = "catalog")]
     out: PathBuf,
+    /// README whose stream table (between its markers) is rewritten from the registry.
+    #[arg(long, default_value = "README.md")]
+    readme: PathBuf,
     /// Write nothing; exit 1 listing the files that differ from the generated ones.
     #[arg(long)]
     check: bool,
@@ -54,8 +57,14 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let spec: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.spec.display()))?;
     let files = generate(&spec)?;
+    let readme_now = std::fs::read_to_string(&args.readme).map_err(|e| format!("cannot read {}: {e}", args.readme.display()))?;
+    let readme = tap_stripe::streams::with_table(&readme_now)
+        .ok_or_else(|| format!("{} has no stream table markers ({})", args.readme.display(), tap_stripe::streams::README_BEGIN))?;
     if args.check {
-        let stale = check(&args.out, &files);
+        let mut stale = check(&args.out, &files);
+        if readme != readme_now {
+            stale.push(format!("{}: stream table differs", args.readme.display()));
+        }
         if stale.is_empty() {
             println!(
                 "catalog is up to date ({} files in {})",
@@ -70,7 +79,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::from(1));
     }
-    std::fs::create_dir_all(&args.out)
+    if readme != readme_now {
+        std::fs::write(&args.readme, &readme).map_err(|e| format!("cannot write {}: {e}", args.readme.display()))?;
+        println!("wrote the stream table of {}", args.readme.display());
+    }
+        std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     for (file, content) in &files {
         let path = args.out.join(file);
@@ -178,6 +191,14 @@ fn stream_schema(
             props.insert(col.to_string(), json!({"type": ["string", "null"]}));
         }
     }
+    // The account the record was read from (Connect); Stripe's own `account` field, where a
+    // resource has one (application fees, persons, external accounts, events), means the same
+    // account or the connected account the object belongs to, and is kept.
+    if stream.key.contains(&ACCOUNT_COLUMN) {
+        props.insert(ACCOUNT_COLUMN.to_string(), json!({"type": "string"}));
+    } else if !props.contains_key(ACCOUNT_COLUMN) {
+        props.insert(ACCOUNT_COLUMN.to_string(), json!({"type": ["string", "null"]}));
+    }
     for key in stream.key {
         let col = props.get_mut(*key).ok_or_else(|| {
             format!(
@@ -213,7 +234,15 @@ fn stream_schema(
     }
     if stream.is_mutable() {
         // Filled by the tap: the time of the event a record comes from, and the deletion flag.
+        // A resource with its own `updated` (products) keeps Stripe's column: the tap leaves
+        // Stripe's value in place.
+        if let Some(own) = props.get_mut("updated") {
+            *own = with_null(own.take());
+        }
         for (name, ty) in [("updated", "integer"), ("is_deleted", "boolean")] {
+            if name == "updated" && props.contains_key(name) {
+                continue;
+            }
             if props.contains_key(name) {
                 return Err(format!("{}: {} already has a column {name}", stream.name, stream.resource));
             }
@@ -441,6 +470,7 @@ mod tests {
     fn stream(resource: &'static str, key: &'static [&'static str], source: Source) -> StreamDef {
         StreamDef {
             name: "things",
+            aliases: &[],
             resource,
             key,
             replication_key: "created",
@@ -449,6 +479,7 @@ mod tests {
             history_days: None,
             events: None,
             derived: &[],
+            scope: tap_stripe::streams::Scope::Account,
             schema: "{}",
         }
     }
@@ -685,6 +716,7 @@ mod tests {
                 parent: "parents",
                 embedded: None,
                 parent_expand: None,
+                via: None,
                 object_filter: None,
                 path: "/v1/parents/{parent}/lines",
                 parent_column: col,
