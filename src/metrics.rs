@@ -30,14 +30,36 @@ fn emit(metric: serde_json::Value) {
     eprintln!("INFO METRIC: {metric}");
 }
 
-/// An endpoint as a metric tag: ids become `{id}`. Stripe paths alternate resource and id
-/// (`/v1/customers/{id}/balance_transactions/{id}`), so every second segment after the version is an id.
+/// An endpoint as a metric tag: ids become `{id}`, the query is dropped. A segment is a resource
+/// name when some path of the registry spells it (`/v1/checkout/sessions/{id}/line_items`);
+/// anything else (an object id, a template such as `{parent}`) is an id.
 pub fn endpoint(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
     path.split('/')
         .enumerate()
-        .map(|(i, seg)| if i >= 3 && i % 2 == 1 { "{id}" } else { seg })
+        .map(|(i, seg)| if i >= 2 && !is_resource_word(seg) { "{id}" } else { seg })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+fn is_resource_word(seg: &str) -> bool {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        let mut paths: Vec<&'static str> = vec!["/v1/account", "/v1/events"];
+        for s in crate::streams::STREAMS {
+            paths.push(match s.source {
+                crate::streams::Source::List { path, .. } => path,
+                crate::streams::Source::Child(c) => c.path,
+            });
+            paths.extend(s.events.map(|e| e.retrieve));
+        }
+        paths
+            .iter()
+            .flat_map(|p| p.split('?').next().unwrap_or(p).split('/'))
+            .filter(|w| !w.is_empty() && !w.starts_with('{'))
+            .collect()
+    });
+    words.contains(seg)
 }
 
 /// One HTTP attempt.
@@ -77,5 +99,9 @@ mod tests {
         assert_eq!(endpoint("/v1/invoices/{parent}/lines"), "/v1/invoices/{id}/lines");
         assert_eq!(endpoint("/v1/balance_transactions"), "/v1/balance_transactions");
         assert_eq!(endpoint("/v1/coupons/PARTNER15"), "/v1/coupons/{id}");
+        assert_eq!(endpoint("/v1/checkout/sessions/cs_test_1/line_items"), "/v1/checkout/sessions/{id}/line_items");
+        assert_eq!(endpoint("/v1/subscription_items?subscription={parent}"), "/v1/subscription_items");
+        assert_eq!(endpoint("/v1/accounts/acct_1/external_accounts"), "/v1/accounts/{id}/external_accounts");
+        assert_eq!(endpoint("/v1/account"), "/v1/account");
     }
 }

@@ -15,6 +15,15 @@ use std::time::{Duration, Instant};
 /// Documented read limits (https://docs.stripe.com/rate-limits).
 pub const LIVE_PER_SECOND: f64 = 100.0;
 pub const TEST_PER_SECOND: f64 = 25.0;
+/// Stripe's own, lower budget of the Files and Search APIs (in both modes).
+pub const FILES_SEARCH_PER_SECOND: f64 = 20.0;
+
+/// Whether a request to `path` also counts against the Files/Search budget.
+pub fn in_files_or_search(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    path == "/v1/files" || path.starts_with("/v1/files/") || path == "/v1/file_links" || path.starts_with("/v1/file_links/")
+        || path.ends_with("/search")
+}
 
 /// The bucket's arithmetic, free of clocks and locks (unit-tested).
 #[derive(Debug, Clone)]
@@ -106,6 +115,15 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_and_search_have_their_own_budget() {
+        assert!(in_files_or_search("/v1/files"));
+        assert!(in_files_or_search("/v1/file_links/link_1"));
+        assert!(in_files_or_search("/v1/charges/search"));
+        assert!(!in_files_or_search("/v1/charges"));
+        assert!(!in_files_or_search("/v1/files_and_more"));
+    }
 
     /// Requests granted in `secs` seconds when asking as fast as allowed.
     fn granted(b: &mut Bucket, from: f64, secs: f64) -> usize {
