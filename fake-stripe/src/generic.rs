@@ -528,7 +528,6 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["unit_amount_decimal"] = json!((amount / 4).to_string());
             v["quantity"] = json!(1);
             v["description"] = json!(*rng.pick(&["Refund for unused time", "Service credit", "Returned item"]));
-            v["invoice_line_item"] = Value::Null;
             v["type"] = json!("custom_line_item");
         }
         "checkout.session" => {
@@ -720,6 +719,11 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
     }
     if r.name == "account" {
         v["id"] = json!(id);
+    }
+    // Optional properties that cannot be null are left out rather than null (e.g. a review's
+    // `payment_intent` when it is about a charge).
+    if let (Some(map), Some(sch)) = (v.as_object_mut(), schema(r.object)) {
+        map.retain(|k, x| !x.is_null() || sch.properties.get(k).is_none_or(|p| p.nullable) || !sch.conditional.contains(k));
     }
     v
 }
