@@ -48,6 +48,9 @@ const CHILD_FANOUT: usize = 8;
 const PAGES_PER_PART: i64 = 8;
 /// Parts a window is split into at most (each may split again).
 const MAX_PARTS: i64 = 16;
+/// Parts of a window split while it is read, to fill idle capacity, hold at least this many
+/// pages (each part ends with a partial page).
+const PAGES_PER_TAIL_PART: i64 = 2;
 /// Messages buffered between the workers and the writer: bounds memory.
 const CHANNEL_CAPACITY: usize = 1024;
 
@@ -161,6 +164,28 @@ impl Tally {
     }
 }
 
+/// How busy the run is: window jobs running and waiting, against the jobs that keep the pacer
+/// busy. A window being paged splits its remaining range when jobs are idle, so the last parts
+/// of a run are not paged one request at a time.
+#[derive(Debug)]
+pub(crate) struct Capacity {
+    /// Jobs that keep the run at its rate limit: half of `max_concurrency` (at least 2).
+    target: usize,
+    running: std::sync::atomic::AtomicUsize,
+    queued: std::sync::atomic::AtomicUsize,
+}
+
+impl Capacity {
+    fn new(max_concurrency: usize) -> Capacity {
+        Capacity { target: (max_concurrency / 2).max(2), running: Default::default(), queued: Default::default() }
+    }
+
+    /// Jobs that could start now without anything waiting for them.
+    fn idle(&self) -> usize {
+        self.target.saturating_sub(self.running.load(Ordering::Relaxed) + self.queued.load(Ordering::Relaxed))
+    }
+}
+
 /// What workers tell the writer.
 pub(crate) enum Event {
     /// A finished RECORD line of `stream`.
@@ -230,6 +255,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     }
 
     let (tx, mut rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
+    let capacity = Arc::new(Capacity::new(config.max_concurrency));
     let mut jobs = tokio::task::JoinSet::new();
     let mut in_flight = 0usize;
     let mut counts: HashMap<&'static str, Tally> = HashMap::new();
@@ -250,20 +276,24 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                     continue;
                 }
             }
-            let (listings, passes, tx) = (listings.clone(), passes.clone(), tx.clone());
+            let (listings, passes, tx, capacity) = (listings.clone(), passes.clone(), tx.clone(), capacity.clone());
             let version = config.api_version.clone();
             jobs.spawn(async move {
                 let result = match job {
                     Job::Events { account } => passes[account].run(&listings, account, &version, &tx).await.map(|()| job),
                     Job::Window { listing, window } => {
                         let pass = &passes[listings[listing].account];
-                        read_window(&listings, listing, window, pass, &tx).await.map(|window| Job::Window { listing, window })
+                        capacity.running.fetch_add(1, Ordering::Relaxed);
+                        let done = read_window(&listings, listing, window, pass, &capacity, &tx).await;
+                        capacity.running.fetch_sub(1, Ordering::Relaxed);
+                        done.map(|window| Job::Window { listing, window })
                     }
                 };
                 let _ = tx.send(result.map_or_else(Event::Failed, Event::Done)).await;
             });
             in_flight += 1;
         }
+        capacity.queued.store(pending.len(), Ordering::Relaxed);
         if in_flight == 0 {
             break;
         }
@@ -308,6 +338,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 for part in parts.iter().rev().filter(|p| **p != continuing) {
                     pending.push_front(Job::Window { listing, window: *part });
                 }
+                capacity.queued.store(pending.len(), Ordering::Relaxed);
             }
             Event::Done(Job::Window { listing, window }) => {
                 in_flight -= 1;
@@ -616,6 +647,7 @@ async fn read_window(
     li: usize,
     mut window: Window,
     pass: &events::Pass,
+    capacity: &Capacity,
     tx: &mpsc::Sender<Event>,
 ) -> Result<Window> {
     let listing = &listings[li];
@@ -640,7 +672,7 @@ async fn read_window(
     let expanded_fields: Vec<&str> = expand.iter().map(|e| e.trim_start_matches("data.")).collect();
 
     let mut pager = Pager::new();
-    let mut first_page = true;
+    let mut pages: i64 = 0;
     loop {
         let mut q = base.clone();
         if created_filter {
@@ -660,13 +692,23 @@ async fn read_window(
             }
             Err(e) => return Err(e),
         };
-        if first_page && created_filter {
-            if let Some((parts, continuing)) = split_dense(window, &page) {
+        pages += 1;
+        if created_filter {
+            // The first page tells the window's density; later, idle jobs take over the rest.
+            let split = if pages == 1 {
+                split_dense(window, &page, 1, PAGES_PER_PART, MAX_PARTS)
+            } else {
+                match capacity.idle() {
+                    0 => None,
+                    idle => split_dense(window, &page, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
+                }
+            };
+            if let Some((parts, continuing)) = split {
+                capacity.queued.fetch_add(parts.len() - 1, Ordering::Relaxed);
                 let _ = tx.send(Event::Split { listing: li, whole: window, parts, continuing }).await;
                 window = continuing;
             }
         }
-        first_page = false;
         let extracted = now_rfc3339();
         // The children of the page's parents first, fetched concurrently; then the parents,
         // moved out of the page (no copy).
@@ -716,9 +758,16 @@ async fn listed_children(
     read_children(child, parent, Change::default(), Some(&mut not_emitted_by_events), tx).await
 }
 
-/// How to split a window whose first page is `page`: the parts (oldest first) and the newest
-/// part, which the page belongs to; `None` when the window is not worth splitting.
-fn split_dense(window: Window, page: &crate::page::ListPage) -> Option<(Vec<Window>, Window)> {
+/// How to split a window whose `pages`-th page is `page` (`pages` pages, newest first, read so
+/// far): the parts (oldest first) and the newest part, `[oldest created on the page, end)`, which
+/// the reading job keeps; `None` when the rest is not worth `per_part` pages in 2 parts or more.
+fn split_dense(
+    window: Window,
+    page: &crate::page::ListPage,
+    pages: i64,
+    per_part: i64,
+    max_parts: i64,
+) -> Option<(Vec<Window>, Window)> {
     if !page.has_more {
         return None;
     }
@@ -726,12 +775,12 @@ fn split_dense(window: Window, page: &crate::page::ListPage) -> Option<(Vec<Wind
     if oldest <= window.start || oldest >= window.end {
         return None;
     }
-    // The page (up to 100 objects, newest first) spans [oldest, end): at that density the older
-    // part holds about `older / span` more pages.
+    // The pages read (up to 100 objects each, newest first) span [oldest, end): at that density
+    // the older part holds about `older / span * pages` more pages.
     let span = (window.end - oldest).max(1);
     let older = oldest - window.start;
-    let pages = older / span;
-    let k = (pages / PAGES_PER_PART).min(MAX_PARTS);
+    let rest = older.saturating_mul(pages) / span;
+    let k = (rest / per_part).min(max_parts);
     if k < 2 {
         return None;
     }
@@ -1014,7 +1063,7 @@ mod tests {
     fn a_dense_window_splits_into_parts_that_tile_it() {
         let w = Window { start: 0, end: 1000 };
         // 100 objects in the newest 10 seconds: ~99 more pages in the older 990 seconds.
-        let (parts, continuing) = split_dense(w, &page(&[999, 995, 990], true)).unwrap();
+        let (parts, continuing) = split_dense(w, &page(&[999, 995, 990], true), 1, PAGES_PER_PART, MAX_PARTS).unwrap();
         assert_eq!(continuing, Window { start: 990, end: 1000 });
         assert_eq!(parts.first().unwrap().start, 0);
         assert_eq!(*parts.last().unwrap(), continuing);
@@ -1022,13 +1071,32 @@ mod tests {
         assert_eq!(parts.len() as i64, (99 / PAGES_PER_PART).min(MAX_PARTS) + 1);
     }
 
+    fn split_dense1(w: Window, p: &crate::page::ListPage) -> Option<(Vec<Window>, Window)> {
+        split_dense(w, p, 1, PAGES_PER_PART, MAX_PARTS)
+    }
+
+    #[test]
+    fn a_window_read_for_a_while_splits_its_rest_for_idle_jobs() {
+        let w = Window { start: 0, end: 1000 };
+        // 10 pages read over [900, 1000): about 90 more pages in [0, 900).
+        let (parts, continuing) = split_dense(w, &page(&[910, 900], true), 10, PAGES_PER_TAIL_PART, 4).unwrap();
+        assert_eq!(parts.len(), 5, "4 new parts and the one the job keeps");
+        assert_eq!(continuing, Window { start: 900, end: 1000 });
+        assert!(parts.windows(2).all(|p| p[0].end == p[1].start) && parts[0].start == 0);
+        // 10 pages over [100, 1000): about one more page: not worth it.
+        assert!(split_dense(w, &page(&[110, 100], true), 10, PAGES_PER_TAIL_PART, 4).is_none());
+        // One idle job: at most two parts of the rest plus the job's own.
+        let (parts, _) = split_dense(w, &page(&[910, 900], true), 10, PAGES_PER_TAIL_PART, 2).unwrap();
+        assert_eq!(parts.len(), 3);
+    }
+
     #[test]
     fn sparse_or_finished_windows_do_not_split() {
         let w = Window { start: 0, end: 1000 };
-        assert!(split_dense(w, &page(&[999, 500], false)).is_none(), "no more pages");
-        assert!(split_dense(w, &page(&[999, 400], true)).is_none(), "about one more page");
-        assert!(split_dense(w, &page(&[999, 900], true)).is_none(), "about 9 more pages: one part is enough");
-        assert!(split_dense(w, &page(&[0, 0], true)).is_none(), "all at the window's first second");
+        assert!(split_dense1(w, &page(&[999, 500], false)).is_none(), "no more pages");
+        assert!(split_dense1(w, &page(&[999, 400], true)).is_none(), "about one more page");
+        assert!(split_dense1(w, &page(&[999, 900], true)).is_none(), "about 9 more pages: one part is enough");
+        assert!(split_dense1(w, &page(&[0, 0], true)).is_none(), "all at the window's first second");
     }
 
     #[test]

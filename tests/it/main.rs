@@ -16,6 +16,7 @@ mod config_errors;
 mod updates;
 /// The Airbyte protocol: spec, check, discover, read.
 mod airbyte;
+mod all_streams;
 /// `--about`, METRIC lines and `log_level`.
 mod metrics;
 /// Concurrency: split windows, the shared pacer.
