@@ -6,6 +6,9 @@ Kept free of I/O so the whole table is unit-tested. Rules (Stripe's documentatio
 - `Stripe-Should-Retry: false` never retries; `true` retries (Stripe knows better than the status);
 - no header: 429 (rate limit, `lock_timeout`), 409, 5xx and network errors retry; other 4xx do not;
 - the delay grows exponentially with full jitter, and `Retry-After` is honoured up to a minute.
+
+A response that arrived whole but is not what Stripe sends (a body that is not the expected JSON,
+a list page missing an object) counts as [`Outcome::Network`]: the same request is sent again.
 */
 
 use std::time::Duration;
@@ -15,7 +18,8 @@ use std::time::Duration;
 pub enum Outcome {
     /// Stripe answered with this HTTP status.
     Status(u16),
-    /// No usable answer: connection refused or reset, timeout, a body cut short or not JSON.
+    /// No usable answer: connection refused or reset, timeout, a body cut short or not JSON, a
+    /// list page with an object missing.
     Network,
 }
 
@@ -48,6 +52,25 @@ impl Default for Policy {
             base: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Environment variable setting the first retry delay in milliseconds (default 500); the cap on
+/// computed delays keeps its ratio (60 times the base). The attempts, the rules and `Retry-After`
+/// do not change. Tests use it to run out of attempts in about a second.
+pub const BASE_DELAY_ENV: &str = "TAP_STRIPE_RETRY_BASE_MS";
+
+impl Policy {
+    /// This policy with its base delay (and delay cap) from a [`BASE_DELAY_ENV`] value; an
+    /// absent or unreadable value keeps it.
+    pub fn with_base_ms(self, value: Option<&str>) -> Policy {
+        match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+            Some(ms) => {
+                let base = Duration::from_millis(ms);
+                Policy { base, max_delay: base.saturating_mul(60), ..self }
+            }
+            None => self,
         }
     }
 }
@@ -150,6 +173,19 @@ mod tests {
     fn attempts_run_out() {
         assert_eq!(d(Outcome::Status(500), None, 5), Decision::Fail);
         assert_eq!(d(Outcome::Network, Some(true), 5), Decision::Fail);
+    }
+
+    #[test]
+    fn the_base_delay_can_be_set_and_keeps_the_cap_ratio() {
+        let p = Policy::default().with_base_ms(Some("10"));
+        assert_eq!((p.base, p.max_delay, p.max_attempts), (Duration::from_millis(10), Duration::from_millis(600), 10));
+        assert_eq!(decide(&p, Outcome::Status(503), None, None, 9, 1.0), Decision::Retry(Duration::from_millis(600)));
+        assert_eq!(decide(&p, Outcome::Status(503), None, None, 10, 1.0), Decision::Fail);
+        let ra = Some(Duration::from_secs(2));
+        assert_eq!(decide(&p, Outcome::Status(429), None, ra, 1, 1.0), Decision::Retry(Duration::from_secs(2)), "Retry-After still wins");
+        for unset in [None, Some(""), Some("fast")] {
+            assert_eq!(Policy::default().with_base_ms(unset).base, Duration::from_millis(500), "{unset:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::tap_run::{catalog_selecting, config_for, sync, sync_killed_after, Fil
 
 
 /// The fake Stripe object type behind each stream.
-fn resource(stream: &str) -> &'static str {
+pub(crate) fn resource(stream: &str) -> &'static str {
     match stream {
         "balance_transactions" => "balance_transaction",
         "bank_accounts" => "bank_account",
@@ -29,7 +29,7 @@ fn ids(values: &[Value]) -> BTreeSet<String> {
 
 /// Ids the fake holds for a stream; for events only those inside Stripe's 30-day retention
 /// (minus a minute of margin for the time between the fake's clock and the tap's).
-fn expected(fake: &FakeStripe, stream: &str) -> BTreeSet<String> {
+pub(crate) fn expected(fake: &FakeStripe, stream: &str) -> BTreeSet<String> {
     let objects = fake.objects(resource(stream));
     if stream == "events" {
         let floor = fake.now() - 30 * 86_400 + 60;

@@ -115,7 +115,12 @@ impl Output {
 
 /// Runs the tap with these arguments and checks the Singer rules every run must follow.
 pub fn run(args: &[&str]) -> Output {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(BIN).args(args).envs(env.iter().copied()).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     // Discovery prints a catalog, not Singer messages.
@@ -125,6 +130,11 @@ pub fn run(args: &[&str]) -> Output {
 
 /// A sync: config (+ catalog, + state) files written to `files`.
 pub fn sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>) -> Output {
+    sync_env(files, config, catalog, state, &[])
+}
+
+/// [`sync`] with extra environment variables.
+pub fn sync_env(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, env: &[(&str, &str)]) -> Output {
     let c = files.json("config.json", config);
     let k = files.json("catalog.json", catalog);
     let mut args = vec!["--config".to_string(), c, "--catalog".to_string(), k];
@@ -133,7 +143,7 @@ pub fn sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value
         args.push(files.json("state.json", s));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&args)
+    run_env(&args, env)
 }
 
 /// Starts a sync in the background, stdout piped, stderr dropped.
