@@ -289,8 +289,14 @@ pub fn render(r: &Renderer, record: &Record, g: &Generic) -> Value {
 // ---------------------------------------------------------------------------------------------------------
 // building objects
 
-fn customer_ids(s: &Store) -> Vec<String> {
-    s.table(Kind::Customer).rows().iter().map(|r| r.id.clone()).collect()
+/// The id of a random live object of a typed kind (null when there is none).
+fn random_row(s: &Store, kind: Kind, rng: &mut Rng) -> Value {
+    let rows = s.table(kind).rows();
+    if rows.is_empty() {
+        Value::Null
+    } else {
+        json!(rows[rng.below(rows.len())].id)
+    }
 }
 
 fn pick_id(rng: &mut Rng, ids: &[String]) -> Value {
@@ -334,14 +340,12 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
     if let (Some(link), Some(p)) = (r.link, parent) {
         v[link] = json!(p);
     }
-    let customers = customer_ids(s);
     if r.parent != Parent::Customer && has(&v, "customer") && !v["customer"].is_null() || matches!(r.name, "subscription" | "invoiceitem" | "credit_note" | "checkout.session" | "quote" | "subscription_schedule") {
-        v["customer"] = pick_id(rng, &customers);
+        v["customer"] = random_row(s, Kind::Customer, rng);
     }
     let amount = rng.range(5, 400) * 100;
     let person = Person::from_seed(rng.next_u64());
     let acct = s.account_id.clone();
-    let charges: Vec<String> = s.table(Kind::Charge).rows().iter().map(|r| r.id.clone()).collect();
     match r.name {
         "account" => {
             v["type"] = json!(*rng.pick(&["custom", "express", "standard"]));
@@ -415,7 +419,7 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["failure_message"] = Value::Null;
         }
         "refund" => {
-            let c = pick_id(rng, &charges);
+            let c = random_row(s, Kind::Charge, rng);
             v["charge"] = c;
             v["amount"] = json!(amount / 4);
             v["balance_transaction"] = Value::Null;
@@ -577,7 +581,7 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["amount"] = json!(amount / 10);
             v["amount_refunded"] = json!(0);
             v["refunded"] = json!(false);
-            v["charge"] = pick_id(rng, &charges);
+            v["charge"] = random_row(s, Kind::Charge, rng);
             v["balance_transaction"] = json!(rng.id("txn_", 24));
             v["originating_transaction"] = Value::Null;
         }
@@ -609,7 +613,7 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["description"] = json!("Top-up for payouts");
         }
         "review" => {
-            v["charge"] = pick_id(rng, &charges);
+            v["charge"] = random_row(s, Kind::Charge, rng);
             v["open"] = json!(true);
             v["opened_reason"] = json!("rule");
             v["reason"] = json!("rule");
@@ -617,7 +621,7 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["payment_intent"] = Value::Null;
         }
         "radar.early_fraud_warning" => {
-            v["charge"] = pick_id(rng, &charges);
+            v["charge"] = random_row(s, Kind::Charge, rng);
             v["actionable"] = json!(true);
             v["fraud_type"] = json!(*rng.pick(&["unauthorized_use_of_card", "card_never_received", "misc"]));
         }
@@ -793,7 +797,6 @@ impl Gen<'_> {
         } else {
             self.rng.id(RES[res].prefix, if name == "account" { 16 } else { 24 })
         };
-        self.sync();
         let mut v = build(self.s, &mut self.rng, res, &id, created, parent);
         edit(&mut v, &mut self.rng);
         self.add(res, id, created, v, parent.map(str::to_string))
@@ -866,6 +869,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         g.add(idx("price"), plan.clone(), t, v, None);
     }
 
+    g.sync();
     // Payouts: the automatic payouts of the balance (their balance transactions say what they paid).
     let swept: Vec<(String, i64, i64, String)> = g
         .s
@@ -908,6 +912,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         g.add(idx("refund"), f.id.clone(), f.created, v, None);
     }
 
+    g.sync();
     // Every customer: a payment method or two and a tax id.
     let customers: Vec<(String, i64)> = g.s.table(Kind::Customer).rows().iter().map(|r| (r.id.clone(), r.created)).collect();
     for (c, at) in &customers {
@@ -920,6 +925,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     }
 
     // Plain top-level resources.
+    g.sync();
     for name in [
         "tax_rate", "shipping_rate", "promotion_code", "payment_intent", "invoiceitem", "payment_link", "quote",
         "topup", "review", "radar.early_fraud_warning", "file", "file_link", "issuing.cardholder",
@@ -929,6 +935,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
             let t = g.ts(start);
             g.make(name, t, None, |v, rng| set_status(name, i, v, rng, t, now));
         }
+        g.sync();
     }
 
     // Resources with children.
@@ -964,6 +971,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         let t = g.ts(start);
         let seti = g.make("setup_intent", t, None, |v, rng| set_status("setup_intent", i, v, rng, t, now));
         let at = (t + 60).min(now - 1);
+        g.sync();
         let attempt = g.make("setup_attempt", at, Some(&seti), |_, _| {});
         g.sync();
         if let Some(Facts::Generic(x)) = g.s.gget_mut(idx("setup_intent"), &seti).map(|r| &mut r.facts) {
@@ -1007,8 +1015,18 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     events.sort_by_key(|e| (e.0, e.1));
     for (created, _, t, object, automatic) in events {
         let request = (!automatic).then(|| (g.rng.id("req_", 14), Some(g.rng.uuid())));
-        g.s.push_rendered_event(t, object, None, created, request, None);
+        let id = g.rng.id("evt_", 24);
+        let seq = g.s.next_seq();
+        let facts = Facts::Event(Event {
+            event_type: t.to_string(),
+            object: Snapshot::Rendered(Box::new(object)),
+            previous_attributes: None,
+            request,
+            api_version: None,
+        });
+        g.s.push(Record { id, created, seq, facts, overrides: None });
     }
+    g.s.reindex_kind(Kind::Event);
 }
 
 /// Events Stripe raises on its own (no request).

@@ -258,6 +258,11 @@ impl Store {
         Some(r)
     }
 
+    /// Re-sorts and re-indexes one typed table (after [`Store::push`]es).
+    pub fn reindex_kind(&mut self, kind: Kind) {
+        self.tables[kind.index()].reindex();
+    }
+
     /// Re-sorts and re-indexes one generic table (after a record's parent changed).
     pub fn greindex(&mut self, res: usize) {
         self.gtables[res].reindex();

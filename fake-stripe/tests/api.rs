@@ -593,6 +593,10 @@ fn events_shape_and_filters() {
         let created = e["created"].as_i64().unwrap();
         assert!((NOW - 30 * 86_400..=NOW).contains(&created));
         let object = &e["data"]["object"];
+        let typed = ["card", "bank_account", "charge", "dispute", "customer", "invoice", "coupon"];
+        if !typed.contains(&object["object"].as_str().unwrap()) || object.get("account").is_some_and(|a| !a.is_null()) {
+            continue; // generic resources: see tests/generic.rs
+        }
         let expected = match object["object"].as_str().unwrap() {
             "card" | "bank_account" => "customer.source.created".to_string(),
             "charge" => format!("charge.{}", object["status"].as_str().unwrap()),

@@ -768,7 +768,13 @@ fn clock_real_or_virtual() {
 
 /// The object an event type is about.
 fn expected_object(event_type: &str, object: &Value) -> &'static str {
-    if event_type.starts_with("charge.dispute.") {
+    if event_type.starts_with("customer.subscription.") {
+        "subscription"
+    } else if event_type.starts_with("customer.tax_id.") {
+        "tax_id"
+    } else if event_type.starts_with("charge.refund.") {
+        "refund"
+    } else if event_type.starts_with("charge.dispute.") {
         "dispute"
     } else if event_type.starts_with("charge.") {
         "charge"
@@ -785,7 +791,8 @@ fn expected_object(event_type: &str, object: &Value) -> &'static str {
     } else if event_type.starts_with("coupon.") {
         "coupon"
     } else {
-        panic!("unexpected event type {event_type}")
+        // Generic resources (tests/generic.rs checks their event types): the object the event names.
+        Box::leak(object["object"].as_str().expect("an object").to_string().into_boxed_str())
     }
 }
 
@@ -868,6 +875,16 @@ fn after_a_round_the_newest_event_of_each_object_matches_the_object() {
     let fake = small();
     let api = Api::new(&fake);
     let changes = fake.random_round(9, 60);
+    // Objects last changed without an event (Stripe has none for e.g. a setup intent's metadata) are
+    // left out.
+    let mut silent = HashSet::new();
+    for c in &changes {
+        if c.event_types.is_empty() {
+            silent.insert(c.id.clone());
+        } else {
+            silent.remove(&c.id);
+        }
+    }
     // The newest event about each changed object (not deleted) shows it as lists do.
     let events = fake.objects("event");
     let mut seen = HashSet::new();
@@ -878,7 +895,7 @@ fn after_a_round_the_newest_event_of_each_object_matches_the_object() {
         if !seen.insert(oid.clone()) || e["type"].as_str().unwrap().ends_with(".deleted") {
             continue;
         }
-        if !changes.iter().any(|c| c.id == oid) {
+        if !changes.iter().any(|c| c.id == oid) || silent.contains(&oid) {
             continue;
         }
         let current = fake.objects(object["object"].as_str().unwrap()).into_iter().find(|o| id(o) == oid);

@@ -129,7 +129,9 @@ BASE = {
         "tos_acceptance": {"date": 1609459200, "ip": "203.0.113.7", "user_agent": None},
     },
     # Generic resources: no Connect transfers, embedded lists start empty (filled from children).
-    "payment_intent": {"id": "pi_TEMPLATE", "transfer_data": None, "on_behalf_of": None},
+    "payment_intent": {"id": "pi_TEMPLATE", "transfer_data": None, "on_behalf_of": None, "next_action": None,
+                       "last_payment_error": None},
+    "setup_intent": {"id": "seti_TEMPLATE", "next_action": None, "last_setup_error": None},
     "payment_link": {"id": "plink_TEMPLATE", "transfer_data": None, "on_behalf_of": None},
     "quote": {"id": "qt_TEMPLATE", "transfer_data": None, "on_behalf_of": None},
     "subscription": {"id": "sub_TEMPLATE", "transfer_data": None, "on_behalf_of": None,
