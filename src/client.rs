@@ -37,6 +37,8 @@ pub struct Client {
     base_url: String,
     policy: Policy,
     pacer: Arc<Pacer>,
+    /// The Files and Search APIs' lower budget, taken on top of `pacer` by their requests.
+    narrow: Arc<Pacer>,
     in_flight: Arc<Semaphore>,
     /// `Stripe-Account` of this handle's requests, over the config's `account_id` (Connect).
     account: Option<HeaderValue>,
@@ -76,6 +78,7 @@ impl Client {
             base_url: config.base_url.clone(),
             policy,
             pacer: Arc::new(Pacer::new(config.requests_per_second)),
+            narrow: Arc::new(Pacer::new(config.requests_per_second.min(crate::pacer::FILES_SEARCH_PER_SECOND))),
             in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
             account: None,
         })
@@ -106,6 +109,10 @@ impl Client {
         let mut attempt = 1;
         loop {
             let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
+            let narrow = crate::pacer::in_files_or_search(path);
+            if narrow {
+                self.narrow.acquire().await;
+            }
             self.pacer.acquire().await;
             let started = std::time::Instant::now();
             let mut request = self.http.get(&url).query(query);
@@ -117,6 +124,9 @@ impl Client {
             if status == Some(429) {
                 let before = self.pacer.rate();
                 self.pacer.throttled();
+                if narrow {
+                    self.narrow.throttled();
+                }
                 let after = self.pacer.rate();
                 if after < before {
                     log::info(&format!("Stripe answered 429 (rate limited): pacing every request at {after:.1} requests/s"));
