@@ -206,6 +206,14 @@ impl Client {
         }
     }
 
+    /// [`Client::list`] with the objects passed through unparsed (the records' fast path).
+    pub async fn list_raw(&self, path: &str, query: &Query) -> Result<ListPage<crate::raw::RawObject>> {
+        match page::requested_limit(query) {
+            Some(limit) => self.get_checked(path, query, |p: &ListPage<crate::raw::RawObject>| page::check_full(p, limit)).await,
+            None => self.get(path, query).await,
+        }
+    }
+
     /// Any JSON object (e.g. `/v1/account`).
     pub async fn get_value(&self, path: &str, query: &Query) -> Result<Value> {
         self.get(path, query).await

@@ -36,6 +36,7 @@ use crate::events;
 use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::{now_rfc3339, Outcome, Output, Writer};
+use crate::raw::RawObject;
 use crate::slice::{self, Window};
 use crate::state::State;
 use crate::config::Accounts;
@@ -671,6 +672,9 @@ async fn read_window(
     // stays the same whichever children are selected, and equal to what events carry.
     let expanded_fields: Vec<&str> = expand.iter().map(|e| e.trim_start_matches("data.")).collect();
 
+    // Without children to fetch or fields to leave out, records go from the body to the output
+    // unparsed (`raw`).
+    let raw = listing.children.is_empty() && listing.parent_member.as_ref().is_some_and(|m| m.sel.excluded.is_empty());
     let mut pager = Pager::new();
     let mut pages: i64 = 0;
     loop {
@@ -682,7 +686,9 @@ async fn read_window(
         if let Some(c) = pager.cursor() {
             q.push(("starting_after".into(), c.to_string()));
         }
-        let page = match client.list(path, &q).await {
+        let fetched =
+            if raw { client.list_raw(path, &q).await.map(Page::Raw) } else { client.list(path, &q).await.map(Page::Parsed) };
+        let page = match fetched {
             Ok(p) => p,
             Err(Error::Http { status: Some(403), message, .. }) => {
                 for m in listing.members() {
@@ -695,12 +701,13 @@ async fn read_window(
         pages += 1;
         if created_filter {
             // The first page tells the window's density; later, idle jobs take over the rest.
+            let (has_more, oldest) = (page.has_more(), page.oldest_created());
             let split = if pages == 1 {
-                split_dense(window, &page, 1, PAGES_PER_PART, MAX_PARTS)
+                split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
                 match capacity.idle() {
                     0 => None,
-                    idle => split_dense(window, &page, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
+                    idle => split_dense(window, has_more, oldest, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
                 }
             };
             if let Some((parts, continuing)) = split {
@@ -710,6 +717,25 @@ async fn read_window(
             }
         }
         let extracted = now_rfc3339();
+        let page = match page {
+            Page::Parsed(page) => page,
+            Page::Raw(page) => {
+                pager
+                    .advance(&page)
+                    .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
+                if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active()) {
+                    for record in page.data {
+                        if !created_filter || record.i64("created").is_none_or(|c| c >= pm.threshold) {
+                            send_raw_record(pm, record, &extracted, tx).await;
+                        }
+                    }
+                }
+                if pager.is_done() {
+                    return Ok(window);
+                }
+                continue;
+            }
+        };
         // The children of the page's parents first, fetched concurrently; then the parents,
         // moved out of the page (no copy).
         let mut fetches = Vec::new();
@@ -741,6 +767,29 @@ async fn read_window(
     }
 }
 
+/// A page of a listing, parsed or passed through.
+enum Page {
+    Parsed(crate::page::ListPage),
+    Raw(crate::page::ListPage<RawObject>),
+}
+
+impl Page {
+    fn has_more(&self) -> bool {
+        match self {
+            Page::Parsed(p) => p.has_more,
+            Page::Raw(p) => p.has_more,
+        }
+    }
+
+    /// `created` of the page's last (oldest) object.
+    fn oldest_created(&self) -> Option<i64> {
+        match self {
+            Page::Parsed(p) => p.data.last()?.get("created")?.as_i64(),
+            Page::Raw(p) => p.data.last()?.i64("created"),
+        }
+    }
+}
+
 /// Whether a listed object (for a child: its parent) is new for `m`: created at or after its
 /// bookmark. Lists without a `created` filter are read whole, so everything is.
 fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
@@ -763,15 +812,16 @@ async fn listed_children(
 /// the reading job keeps; `None` when the rest is not worth `per_part` pages in 2 parts or more.
 fn split_dense(
     window: Window,
-    page: &crate::page::ListPage,
+    has_more: bool,
+    oldest: Option<i64>,
     pages: i64,
     per_part: i64,
     max_parts: i64,
 ) -> Option<(Vec<Window>, Window)> {
-    if !page.has_more {
+    if !has_more {
         return None;
     }
-    let oldest = page.data.last()?.get("created")?.as_i64()?;
+    let oldest = oldest?;
     if oldest <= window.start || oldest >= window.end {
         return None;
     }
@@ -1028,6 +1078,36 @@ pub(crate) async fn send_record(
     Ok(())
 }
 
+/// [`send_record`] for a record passed through unparsed (a top-level list read: no parent, no
+/// event, no deselected field).
+async fn send_raw_record(member: &Member, mut record: RawObject, extracted: &str, tx: &mpsc::Sender<Event>) {
+    let def = member.sel.stream;
+    for d in def.derived {
+        if record.get(d.column).is_some() {
+            continue;
+        }
+        let value = match d.from {
+            DerivedFrom::Field(f) => record.get(f).map(|v| v.to_owned()),
+            DerivedFrom::ParentField(_) | DerivedFrom::Removed => None,
+        };
+        match value {
+            Some(v) => record.set_raw(d.column, v),
+            None => record.set(d.column, &Value::Null),
+        }
+    }
+    if def.is_mutable() {
+        if record.get("updated").is_none() {
+            record.set("updated", &Value::Null);
+        }
+        record.set("is_deleted", &Value::Bool(false));
+    }
+    if !record.has(ACCOUNT_COLUMN) {
+        record.set(ACCOUNT_COLUMN, &Value::from(member.account.id.as_str()));
+    }
+    let line = member.output.record_line_json(member.name(), &record.to_json(), extracted);
+    let _ = tx.send(Event::Record { stream: member.name(), line, kind: Kind::Listed }).await;
+}
+
 /// Fills the legacy columns of the stream (see `streams::Derived`) unless Stripe sent them.
 fn fill_derived(def: &StreamDef, record: &mut Map<String, Value>, parent: Option<&Value>) {
     for d in def.derived {
@@ -1063,7 +1143,7 @@ mod tests {
     fn a_dense_window_splits_into_parts_that_tile_it() {
         let w = Window { start: 0, end: 1000 };
         // 100 objects in the newest 10 seconds: ~99 more pages in the older 990 seconds.
-        let (parts, continuing) = split_dense(w, &page(&[999, 995, 990], true), 1, PAGES_PER_PART, MAX_PARTS).unwrap();
+        let (parts, continuing) = split_dense(w, true, Some(990), 1, PAGES_PER_PART, MAX_PARTS).unwrap();
         assert_eq!(continuing, Window { start: 990, end: 1000 });
         assert_eq!(parts.first().unwrap().start, 0);
         assert_eq!(*parts.last().unwrap(), continuing);
@@ -1072,21 +1152,25 @@ mod tests {
     }
 
     fn split_dense1(w: Window, p: &crate::page::ListPage) -> Option<(Vec<Window>, Window)> {
-        split_dense(w, p, 1, PAGES_PER_PART, MAX_PARTS)
+        split_dense(w, p.has_more, p.data.last().and_then(|o| o["created"].as_i64()), 1, PAGES_PER_PART, MAX_PARTS)
+    }
+
+    fn split_later(w: Window, p: &crate::page::ListPage, pages: i64, max_parts: i64) -> Option<(Vec<Window>, Window)> {
+        split_dense(w, p.has_more, p.data.last().and_then(|o| o["created"].as_i64()), pages, PAGES_PER_TAIL_PART, max_parts)
     }
 
     #[test]
     fn a_window_read_for_a_while_splits_its_rest_for_idle_jobs() {
         let w = Window { start: 0, end: 1000 };
         // 10 pages read over [900, 1000): about 90 more pages in [0, 900).
-        let (parts, continuing) = split_dense(w, &page(&[910, 900], true), 10, PAGES_PER_TAIL_PART, 4).unwrap();
+        let (parts, continuing) = split_later(w, &page(&[910, 900], true), 10, 4).unwrap();
         assert_eq!(parts.len(), 5, "4 new parts and the one the job keeps");
         assert_eq!(continuing, Window { start: 900, end: 1000 });
         assert!(parts.windows(2).all(|p| p[0].end == p[1].start) && parts[0].start == 0);
         // 10 pages over [100, 1000): about one more page: not worth it.
-        assert!(split_dense(w, &page(&[110, 100], true), 10, PAGES_PER_TAIL_PART, 4).is_none());
+        assert!(split_later(w, &page(&[110, 100], true), 10, 4).is_none());
         // One idle job: at most two parts of the rest plus the job's own.
-        let (parts, _) = split_dense(w, &page(&[910, 900], true), 10, PAGES_PER_TAIL_PART, 2).unwrap();
+        let (parts, _) = split_later(w, &page(&[910, 900], true), 10, 2).unwrap();
         assert_eq!(parts.len(), 3);
     }
 

@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod pacer;
 pub mod page;
 pub mod protocol;
+pub mod raw;
 pub mod retry;
 pub mod slice;
 pub mod state;

@@ -17,11 +17,29 @@ use serde_json::Value;
 /// Largest page Stripe serves.
 pub const PAGE_LIMIT: u32 = 100;
 
-/// One page of a Stripe list (`{"object":"list","data":[...],"has_more":...}`).
+/// One page of a Stripe list (`{"object":"list","data":[...],"has_more":...}`), its objects
+/// parsed (`Value`) or passed through ([`crate::raw::RawObject`]).
 #[derive(Debug, Deserialize)]
-pub struct ListPage {
-    pub data: Vec<Value>,
+pub struct ListPage<T = Value> {
+    pub data: Vec<T>,
     pub has_more: bool,
+}
+
+/// An object of a list page: the pager continues after its `id`.
+pub trait Listed {
+    fn id(&self) -> Option<String>;
+}
+
+impl Listed for Value {
+    fn id(&self) -> Option<String> {
+        self.get("id").and_then(Value::as_str).map(str::to_string)
+    }
+}
+
+impl Listed for crate::raw::RawObject {
+    fn id(&self) -> Option<String> {
+        self.str("id")
+    }
 }
 
 /// The `limit` a list request asked for, if its query sets one.
@@ -31,7 +49,7 @@ pub fn requested_limit(query: &[(String, String)]) -> Option<u32> {
 
 /// Stripe's page rule: a page fetched with `limit` that says `has_more` holds exactly `limit`
 /// objects. `Err` describes a page that breaks it (an object is missing from it).
-pub fn check_full(page: &ListPage, limit: u32) -> Result<(), String> {
+pub fn check_full<T>(page: &ListPage<T>, limit: u32) -> Result<(), String> {
     let held = page.data.len();
     if page.has_more && held < limit as usize {
         return Err(format!(
@@ -75,7 +93,7 @@ impl Pager {
     }
 
     /// Takes in a page; returns an error message when the list would loop.
-    pub fn advance(&mut self, page: &ListPage) -> Result<(), String> {
+    pub fn advance<T: Listed>(&mut self, page: &ListPage<T>) -> Result<(), String> {
         if !page.has_more {
             self.done = true;
             return Ok(());
@@ -83,13 +101,12 @@ impl Pager {
         let last = page
             .data
             .last()
-            .and_then(|o| o.get("id"))
-            .and_then(Value::as_str)
+            .and_then(Listed::id)
             .ok_or_else(|| "the page says has_more but has no object with an id to continue after".to_string())?;
-        if !self.used.insert(last.to_string()) {
+        if !self.used.insert(last.clone()) {
             return Err(format!("the list repeats: starting_after={last} was already requested (loop guard)"));
         }
-        self.cursor = Some(last.to_string());
+        self.cursor = Some(last);
         Ok(())
     }
 }

@@ -199,7 +199,12 @@ impl ReadOutput {
     }
 
     pub fn record_line(&self, stream: &str, record: &Map<String, Value>) -> String {
-        let mut line = String::with_capacity(256);
+        self.record_line_json(stream, &serde_json::to_string(record).expect("a JSON map always serializes"))
+    }
+
+    /// [`Airbyte::record_line`] of a record already serialized (a JSON object).
+    pub fn record_line_json(&self, stream: &str, record: &str) -> String {
+        let mut line = String::with_capacity(record.len() + 128);
         line.push_str(r#"{"type":"RECORD","record":{"stream":"#);
         line.push_str(&Value::from(stream).to_string());
         if let Some(ns) = self.descriptors.get(stream).and_then(|d| d.get("namespace")) {
@@ -207,7 +212,7 @@ impl ReadOutput {
             line.push_str(&ns.to_string());
         }
         line.push_str(r#","data":"#);
-        line.push_str(&serde_json::to_string(record).expect("a JSON map always serializes"));
+        line.push_str(record);
         line.push_str(r#","emitted_at":"#);
         line.push_str(&now_ms().to_string());
         line.push_str("}}");

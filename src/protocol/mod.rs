@@ -106,6 +106,14 @@ impl Output {
         }
     }
 
+    /// [`Output::record_line`] of a record already serialized (a JSON object).
+    pub fn record_line_json(&self, stream: &str, record: &str, extracted: &str) -> String {
+        match self {
+            Output::Singer => singer::record_line_json(stream, record, extracted),
+            Output::Airbyte(a) => a.record_line_json(stream, record),
+        }
+    }
+
     /// Before anything is read: Singer SCHEMA, Airbyte STARTED.
     pub fn start(&self, w: &mut Writer, stream: &str, schema: &Value, key: &[&str], bookmark: Option<&str>) -> Result<()> {
         match self {

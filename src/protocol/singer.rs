@@ -15,11 +15,16 @@ pub fn schema_line(stream: &str, schema: &Value, key: &[&str], bookmark: Option<
 
 /// `{"type":"RECORD",...}` with `time_extracted`.
 pub fn record_line(stream: &str, record: &Map<String, Value>, time_extracted: &str) -> String {
-    let mut line = String::with_capacity(256);
+    record_line_json(stream, &serde_json::to_string(record).expect("a JSON map always serializes"), time_extracted)
+}
+
+/// [`record_line`] of a record already serialized (a JSON object).
+pub fn record_line_json(stream: &str, record: &str, time_extracted: &str) -> String {
+    let mut line = String::with_capacity(record.len() + 128);
     line.push_str(r#"{"type":"RECORD","stream":"#);
     line.push_str(&Value::from(stream).to_string());
     line.push_str(r#","record":"#);
-    line.push_str(&serde_json::to_string(record).expect("a JSON map always serializes"));
+    line.push_str(record);
     line.push_str(r#","time_extracted":"#);
     line.push_str(&Value::from(time_extracted).to_string());
     line.push('}');
