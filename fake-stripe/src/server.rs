@@ -86,7 +86,7 @@ impl FakeStripe {
         store.clock = clock;
         let mut connected = Vec::with_capacity(opts.connected_accounts);
         for i in 0..opts.connected_accounts {
-            let seed = opts.seed.wrapping_mul(1_000_003).wrapping_add(i as u64 + 1) ^ 0xC0_11EC_7ED;
+            let seed = opts.seed.wrapping_mul(1_000_003).wrapping_add(i as u64 + 1) ^ 0x000C_011E_C7ED;
             let mut rng = Rng::new(seed);
             let id = format!("acct_1{}", rng.alnum(15));
             let created = now - opts.dataset.history_days.max(1) * 86_400 + rng.range(0, opts.dataset.history_days.max(1) * 86_400 - 3600);
@@ -326,8 +326,9 @@ impl FakeStripe {
         self.app.switches.clear_requests();
     }
 
-    /// What the fake holds for `resource` (`customer`, `charge`, `line_item`, `event`, `account`, ...),
-    /// rendered as the API returns it (without expansions), newest first.
+    /// What the fake holds for `resource` (`customer`, `charge`, `line_item`, `event`, a generic resource
+    /// such as `subscription` or `checkout.session`, `account` for the connected accounts, ...), rendered
+    /// as the API returns it (without expansions), newest first.
     pub fn objects(&self, resource: &str) -> Vec<serde_json::Value> {
         self.app.objects(resource)
     }
