@@ -104,6 +104,23 @@ impl Client {
         query: &Query,
         check: impl Fn(&T) -> std::result::Result<(), String>,
     ) -> Result<T> {
+        self.get_parsed(path, query, |body| {
+            let v: T = serde_json::from_slice(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
+            check(&v)?;
+            Ok(v)
+        })
+        .await
+    }
+
+    /// `GET`, the 200 body handed to `parse`, which turns it into the result or says what is
+    /// wrong with it (then the request is retried like a body cut short). The body is dropped
+    /// once parsed: `parse` may borrow from it and keep only what it needs.
+    pub async fn get_parsed<R>(
+        &self,
+        path: &str,
+        query: &Query,
+        parse: impl Fn(&[u8]) -> std::result::Result<R, String>,
+    ) -> Result<R> {
         let url = format!("{}{}", self.base_url, path);
         let shown = display_url(path, query);
         let mut attempt = 1;
@@ -138,20 +155,12 @@ impl Client {
                     let headers = resp.headers().clone();
                     let request_id = header(&headers, "request-id");
                     match resp.bytes().await {
-                        Ok(body) if status == 200 => match serde_json::from_slice::<T>(&body) {
-                            Ok(v) => match check(&v) {
-                                Ok(()) => {
-                                    metrics::http_request(path, Some(200), true, started.elapsed());
-                                    return Ok(v);
-                                }
-                                Err(problem) => (Outcome::Network, None, None, Error::BadResponse { url: shown.clone(), problem }),
-                            },
-                            Err(e) => (
-                                Outcome::Network,
-                                None,
-                                None,
-                                Error::BadResponse { url: shown.clone(), problem: format!("the body is not the expected JSON ({e})") },
-                            ),
+                        Ok(body) if status == 200 => match parse(&body) {
+                            Ok(v) => {
+                                metrics::http_request(path, Some(200), true, started.elapsed());
+                                return Ok(v);
+                            }
+                            Err(problem) => (Outcome::Network, None, None, Error::BadResponse { url: shown.clone(), problem }),
                         },
                         Ok(body) => {
                             let message = stripe_message(&body).unwrap_or_else(|| format!("HTTP {status}"));
@@ -202,14 +211,6 @@ impl Client {
     pub async fn list(&self, path: &str, query: &Query) -> Result<ListPage> {
         match page::requested_limit(query) {
             Some(limit) => self.get_checked(path, query, |p: &ListPage| page::check_full(p, limit)).await,
-            None => self.get(path, query).await,
-        }
-    }
-
-    /// [`Client::list`] with the objects passed through unparsed (the records' fast path).
-    pub async fn list_raw(&self, path: &str, query: &Query) -> Result<ListPage<crate::raw::RawObject>> {
-        match page::requested_limit(query) {
-            Some(limit) => self.get_checked(path, query, |p: &ListPage<crate::raw::RawObject>| page::check_full(p, limit)).await,
             None => self.get(path, query).await,
         }
     }

@@ -686,8 +686,14 @@ async fn read_window(
         if let Some(c) = pager.cursor() {
             q.push(("starting_after".into(), c.to_string()));
         }
-        let fetched =
-            if raw { client.list_raw(path, &q).await.map(Page::Raw) } else { client.list(path, &q).await.map(Page::Parsed) };
+        let fetched = match (raw, listing.parent_member.as_ref()) {
+            (true, Some(pm)) => {
+                let extracted = now_rfc3339();
+                let threshold = if created_filter { pm.threshold } else { i64::MIN };
+                client.get_parsed(path, &q, |body| read_raw_page(pm, body, threshold, &extracted)).await.map(Page::Raw)
+            }
+            _ => client.list(path, &q).await.map(Page::Parsed),
+        };
         let page = match fetched {
             Ok(p) => p,
             Err(Error::Http { status: Some(403), message, .. }) => {
@@ -721,13 +727,11 @@ async fn read_window(
             Page::Parsed(page) => page,
             Page::Raw(page) => {
                 pager
-                    .advance(&page)
+                    .advance_to(page.has_more, page.last_id)
                     .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
                 if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active()) {
-                    for record in page.data {
-                        if !created_filter || record.i64("created").is_none_or(|c| c >= pm.threshold) {
-                            send_raw_record(pm, record, &extracted, tx).await;
-                        }
+                    for line in page.lines {
+                        let _ = tx.send(Event::Record { stream: pm.name(), line, kind: Kind::Listed }).await;
                     }
                 }
                 if pager.is_done() {
@@ -770,7 +774,33 @@ async fn read_window(
 /// A page of a listing, parsed or passed through.
 enum Page {
     Parsed(crate::page::ListPage),
-    Raw(crate::page::ListPage<RawObject>),
+    Raw(RawRead),
+}
+
+/// What a page passed through yields: its RECORD lines and what the pager and the splitting
+/// need. The body it came from is already dropped.
+struct RawRead {
+    lines: Vec<String>,
+    has_more: bool,
+    last_id: Option<String>,
+    oldest: Option<i64>,
+}
+
+/// Reads a page body without building its objects (see `raw`): checks it is full when it says
+/// `has_more`, and turns the objects created at or after `threshold` into RECORD lines.
+fn read_raw_page(member: &Member, body: &[u8], threshold: i64, extracted: &str) -> std::result::Result<RawRead, String> {
+    let page: crate::page::ListPage<RawObject<'_>> =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
+    crate::page::check_full(&page, PAGE_LIMIT)?;
+    let last = page.data.last();
+    let (last_id, oldest) = (last.and_then(|o| o.str("id")), last.and_then(|o| o.i64("created")));
+    let lines = page
+        .data
+        .into_iter()
+        .filter(|o| o.i64("created").is_none_or(|c| c >= threshold))
+        .map(|o| raw_record_line(member, o, extracted))
+        .collect();
+    Ok(RawRead { lines, has_more: page.has_more, last_id, oldest })
 }
 
 impl Page {
@@ -785,7 +815,7 @@ impl Page {
     fn oldest_created(&self) -> Option<i64> {
         match self {
             Page::Parsed(p) => p.data.last()?.get("created")?.as_i64(),
-            Page::Raw(p) => p.data.last()?.i64("created"),
+            Page::Raw(p) => p.oldest,
         }
     }
 }
@@ -1078,22 +1108,19 @@ pub(crate) async fn send_record(
     Ok(())
 }
 
-/// [`send_record`] for a record passed through unparsed (a top-level list read: no parent, no
-/// event, no deselected field).
-async fn send_raw_record(member: &Member, mut record: RawObject, extracted: &str, tx: &mpsc::Sender<Event>) {
+/// [`send_record`]'s RECORD line for a record passed through unparsed (a top-level list read:
+/// no parent, no event, no deselected field).
+fn raw_record_line(member: &Member, mut record: RawObject<'_>, extracted: &str) -> String {
     let def = member.sel.stream;
     for d in def.derived {
         if record.get(d.column).is_some() {
             continue;
         }
         let value = match d.from {
-            DerivedFrom::Field(f) => record.get(f).map(|v| v.to_owned()),
+            DerivedFrom::Field(f) => record.get(f).map(str::to_string),
             DerivedFrom::ParentField(_) | DerivedFrom::Removed => None,
         };
-        match value {
-            Some(v) => record.set_raw(d.column, v),
-            None => record.set(d.column, &Value::Null),
-        }
+        record.set_json(d.column, value.unwrap_or_else(|| "null".to_string()));
     }
     if def.is_mutable() {
         if record.get("updated").is_none() {
@@ -1104,8 +1131,7 @@ async fn send_raw_record(member: &Member, mut record: RawObject, extracted: &str
     if !record.has(ACCOUNT_COLUMN) {
         record.set(ACCOUNT_COLUMN, &Value::from(member.account.id.as_str()));
     }
-    let line = member.output.record_line_json(member.name(), &record.to_json(), extracted);
-    let _ = tx.send(Event::Record { stream: member.name(), line, kind: Kind::Listed }).await;
+    member.output.record_line_json(member.name(), &record.to_json(), extracted)
 }
 
 /// Fills the legacy columns of the stream (see `streams::Derived`) unless Stripe sent them.

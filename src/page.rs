@@ -36,7 +36,7 @@ impl Listed for Value {
     }
 }
 
-impl Listed for crate::raw::RawObject {
+impl Listed for crate::raw::RawObject<'_> {
     fn id(&self) -> Option<String> {
         self.str("id")
     }
@@ -94,15 +94,16 @@ impl Pager {
 
     /// Takes in a page; returns an error message when the list would loop.
     pub fn advance<T: Listed>(&mut self, page: &ListPage<T>) -> Result<(), String> {
-        if !page.has_more {
+        self.advance_to(page.has_more, page.data.last().and_then(Listed::id))
+    }
+
+    /// [`Pager::advance`] from what a page said: `has_more` and the id of its last object.
+    pub fn advance_to(&mut self, has_more: bool, last: Option<String>) -> Result<(), String> {
+        if !has_more {
             self.done = true;
             return Ok(());
         }
-        let last = page
-            .data
-            .last()
-            .and_then(Listed::id)
-            .ok_or_else(|| "the page says has_more but has no object with an id to continue after".to_string())?;
+        let last = last.ok_or_else(|| "the page says has_more but has no object with an id to continue after".to_string())?;
         if !self.used.insert(last.clone()) {
             return Err(format!("the list repeats: starting_after={last} was already requested (loop guard)"));
         }

@@ -7,30 +7,58 @@ text. The few facts the engine needs (`id`, `created`) and the columns the tap a
 `updated`, `is_deleted`, legacy columns) are read and set on the top level only.
 */
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-/// A JSON object as its top-level fields, in order, each value kept as raw JSON.
+/// A JSON object as its top-level fields, in order, each value kept as JSON text borrowed from
+/// the HTTP body (or owned, for the fields the tap sets).
 #[derive(Debug)]
-pub struct RawObject {
-    fields: Vec<(String, Box<RawValue>)>,
+pub struct RawObject<'a> {
+    fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl<'de> Deserialize<'de> for RawObject {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawObject, D::Error> {
+/// A key, borrowed from the body unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'a>, D::Error> {
+        struct K;
+        impl<'de> Visitor<'de> for K {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(K).map(Key)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawObject<'a>, D::Error> {
         struct Fields;
         impl<'de> Visitor<'de> for Fields {
-            type Value = RawObject;
+            type Value = RawObject<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
                 let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(48));
-                while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
-                    fields.push((k, v));
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    fields.push((k, Cow::Borrowed(v.get())));
                 }
                 Ok(RawObject { fields })
             }
@@ -39,38 +67,37 @@ impl<'de> Deserialize<'de> for RawObject {
     }
 }
 
-impl RawObject {
-    /// The raw value of a top-level field.
-    pub fn get(&self, key: &str) -> Option<&RawValue> {
+impl<'a> RawObject<'a> {
+    /// The JSON text of a top-level field.
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
     /// Whether the field is present and not `null`.
     pub fn has(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| v.get() != "null")
+        self.get(key).is_some_and(|v| v != "null")
     }
 
     /// A top-level string field.
     pub fn str(&self, key: &str) -> Option<String> {
-        serde_json::from_str::<String>(self.get(key)?.get()).ok()
+        serde_json::from_str::<String>(self.get(key)?).ok()
     }
 
     /// A top-level integer field.
     pub fn i64(&self, key: &str) -> Option<i64> {
-        serde_json::from_str::<i64>(self.get(key)?.get()).ok()
+        serde_json::from_str::<i64>(self.get(key)?).ok()
     }
 
     /// Sets a top-level field (replacing it where present).
     pub fn set(&mut self, key: &str, value: &Value) {
-        let raw = serde_json::value::to_raw_value(value).expect("a Value always serializes");
-        self.set_raw(key, raw);
+        self.set_json(key, value.to_string());
     }
 
-    /// Sets a top-level field to a raw value.
-    pub fn set_raw(&mut self, key: &str, raw: Box<RawValue>) {
+    /// Sets a top-level field to JSON text.
+    pub fn set_json(&mut self, key: &str, json: String) {
         match self.fields.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = raw,
-            None => self.fields.push((key.to_string(), raw)),
+            Some((_, v)) => *v = Cow::Owned(json),
+            None => self.fields.push((Cow::Owned(key.to_string()), Cow::Owned(json))),
         }
     }
 
@@ -79,9 +106,9 @@ impl RawObject {
         self.fields.retain(|(k, _)| k != key);
     }
 
-    /// The object as JSON text.
+    /// The object as one line of JSON text.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(self.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 2);
+        let mut out = String::with_capacity(self.fields.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 2);
         out.push('{');
         for (i, (k, v)) in self.fields.iter().enumerate() {
             if i > 0 {
@@ -89,7 +116,7 @@ impl RawObject {
             }
             push_json_string(&mut out, k);
             out.push(':');
-            push_minified(&mut out, v.get());
+            push_minified(&mut out, v);
         }
         out.push('}');
         out
@@ -147,7 +174,7 @@ mod tests {
         let mut o: RawObject = serde_json::from_str(text).unwrap();
         assert_eq!(o.str("id").as_deref(), Some("ch_1"));
         assert_eq!(o.i64("created"), Some(1_700_000_000));
-        assert_eq!(o.get("nested").unwrap().get(), r#"{"a":[1,2,{"b":null}]}"#);
+        assert_eq!(o.get("nested").unwrap(), r#"{"a":[1,2,{"b":null}]}"#);
         let back: Value = serde_json::from_str(&o.to_json()).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
         o.set("account", &json!("acct_1"));
