@@ -692,7 +692,7 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["country"] = json!(country);
             v["value"] = json!(value);
             if let Some(p) = parent {
-                v["owner"] = json!({"account": null, "application": null, "customer": p, "type": "customer"});
+                v["owner"] = json!({"customer": p, "type": "customer"});
             }
             v["verification"] = json!({"status": "verified", "verified_address": null, "verified_name": null});
         }
