@@ -241,7 +241,10 @@ impl Router<'_> {
         }
         let deleted = source.deleted == Some(event_type);
         let snapshot = &event["data"]["object"];
-        if !deleted && is_listed_by_windows(m, snapshot) {
+        // A child's windows list only the children of new parents: a new child of an old parent
+        // (a payment method attached to a customer synced long ago) comes from its event. The
+        // windows skip what the pass emitted.
+        if !deleted && m.sel.stream.parent().is_none() && is_listed_by_windows(m, snapshot) {
             return Ok(());
         }
         let object = self.current_shape(m.name(), source, event, deleted).await?;

@@ -84,7 +84,8 @@ fn diff(stream: &str, got: &Table, want: &Table) -> Vec<String> {
 ///   so their rows cannot be flagged (the customer's row is);
 /// - a deleted draft invoice embeds its first 10 lines and `/lines` is gone: more lines than
 ///   that cannot be flagged;
-/// - editing a customer balance transaction's description or metadata sends no event.
+/// - some changes send no event at all (a customer balance transaction's description, a
+///   checkout session's or setup intent's metadata): the fake's change log lists no event type.
 #[derive(Default)]
 struct Unknowable {
     deleted_customers: HashSet<String>,
@@ -113,7 +114,7 @@ impl Unknowable {
     /// Removes from `got` (the folded runs) and `want` (a fresh sync) the rows that cannot be right.
     fn drop_from(&self, stream: &str, got: &mut Table, want: &mut Table) {
         let customer_of = |r: &Value| r["customer"].as_str().or(r["customer"]["id"].as_str()).unwrap_or("").to_string();
-        if stream == "customer_balance_transactions" || stream == "bank_accounts" {
+        if tap_stripe::streams::find(stream).and_then(|s| s.parent()) == Some("customers") {
             got.retain(|_, r| !self.deleted_customers.contains(&customer_of(r)));
         }
         if stream == "invoice_line_items" {
@@ -121,14 +122,12 @@ impl Unknowable {
             // checks that the embedded ones are flagged).
             got.retain(|_, r| !self.deleted_invoices.contains(r["invoice"].as_str().unwrap()));
         }
-        let resource = match stream {
-            "customer_balance_transactions" => "customer_balance_transaction",
-            _ => return,
-        };
+        // Changes Stripe sends no event for.
+        let resource = tap_stripe::streams::find(stream).unwrap().resource;
         for (res, id) in &self.silent {
             if res == resource {
-                got.remove(id);
-                want.remove(id);
+                got.retain(|_, r| r["id"] != json!(id));
+                want.retain(|_, r| r["id"] != json!(id));
             }
         }
     }
@@ -179,6 +178,11 @@ fn fold_test(selected: &[&'static str]) {
     for round in 1..=5u64 {
         let changes = fake.random_round(round, 30);
         assert!(!changes.is_empty());
+        if std::env::var("FOLD_DEBUG").is_ok() {
+            for c in &changes {
+                eprintln!("DEBUG round {round}: {} {} {:?} {:?}", c.resource, c.id, c.op, c.event_types);
+            }
+        }
         unknowable.note(&changes);
         wait_for_next_second();
         let out = sync(&files, &config, &catalog, Some(&state));
@@ -190,6 +194,11 @@ fn fold_test(selected: &[&'static str]) {
             assert!(keys.insert((stream.to_string(), key(stream, &m["record"]))), "round {round}: {stream} {} twice", key(stream, &m["record"]));
         }
         fold(&mut tables, &out);
+        if std::env::var("FOLD_DEBUG").is_ok() {
+            for m in out.messages.iter().filter(|m| m["type"] == "RECORD") {
+                eprintln!("DEBUG round {round} record {} {} deleted={}", m["stream"], m["record"]["id"], m["record"]["is_deleted"]);
+            }
+        }
         state = out.last_state().unwrap().clone();
     }
 
