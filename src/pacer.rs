@@ -3,8 +3,9 @@ The request pacer: one token bucket for the whole process, so that every request
 streams, windows and children) stays under Stripe's rate limit together.
 
 Stripe allows 100 read requests per second in live mode and 25 in test mode (the key decides);
-`max_requests_per_second` overrides that. The bucket holds at most one second of tokens, so a
-burst never exceeds the limit. On a 429 the rate halves (never below 1/s) and then climbs
+`max_requests_per_second` overrides that. The bucket holds at most one second of tokens and
+starts full, like Stripe's own limiter (a token bucket): a run may open with a burst of one
+second's worth, then goes on at the limit. On a 429 the rate halves (never below 1/s) and then climbs
 back by 1% of the limit per second without 429s: the tap settles just under whatever limit
 Stripe enforces, even one lower than documented.
 */
@@ -39,7 +40,7 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(limit: f64, now: f64) -> Bucket {
-        Bucket { limit, rate: limit, tokens: 1.0, last: now, last_throttle: f64::NEG_INFINITY }
+        Bucket { limit, rate: limit, tokens: limit.max(1.0), last: now, last_throttle: f64::NEG_INFINITY }
     }
 
     fn refill(&mut self, now: f64) {
@@ -141,8 +142,25 @@ mod tests {
     #[test]
     fn never_faster_than_the_limit() {
         let mut b = Bucket::new(25.0, 0.0);
+        // A full bucket (one second's worth) at the start, then the limit.
         let n = granted(&mut b, 0.0, 10.0);
-        assert!((249..=252).contains(&n), "{n}");
+        assert!((274..=277).contains(&n), "{n}");
+        let n = granted(&mut b, 10.0, 10.0);
+        assert!((249..=251).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn no_second_exceeds_what_a_token_bucket_server_allows() {
+        // Stripe's limiter and the fake's: a bucket of one second's worth that starts full. A
+        // client whose bucket is no larger is never refused by one that is not drained.
+        let (mut client, mut server) = (Bucket::new(100.0, 0.0), Bucket::new(100.0, 0.0));
+        let mut t = 0.0;
+        while t < 5.0 {
+            match client.take(t) {
+                None => assert!(server.take(t).is_none(), "refused at {t}"),
+                Some(w) => t += w.max(1e-6),
+            }
+        }
     }
 
     #[test]

@@ -584,6 +584,8 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "prices",
         resource: "price",
+        // A legacy plan is also a price under the plan's id, which the user chose.
+        key: &["id", "account"],
         source: list("/v1/prices"),
         events: ev("price", &["price.created", "price.deleted", "price.updated"], Some("price.deleted"), "/v1/prices/{id}"),
         schema: schema!("prices"),

@@ -44,17 +44,24 @@ pub fn catalog_line() -> String {
     let streams: Vec<Value> = STREAMS
         .iter()
         .map(|def| {
-            let cursor = catalog::replication_key(def).unwrap_or("updated");
             let key: Vec<Vec<&str>> = def.key.iter().map(|k| vec![*k]).collect();
-            json!({
+            // The cursor: the records' `created`, else the tap's `updated` (changed objects).
+            let cursor = catalog::replication_key(def).or(def.is_mutable().then_some("updated"));
+            let mut stream = json!({
                 "name": def.name,
                 "json_schema": catalog::schema(def),
-                "supported_sync_modes": ["full_refresh", "incremental"],
-                "source_defined_cursor": true,
-                "default_cursor_field": [cursor],
+                "supported_sync_modes": ["full_refresh"],
                 "source_defined_primary_key": key,
                 "is_resumable": true,
-            })
+            });
+            // A stream with neither (payment links: no timestamp, no event) is read whole on
+            // every run anyway: full refresh only.
+            if let Some(cursor) = cursor {
+                stream["supported_sync_modes"] = json!(["full_refresh", "incremental"]);
+                stream["source_defined_cursor"] = json!(true);
+                stream["default_cursor_field"] = json!([cursor]);
+            }
+            stream
         })
         .collect();
     json!({"type": "CATALOG", "catalog": {"streams": streams}}).to_string()
@@ -286,5 +293,14 @@ mod tests {
         assert_eq!(lines["default_cursor_field"], json!(["updated"]));
         let charges = streams.iter().find(|s| s["name"] == "charges").unwrap();
         assert_eq!(charges["default_cursor_field"], json!(["created"]));
+        for s in streams {
+            let props = &s["json_schema"]["properties"];
+            match s["default_cursor_field"][0].as_str() {
+                Some(cursor) => assert!(props.get(cursor).is_some(), "{}: cursor {cursor} is a column", s["name"]),
+                None => assert_eq!(s["supported_sync_modes"], json!(["full_refresh"]), "{}", s["name"]),
+            }
+        }
+        let links = streams.iter().find(|s| s["name"] == "payment_links").unwrap();
+        assert_eq!(links["supported_sync_modes"], json!(["full_refresh"]));
     }
 }
