@@ -15,25 +15,40 @@ use std::sync::OnceLock;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+use crate::raw::RawObject;
 use crate::streams::{StreamDef, STREAMS};
 
-/// The parsed schema of a stream.
-pub fn schema(def: &StreamDef) -> &'static Value {
-    static SCHEMAS: OnceLock<Vec<Value>> = OnceLock::new();
-    let all = SCHEMAS.get_or_init(|| {
-        STREAMS
-            .iter()
-            .map(|s| serde_json::from_str(s.schema).unwrap_or_else(|e| panic!("catalog/{}.json: {e}", s.name)))
-            .collect()
-    });
+/// The schema of a stream, parsed anew: a parsed schema takes many times its text's size, so
+/// none is kept (a sync needs only the column names, see [`columns`]).
+pub fn schema(def: &StreamDef) -> Value {
+    serde_json::from_str(def.schema).unwrap_or_else(|e| panic!("catalog/{}.json: {e}", def.name))
+}
+
+/// The top-level columns of a stream's schema, read from its text without building it.
+pub fn columns(def: &StreamDef) -> &'static [&'static str] {
+    static COLUMNS: OnceLock<Vec<OnceLock<Vec<&'static str>>>> = OnceLock::new();
+    let all = COLUMNS.get_or_init(|| STREAMS.iter().map(|_| OnceLock::new()).collect());
     let i = STREAMS.iter().position(|s| s.name == def.name).expect("registered stream");
-    &all[i]
+    let text: &'static str = STREAMS[i].schema;
+    all[i].get_or_init(|| {
+        let top: RawObject<'static> = serde_json::from_str(text).expect("a catalog schema is a JSON object");
+        let props: RawObject<'static> = top
+            .get_static("properties")
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_else(|| panic!("catalog/{}.json has properties", def.name));
+        props.static_keys()
+    })
+}
+
+/// The SCHEMA of a stream as one line of JSON text, from its embedded text (no parsing).
+pub fn schema_json(def: &StreamDef) -> String {
+    crate::raw::minified(def.schema)
 }
 
 /// The replication key the catalog declares: only when the records carry that column (children
 /// such as invoice line items are bookmarked by their parent's `created` and declare none).
 pub fn replication_key(def: &StreamDef) -> Option<&'static str> {
-    schema(def)["properties"].get(def.replication_key).map(|_| def.replication_key)
+    columns(def).contains(&def.replication_key).then_some(def.replication_key)
 }
 
 /// Columns that are always emitted: the key and the replication key.
@@ -104,11 +119,20 @@ impl Selection {
 
     /// The schema for the SCHEMA message: deselected fields removed.
     pub fn schema(&self) -> Value {
-        let mut s = schema(self.stream).clone();
+        let mut s = schema(self.stream);
         if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
             props.retain(|k, _| !self.excluded.contains(k));
         }
         s
+    }
+
+    /// [`Selection::schema`] as one line of JSON text.
+    pub fn schema_json(&self) -> String {
+        if self.excluded.is_empty() {
+            schema_json(self.stream)
+        } else {
+            self.schema().to_string()
+        }
     }
 
     /// Removes deselected fields from a record. Fields the schema does not know are kept.
@@ -146,9 +170,10 @@ pub fn selection(catalog: &Value, path: &str) -> Result<Vec<Selection>> {
         }
         let auto = automatic(def);
         let mut excluded = HashSet::new();
-        if let Some(props) = schema(def)["properties"].as_object() {
-            for field in props.keys() {
-                if auto.contains(&field.as_str()) {
+        {
+            for field in columns(def) {
+                let field = *field;
+                if auto.contains(&field) {
                     continue;
                 }
                 let md = find_metadata(metadata, &["properties", field]);
@@ -159,7 +184,7 @@ pub fn selection(catalog: &Value, path: &str) -> Result<Vec<Selection>> {
                         || legacy.and_then(Value::as_bool) == Some(false),
                 };
                 if deselected {
-                    excluded.insert(field.clone());
+                    excluded.insert(field.to_string());
                 }
             }
         }

@@ -229,7 +229,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         for m in listing.members() {
             if started.insert(m.name()) {
                 let bookmark = catalog::replication_key(m.sel.stream);
-                output.start(&mut writer, m.name(), &m.sel.schema(), m.sel.stream.key, bookmark)?;
+                output.start(&mut writer, m.name(), &m.sel.schema_json(), m.sel.stream.key, bookmark)?;
             }
             if m.reread {
                 state.set_created_in(m.name(), m.book(), m.threshold);

@@ -73,6 +73,27 @@ impl<'a> RawObject<'a> {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
+    /// The JSON text of a top-level field, when it is borrowed from the source text (it always
+    /// is for a value that was read, not set).
+    pub fn get_static(&self, key: &str) -> Option<&'a str> {
+        self.fields.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
+            Cow::Borrowed(text) => Some(*text),
+            Cow::Owned(_) => None,
+        })
+    }
+
+    /// The keys read from the source text (a key with escapes is not borrowed and is left out:
+    /// schema and Stripe field names have none).
+    pub fn static_keys(&self) -> Vec<&'a str> {
+        self.fields
+            .iter()
+            .filter_map(|(k, _)| match k {
+                Cow::Borrowed(k) => Some(*k),
+                Cow::Owned(_) => None,
+            })
+            .collect()
+    }
+
     /// Whether the field is present and not `null`.
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some_and(|v| v != "null")
@@ -121,6 +142,13 @@ impl<'a> RawObject<'a> {
         out.push('}');
         out
     }
+}
+
+/// Valid JSON text without its insignificant whitespace.
+pub fn minified(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    push_minified(&mut out, json);
+    out
 }
 
 /// Appends valid JSON text without its insignificant whitespace: Stripe pretty-prints its

@@ -128,13 +128,11 @@ pub fn configured(catalog: &Value, path: &str) -> Result<(Vec<Configured>, ReadO
         if let Some(props) = stream.pointer("/json_schema/properties").and_then(Value::as_object) {
             if !props.is_empty() {
                 let kept: HashSet<&str> = props.keys().map(String::as_str).collect();
-                if let Some(all) = catalog::schema(def)["properties"].as_object() {
-                    selection.excluded = all
-                        .keys()
-                        .filter(|k| !kept.contains(k.as_str()) && !def.key.contains(&k.as_str()))
-                        .cloned()
-                        .collect();
-                }
+                selection.excluded = catalog::columns(def)
+                    .iter()
+                    .filter(|k| !kept.contains(*k) && !def.key.contains(*k))
+                    .map(|k| k.to_string())
+                    .collect();
             }
         }
         let full_refresh = entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh");

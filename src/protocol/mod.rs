@@ -115,9 +115,9 @@ impl Output {
     }
 
     /// Before anything is read: Singer SCHEMA, Airbyte STARTED.
-    pub fn start(&self, w: &mut Writer, stream: &str, schema: &Value, key: &[&str], bookmark: Option<&str>) -> Result<()> {
+    pub fn start(&self, w: &mut Writer, stream: &str, schema_json: &str, key: &[&str], bookmark: Option<&str>) -> Result<()> {
         match self {
-            Output::Singer => w.line(&singer::schema_line(stream, schema, key, bookmark)),
+            Output::Singer => w.line(&singer::schema_line_json(stream, schema_json, key, bookmark)),
             Output::Airbyte(a) => w.line(&a.status_line(stream, "STARTED")),
         }
     }

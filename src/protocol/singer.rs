@@ -5,6 +5,23 @@ Singer messages: SCHEMA, RECORD, STATE, one JSON object per line.
 use serde_json::{json, Map, Value};
 
 /// `{"type":"SCHEMA",...}` with the key and bookmark properties.
+/// [`schema_line`] of a schema already serialized (one line of JSON text).
+pub fn schema_line_json(stream: &str, schema: &str, key: &[&str], bookmark: Option<&str>) -> String {
+    let mut line = String::with_capacity(schema.len() + 128);
+    line.push_str(r#"{"type":"SCHEMA","stream":"#);
+    line.push_str(&Value::from(stream).to_string());
+    line.push_str(r#","schema":"#);
+    line.push_str(schema);
+    line.push_str(r#","key_properties":"#);
+    line.push_str(&json!(key).to_string());
+    if let Some(b) = bookmark {
+        line.push_str(r#","bookmark_properties":"#);
+        line.push_str(&json!([b]).to_string());
+    }
+    line.push('}');
+    line
+}
+
 pub fn schema_line(stream: &str, schema: &Value, key: &[&str], bookmark: Option<&str>) -> String {
     let mut msg = json!({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": key});
     if let Some(b) = bookmark {
@@ -48,6 +65,14 @@ mod tests {
         assert_eq!(v["type"], "RECORD");
         assert_eq!(v["record"]["id"], "ch_\"1");
         assert_eq!(v["time_extracted"], "2024-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn schema_line_from_text_equals_the_parsed_one() {
+        let schema = json!({"type": "object", "properties": {"id": {"type": "string"}}});
+        let a: Value = serde_json::from_str(&schema_line("x", &schema, &["id"], Some("created"))).unwrap();
+        let b: Value = serde_json::from_str(&schema_line_json("x", &schema.to_string(), &["id"], Some("created"))).unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]
