@@ -1131,7 +1131,7 @@ fn raw_record_line(member: &Member, mut record: RawObject<'_>, extracted: &str) 
     if !record.has(ACCOUNT_COLUMN) {
         record.set(ACCOUNT_COLUMN, &Value::from(member.account.id.as_str()));
     }
-    member.output.record_line_json(member.name(), &record.to_json(), extracted)
+    member.output.record_line_with(member.name(), record.len_hint(), extracted, |line| record.write_json(line))
 }
 
 /// Fills the legacy columns of the stream (see `streams::Derived`) unless Stripe sent them.

@@ -129,18 +129,28 @@ impl<'a> RawObject<'a> {
 
     /// The object as one line of JSON text.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(self.fields.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 2);
+        let mut out = String::with_capacity(self.len_hint());
+        self.write_json(&mut out);
+        out
+    }
+
+    /// About the length of [`RawObject::to_json`].
+    pub fn len_hint(&self) -> usize {
+        self.fields.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 2
+    }
+
+    /// Appends the object as one line of JSON text.
+    pub fn write_json(&self, out: &mut String) {
         out.push('{');
         for (i, (k, v)) in self.fields.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            push_json_string(&mut out, k);
+            push_json_string(out, k);
             out.push(':');
-            push_minified(&mut out, v);
+            push_minified(out, v);
         }
         out.push('}');
-        out
     }
 }
 
@@ -154,30 +164,36 @@ pub fn minified(json: &str) -> String {
 /// Appends valid JSON text without its insignificant whitespace: Stripe pretty-prints its
 /// bodies, and a Singer message is one line.
 fn push_minified(out: &mut String, json: &str) {
-    let bytes = json.as_bytes();
-    if !bytes.iter().any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
-        out.push_str(json);
-        return;
-    }
-    let mut kept: Vec<u8> = Vec::with_capacity(bytes.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
-        if in_string {
-            kept.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    let b = json.as_bytes();
+    // Runs of kept text are copied whole; whitespace and quotes are ASCII, so every cut falls on
+    // a character boundary.
+    let (mut i, mut start) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
             }
-        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            kept.push(b);
-            in_string = b == b'"';
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                out.push_str(&json[start..i]);
+                while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+                    i += 1;
+                }
+                start = i;
+            }
+            _ => i += 1,
         }
     }
-    // Only ASCII whitespace outside strings was dropped: still UTF-8.
-    out.push_str(std::str::from_utf8(&kept).expect("valid JSON text stays UTF-8"));
+    out.push_str(&json[start.min(b.len())..]);
 }
 
 /// `s` as a JSON string literal.

@@ -209,7 +209,12 @@ impl ReadOutput {
 
     /// [`Airbyte::record_line`] of a record already serialized (a JSON object).
     pub fn record_line_json(&self, stream: &str, record: &str) -> String {
-        let mut line = String::with_capacity(record.len() + 128);
+        self.record_line_with(stream, record.len(), |line| line.push_str(record))
+    }
+
+    /// [`Airbyte::record_line`] whose record `write` appends (about `size` bytes) to the line.
+    pub fn record_line_with(&self, stream: &str, size: usize, write: impl FnOnce(&mut String)) -> String {
+        let mut line = String::with_capacity(size + 128);
         line.push_str(r#"{"type":"RECORD","record":{"stream":"#);
         line.push_str(&Value::from(stream).to_string());
         if let Some(ns) = self.descriptors.get(stream).and_then(|d| d.get("namespace")) {
@@ -217,7 +222,7 @@ impl ReadOutput {
             line.push_str(&ns.to_string());
         }
         line.push_str(r#","data":"#);
-        line.push_str(record);
+        write(&mut line);
         line.push_str(r#","emitted_at":"#);
         line.push_str(&now_ms().to_string());
         line.push_str("}}");

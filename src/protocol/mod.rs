@@ -114,6 +114,14 @@ impl Output {
         }
     }
 
+    /// [`Output::record_line`] whose record `write` appends (about `size` bytes) to the line.
+    pub fn record_line_with(&self, stream: &str, size: usize, extracted: &str, write: impl FnOnce(&mut String)) -> String {
+        match self {
+            Output::Singer => singer::record_line_with(stream, size, extracted, write),
+            Output::Airbyte(a) => a.record_line_with(stream, size, write),
+        }
+    }
+
     /// Before anything is read: Singer SCHEMA, Airbyte STARTED.
     pub fn start(&self, w: &mut Writer, stream: &str, schema_json: &str, key: &[&str], bookmark: Option<&str>) -> Result<()> {
         match self {

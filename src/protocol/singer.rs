@@ -37,11 +37,16 @@ pub fn record_line(stream: &str, record: &Map<String, Value>, time_extracted: &s
 
 /// [`record_line`] of a record already serialized (a JSON object).
 pub fn record_line_json(stream: &str, record: &str, time_extracted: &str) -> String {
-    let mut line = String::with_capacity(record.len() + 128);
+    record_line_with(stream, record.len(), time_extracted, |line| line.push_str(record))
+}
+
+/// [`record_line`] whose record `write` appends (about `size` bytes) to the line.
+pub fn record_line_with(stream: &str, size: usize, time_extracted: &str, write: impl FnOnce(&mut String)) -> String {
+    let mut line = String::with_capacity(size + 128);
     line.push_str(r#"{"type":"RECORD","stream":"#);
     line.push_str(&Value::from(stream).to_string());
     line.push_str(r#","record":"#);
-    line.push_str(record);
+    write(&mut line);
     line.push_str(r#","time_extracted":"#);
     line.push_str(&Value::from(time_extracted).to_string());
     line.push('}');

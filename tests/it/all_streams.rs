@@ -236,3 +236,36 @@ fn account_ids_reads_the_listed_accounts_only() {
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("connected_accounts") && out.stdout.is_empty(), "{}", out.stderr);
 }
+
+#[test]
+fn a_catalog_may_select_a_stream_by_the_name_another_connector_gives_it() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    // singer-io's `payout_transactions` and Airbyte's `subscription_schedule`, as their catalogs name them.
+    let entry = |name: &str| json!({"tap_stream_id": name, "stream": name, "schema": {}, "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]});
+    let catalog = json!({"streams": [entry("payout_transactions"), entry("subscription_schedule")]});
+    let out = sync(&files, &config_for(&fake), &catalog, None);
+    assert!(out.success(), "{}", out.stderr);
+    assert_eq!(id_set(&out, "subscription_schedules"), ids(&fake.objects("subscription_schedule")));
+    let payout_rows = out.records("payout_balance_transactions");
+    assert!(!payout_rows.is_empty());
+    assert!(payout_rows.iter().all(|r| r["payout_id"] == r["payout"] && r["payout"].is_string()), "singer-io's payout_id column");
+}
+
+#[test]
+fn connected_accounts_share_one_pacer() {
+    let fake = FakeStripe::start(Options { connected_accounts: 4, ..Options::default() });
+    fake.set_rate_limit(Some(40));
+    let files = Files::new();
+    let mut config = config_for(&fake);
+    config["connected_accounts"] = json!("all");
+    config["max_requests_per_second"] = json!(40);
+    let out = sync(&files, &config, &catalog_selecting(&["customers", "charges", "invoices", "prices"]), None);
+    assert!(out.success(), "{}", out.stderr);
+    let reqs = fake.requests();
+    let accounts: HashSet<Option<String>> = reqs.iter().map(|r| r.stripe_account.clone()).collect();
+    assert!(accounts.len() >= 5, "five accounts read: {accounts:?}");
+    // Five accounts at once, yet together within the limit the fake enforces.
+    let throttled = reqs.iter().filter(|r| r.status == 429).count();
+    assert_eq!(throttled, 0, "{throttled} of {} requests got 429", reqs.len());
+}
