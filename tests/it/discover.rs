@@ -36,7 +36,7 @@ fn lists_every_stream_users_ask_for_without_network_or_config() {
     let mut expected = EXPECTED.to_vec();
     expected.sort();
     assert_eq!(names, expected);
-    for seed in TEN.iter().copied() {
+    for seed in TEN {
         assert!(names.contains(&seed), "seed table {seed}");
     }
 }
