@@ -8,72 +8,14 @@
 //! - events: `types[]`, `type` wildcards
 //! - data: determinism, property sets against the 2024-06-20 schemas, scale
 
+mod common;
+
+use common::{check_properties, ids, schema, start, Api, KEY, NOW};
 use fake_stripe::{Dataset, FakeStripe, Failure, Options};
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Client;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
-
-const KEY: &str = "sk_test_fake";
-/// A fixed reference time, so datasets are comparable between runs.
-const NOW: i64 = 1_750_000_000;
-
-fn start() -> FakeStripe {
-    FakeStripe::start(Options { now: Some(NOW), ..Options::default() })
-}
-
-/// A small test client: authenticated GETs returning (status, body).
-struct Api<'a> {
-    fake: &'a FakeStripe,
-    http: Client,
-}
-
-impl<'a> Api<'a> {
-    fn new(fake: &'a FakeStripe) -> Api<'a> {
-        Api { fake, http: Client::new() }
-    }
-
-    fn raw(&self, path: &str) -> Response {
-        self.http.get(self.fake.url(path)).bearer_auth(KEY).send().expect("request")
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.raw(path);
-        let status = r.status().as_u16();
-        (status, r.json().expect("JSON body"))
-    }
-
-    fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    /// Every object of a list, following `starting_after` until `has_more` is false.
-    fn walk(&self, path: &str, limit: usize) -> Vec<Value> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut all: Vec<Value> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut url = format!("{path}{sep}limit={limit}");
-            if let Some(c) = &cursor {
-                url.push_str(&format!("&starting_after={c}"));
-            }
-            let page = self.ok(&url);
-            let data = page["data"].as_array().unwrap().clone();
-            assert!(data.len() <= limit);
-            cursor = data.last().map(|o| o["id"].as_str().unwrap().to_string());
-            all.extend(data);
-            if !page["has_more"].as_bool().unwrap() {
-                return all;
-            }
-        }
-    }
-}
-
-fn ids(objects: &[Value]) -> Vec<String> {
-    objects.iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()
-}
 
 fn error(body: &Value) -> (&str, &str) {
     (body["error"]["type"].as_str().unwrap_or(""), body["error"]["message"].as_str().unwrap_or(""))
@@ -652,29 +594,6 @@ fn default_dataset_size() {
     assert!((1200..=2500).contains(&total), "{counts:?}");
     for (r, n) in &counts {
         assert!(*n > 0, "{r}");
-    }
-}
-
-/// Property names per resource from `templates/schema.json` (extracted from the 2024-06-20 spec).
-fn schema() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/schema.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn check_properties(schema: &Value, object: &Value, resource: &str) {
-    let s = &schema[resource];
-    let props = s["properties"].as_object().unwrap();
-    let conditional: BTreeSet<&str> = s["conditional"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let keys: BTreeSet<&str> = object.as_object().unwrap().keys().map(String::as_str).collect();
-    let id = &object["id"];
-    for k in &keys {
-        let p = props.get(*k).unwrap_or_else(|| panic!("{resource} {id}: `{k}` is not in the 2024-06-20 schema"));
-        assert!(!object[*k].is_null() || p["nullable"] == true, "{resource} {id}: `{k}` is null but not nullable");
-    }
-    for p in props.keys() {
-        if !conditional.contains(p.as_str()) {
-            assert!(keys.contains(p.as_str()), "{resource} {id}: `{p}` missing");
-        }
     }
 }
 

@@ -1,109 +1,15 @@
 //! The generic resources (subscriptions, payouts, products, …) and Connect, over real HTTP.
 
+mod common;
+
+use common::{check_properties, id, ids, schema, start, types, Api, NOW};
 use fake_stripe::{Dataset, FakeStripe, Options};
-use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-const KEY: &str = "sk_test_fake";
-const NOW: i64 = 1_750_000_000;
-
-fn start() -> FakeStripe {
-    FakeStripe::start(Options { now: Some(NOW), ..Options::default() })
-}
-
 fn platform(n: usize) -> FakeStripe {
     FakeStripe::start(Options { now: Some(NOW), connected_accounts: n, ..Options::default() })
-}
-
-struct Api<'a> {
-    fake: &'a FakeStripe,
-    http: Client,
-    account: Option<String>,
-}
-
-impl<'a> Api<'a> {
-    fn new(fake: &'a FakeStripe) -> Api<'a> {
-        Api { fake, http: Client::new(), account: None }
-    }
-
-    fn as_account(fake: &'a FakeStripe, account: &str) -> Api<'a> {
-        Api { fake, http: Client::new(), account: Some(account.to_string()) }
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let mut req = self.http.get(self.fake.url(path)).bearer_auth(KEY);
-        if let Some(a) = &self.account {
-            req = req.header("Stripe-Account", a);
-        }
-        let r = req.send().expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().expect("JSON body"))
-    }
-
-    fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    fn walk(&self, path: &str, limit: usize) -> Vec<Value> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut all: Vec<Value> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut url = format!("{path}{sep}limit={limit}");
-            if let Some(c) = &cursor {
-                url.push_str(&format!("&starting_after={c}"));
-            }
-            let page = self.ok(&url);
-            let data = page["data"].as_array().unwrap().clone();
-            cursor = data.last().map(|o| o["id"].as_str().unwrap().to_string());
-            all.extend(data);
-            if !page["has_more"].as_bool().unwrap() {
-                return all;
-            }
-        }
-    }
-
-    fn events(&self, n: usize) -> Vec<Value> {
-        self.ok(&format!("/v1/events?limit={n}"))["data"].as_array().unwrap().clone()
-    }
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
-
-fn ids(objects: &[Value]) -> Vec<String> {
-    objects.iter().map(id).collect()
-}
-
-fn types(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
-}
-
-fn schema() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/schema.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn check_properties(schema: &Value, object: &Value, resource: &str) {
-    let s = &schema[resource];
-    let props = s["properties"].as_object().unwrap_or_else(|| panic!("{resource} not in schema.json"));
-    let conditional: BTreeSet<&str> = s["conditional"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let keys: BTreeSet<&str> = object.as_object().unwrap().keys().map(String::as_str).collect();
-    let oid = &object["id"];
-    for k in &keys {
-        let p = props.get(*k).unwrap_or_else(|| panic!("{resource} {oid}: `{k}` is not in the 2024-06-20 schema"));
-        assert!(!object[*k].is_null() || p["nullable"] == true, "{resource} {oid}: `{k}` is null but not nullable");
-    }
-    for p in props.keys() {
-        if !conditional.contains(p.as_str()) {
-            assert!(keys.contains(p.as_str()), "{resource} {oid}: `{p}` missing");
-        }
-    }
 }
 
 /// (resource name, object, top-level list path, list declares `created`)
