@@ -170,7 +170,8 @@ impl Tally {
 /// of a run are not paged one request at a time.
 #[derive(Debug)]
 pub(crate) struct Capacity {
-    /// Jobs that keep the run at its rate limit: half of `max_concurrency` (at least 2).
+    /// Jobs worth running at once: `max_concurrency` (at least 2), so that a run opening with
+    /// the pacer's full bucket has parts enough to use it.
     target: usize,
     running: std::sync::atomic::AtomicUsize,
     queued: std::sync::atomic::AtomicUsize,
@@ -178,7 +179,7 @@ pub(crate) struct Capacity {
 
 impl Capacity {
     fn new(max_concurrency: usize) -> Capacity {
-        Capacity { target: (max_concurrency / 2).max(2), running: Default::default(), queued: Default::default() }
+        Capacity { target: max_concurrency.max(2), running: Default::default(), queued: Default::default() }
     }
 
     /// Jobs that could start now without anything waiting for them.
