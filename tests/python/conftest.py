@@ -99,12 +99,12 @@ def fake_bin() -> Path:
 class Fake:
     """A `fake-stripe --port 0` process on the real clock, and its admin API."""
 
-    def __init__(self, binary: Path, workdir: Path):
+    def __init__(self, binary: Path, workdir: Path, extra_args: tuple[str, ...] = ()):
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "fake-stripe.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(binary), "--port", "0"],
+                [str(binary), "--port", "0", *extra_args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -144,6 +144,26 @@ class Fake:
 
     def post(self, path: str, body: Any) -> Any:
         return self.request("POST", path, body)
+
+    def stripe(self, path: str, account: str | None = None) -> Any:
+        """`GET` of Stripe's API itself (with `Stripe-Account` when given)."""
+        headers = {"Authorization": f"Bearer {FAKE_KEY}"}
+        if account:
+            headers["Stripe-Account"] = account
+        req = urllib.request.Request(self.base_url + path, headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def stripe_ids(self, path: str, account: str | None = None) -> set[str]:
+        """The ids of every object of a Stripe list (paged)."""
+        ids: list[str] = []
+        while True:
+            sep = "&" if "?" in path else "?"
+            after = f"&starting_after={ids[-1]}" if ids else ""
+            page = self.stripe(f"{path}{sep}limit=100{after}", account)
+            ids += [o["id"] for o in page["data"]]
+            if not page["has_more"]:
+                return set(ids)
 
     def objects(self, resource: str) -> list[dict]:
         """Every object of `resource` the fake holds (deleted ones excluded)."""

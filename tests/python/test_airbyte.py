@@ -8,6 +8,7 @@ Sections: (a) protocol conformance of all four commands, (b) spec, (c) check, (d
 from __future__ import annotations
 
 import json
+from typing import Iterator
 import time
 
 import pytest
@@ -332,6 +333,39 @@ def test_full_refresh_ignores_the_state(tap: Tap, fake: Fake, discovered: dict):
     )
     assert_states_follow_records(full)
     assert_status_sequence(full, streams)
+
+
+@pytest.fixture
+def connect_fake(fake_bin, tmp_path) -> Iterator[Fake]:
+    """A Connect platform with two connected accounts, each with data of its own."""
+    f = Fake(fake_bin, tmp_path / "fake", extra_args=("--connected-accounts", "2"))
+    yield f
+    f.close()
+
+
+def test_connected_accounts_are_read_with_state_per_account(tap: Tap, connect_fake: Fake, discovered: dict):
+    fake = connect_fake
+    streams = ["customers", "charges"]
+    config = fake.config(connected_accounts="all")
+    first = tap.read(config, configured_catalog(discovered, streams))
+    assert first.returncode == 0, f"read failed{first.describe()}"
+    own = fake.get("/_fake/health")["account"]
+    connected = sorted(fake.stripe_ids("/v1/accounts"))
+    assert len(connected) == 2
+    for stream, path in (("customers", "/v1/customers"), ("charges", "/v1/charges")):
+        got: dict[str, set] = {}
+        for rec in first.records(stream):
+            got.setdefault(rec["data"]["account"], set()).add(rec["data"]["id"])
+        for account in [own, *connected]:
+            want = fake.stripe_ids(path, None if account == own else account)
+            assert got.get(account) == want, f"{stream} of {account}{first.describe()}"
+    states = first.final_states()
+    for s in states:
+        per_account = s["stream"]["stream_state"]["accounts"]
+        assert set(per_account) == {own, *connected}, s
+    again = tap.read(config, configured_catalog(discovered, streams), state=states)
+    assert again.returncode == 0, f"read failed{again.describe()}"
+    assert again.record_counts() == {}, f"nothing new in any account{again.describe()}"
 
 
 def test_state_input_empty_array_is_a_first_sync(tap: Tap, fake: Fake, discovered: dict):
