@@ -104,6 +104,74 @@ fn stream_entry(def: &StreamDef) -> Value {
     entry
 }
 
+/// What [`selection`] reads of a Singer catalog, parsed without the schemas' bodies: a full
+/// catalog's schemas, parsed, take more memory than a whole sync. `None` when the text is not
+/// shaped like a catalog (the caller then parses it whole and [`selection`] says what is wrong).
+pub fn light(text: &str) -> Option<Value> {
+    use serde::Deserialize;
+    use std::collections::BTreeMap;
+    /// A present `null` stays `Some(Null)` (selection tells it from an absent key).
+    fn keep_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+    #[derive(Deserialize)]
+    struct Doc {
+        streams: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(default, deserialize_with = "keep_null")]
+        tap_stream_id: Option<Value>,
+        #[serde(default, deserialize_with = "keep_null")]
+        stream: Option<Value>,
+        #[serde(default, deserialize_with = "keep_null")]
+        metadata: Option<Value>,
+        #[serde(default)]
+        schema: Option<Schema>,
+    }
+    #[derive(Deserialize)]
+    struct Schema {
+        #[serde(default, deserialize_with = "keep_null")]
+        selected: Option<Value>,
+        #[serde(default)]
+        properties: Option<BTreeMap<String, Prop>>,
+    }
+    #[derive(Deserialize)]
+    struct Prop {
+        #[serde(default, deserialize_with = "keep_null")]
+        selected: Option<Value>,
+    }
+    let doc: Doc = serde_json::from_str(text).ok()?;
+    let streams: Vec<Value> = doc
+        .streams
+        .into_iter()
+        .map(|e| {
+            let mut entry = Map::new();
+            for (k, v) in [("tap_stream_id", e.tap_stream_id), ("stream", e.stream), ("metadata", e.metadata)] {
+                if let Some(v) = v {
+                    entry.insert(k.into(), v);
+                }
+            }
+            if let Some(schema) = e.schema {
+                let mut s = Map::new();
+                if let Some(sel) = schema.selected {
+                    s.insert("selected".into(), sel);
+                }
+                if let Some(props) = schema.properties {
+                    let props: Map<String, Value> = props
+                        .into_iter()
+                        .map(|(k, p)| (k, p.selected.map_or_else(|| json!({}), |sel| json!({ "selected": sel }))))
+                        .collect();
+                    s.insert("properties".into(), Value::Object(props));
+                }
+                entry.insert("schema".into(), Value::Object(s));
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    Some(json!({ "streams": streams }))
+}
+
 /// A selected stream and the top-level fields the user left out.
 #[derive(Debug, Clone)]
 pub struct Selection {
@@ -288,6 +356,40 @@ mod tests {
         assert!(e.contains("`nope`"), "{e}");
         let unselected = json!({"streams": [{"tap_stream_id": "nope", "metadata": []}]});
         assert!(selection(&unselected, "c.json").unwrap().is_empty());
+    }
+
+    /// The selection from [`light`] equals the selection from the whole catalog.
+    fn same_selection(cat: &Value) {
+        let text = cat.to_string();
+        let light = light(&text).expect("a catalog");
+        let key = |r: Result<Vec<Selection>>| match r {
+            Ok(sel) => Ok(sel.iter().map(|s| (s.stream.name, { let mut e: Vec<_> = s.excluded.iter().cloned().collect(); e.sort(); e })).collect::<Vec<_>>()),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(key(selection(&light, "c.json")), key(selection(cat, "c.json")), "{text:.300}");
+        assert!(light.to_string().len() * 2 < text.len() || text.len() < 10_000, "the schemas' bodies are left out: {} of {}", light.to_string().len(), text.len());
+    }
+
+    #[test]
+    fn the_light_parse_selects_what_the_whole_catalog_does() {
+        let mut cat = discover();
+        for (i, s) in cat["streams"].as_array_mut().unwrap().iter_mut().enumerate() {
+            s["metadata"][0]["metadata"]["selected"] = json!(i % 3 == 0);
+            if i % 5 == 0 {
+                // Field deselections, by metadata and by the legacy schema flag.
+                for m in s["metadata"].as_array_mut().unwrap().iter_mut().skip(1).step_by(4) {
+                    m["metadata"]["selected"] = json!(false);
+                }
+                if let Some(p) = s["schema"]["properties"].as_object_mut().and_then(|p| p.values_mut().nth(2)) {
+                    p["selected"] = json!(false);
+                }
+            }
+        }
+        same_selection(&cat);
+        same_selection(&json!({"streams": [{"tap_stream_id": "coupons", "schema": {"selected": true, "properties": {}}}]}));
+        same_selection(&json!({"streams": [{"tap_stream_id": null, "stream": "coupons", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}));
+        same_selection(&json!({"streams": [{"stream": "coupons", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}));
+        assert!(light("[1]").is_none() && light(r#"{"streams": 3}"#).is_none() && light(r#"{"streams": [{"schema": true}]}"#).is_none());
     }
 
     #[test]

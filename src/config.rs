@@ -193,6 +193,13 @@ pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a JSON file given on the command line, with one clear error for every way it can fail.
 pub fn read_json_file(what: &'static str, path: &str) -> Result<Value> {
+    read_json_file_with(what, path, |_| None)
+}
+
+/// [`read_json_file`], trying `light` first: a parser that keeps only what the caller reads
+/// (`None` when the text is not shaped for it; the whole file is then parsed as usual, with the
+/// usual errors).
+pub fn read_json_file_with(what: &'static str, path: &str, light: impl Fn(&str) -> Option<Value>) -> Result<Value> {
     let err = |problem: String| Error::Input { what, path: path.to_string(), problem };
     let size = std::fs::metadata(path).map_err(|e| err(format!("cannot be read: {e}")))?.len();
     if size > MAX_INPUT_BYTES {
@@ -201,6 +208,9 @@ pub fn read_json_file(what: &'static str, path: &str) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot be read: {e}")))?;
     if text.trim().is_empty() {
         return Err(err("is empty; it must hold a JSON object".into()));
+    }
+    if let Some(v) = light(&text) {
+        return Ok(v);
     }
     serde_json::from_str(&text).map_err(|e| err(format!("is not valid JSON: {e}")))
 }

@@ -72,7 +72,7 @@ pub async fn run(command: Command) -> Result<()> {
             let config = Config::load(&config)?;
             log::set_level(config.log_level);
             let selected = match &catalog {
-                Some(path) => catalog::selection(&read_json_file("catalog", path)?, path)?,
+                Some(path) => catalog::selection(&config::read_json_file_with("catalog", path, catalog::light)?, path)?,
                 None => {
                     log::warn("no --catalog given, so no stream is selected: run --discover, mark streams \"selected\": true, pass the file as --catalog");
                     Vec::new()
