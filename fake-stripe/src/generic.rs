@@ -1386,14 +1386,7 @@ pub fn check_value(res: usize, key: &str, value: &Value) -> Result<(), ApiError>
             Err(ApiError::invalid(format!("`{key}` cannot be null on a {object}.")).with_param(key))
         };
     }
-    let kind = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
+    let kind = crate::mutate::json_kind;
     let want = template(object).get(key).map_or("null", kind);
     if want != "null" && want != kind(value) && !(want == "object" && kind(value) == "string") {
         return Err(ApiError::invalid(format!("Invalid {want}: `{key}`")).with_param(key));

@@ -301,16 +301,8 @@ fn check_value(kind: Kind, key: &str, value: &Value) -> Result<()> {
         }
         return Ok(());
     }
-    let kind_of = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    let want = template(kind.object()).get(key).map_or("null", kind_of);
-    if want != "null" && want != kind_of(value) {
+    let want = template(kind.object()).get(key).map_or("null", json_kind);
+    if want != "null" && want != json_kind(value) {
         return Err(bad(key, want));
     }
     Ok(())
@@ -2223,6 +2215,19 @@ fn random_op(s: &mut Store, rng: &mut Rng, kind: Kind, action: Action, tag: &str
         _ => return None,
     };
     result.ok().map(|(_, change)| change)
+}
+
+
+/// The JSON type of a value, as Stripe's error messages name it.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 #[cfg(test)]
