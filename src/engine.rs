@@ -425,7 +425,7 @@ async fn resolve_accounts(config: &Config, client: &Client, selected: &[Selectio
             // account; each listed account's streams with its header.
             let mut out = Vec::new();
             if selected.iter().any(|s| s.stream.scope == Scope::Platform) {
-                out.push(Arc::new(Account { id: own_id.clone(), bookmarks: None, client: client.clone() }));
+                out.push(own(None));
             }
             for id in ids {
                 out.push(connect(id.clone())?);
