@@ -16,7 +16,7 @@ Generation uses its own random stream (the typed dataset is the same with or wit
 */
 
 use crate::error::ApiError;
-use crate::list::{self, Filter, List, Seq};
+use crate::list::{self, Filter, List, Page, Reply, Seq};
 use crate::look::{CardLook, Person};
 use crate::model::*;
 use crate::query::Query;
@@ -1157,7 +1157,7 @@ pub fn missing(res: usize, id: &str, param: &str, status: u16) -> ApiError {
 }
 
 /// Serves the generic resources' GET paths; `None` when the path is not one of theirs.
-pub fn route(store: &Store, render: &Renderer, path: &str, raw: &str) -> Option<Result<Value, ApiError>> {
+pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> Option<Result<Reply<'a>, ApiError>> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // Nested lists and retrieves under a parent.
     let mut seen = Vec::new();
@@ -1169,7 +1169,7 @@ pub fn route(store: &Store, render: &Renderer, path: &str, raw: &str) -> Option<
         seen.push(pattern);
         let same: Vec<usize> = RES.iter().enumerate().filter(|(_, r)| r.nested.is_some_and(|n| n.0 == pattern)).map(|(i, _)| i).collect();
         if let Some(caps) = matches(pattern, &segs) {
-            return Some(nested_list(store, render, &same, caps[0], path, raw, list_spec));
+            return Some(nested_list(store, &same, caps[0], path, raw, list_spec).map(Reply::List));
         }
         if let Some(spec) = retrieve_spec {
             if let Some(caps) = matches(&format!("{pattern}/{{}}"), &segs) {
@@ -1182,7 +1182,8 @@ pub fn route(store: &Store, render: &Renderer, path: &str, raw: &str) -> Option<
                         .filter(|r| r.parent() == Some(caps[0]))
                         .ok_or_else(|| missing(res, caps[1], "id", 404))?;
                     expanded(render, render.render(r), &q)
-                })());
+                })()
+                .map(Reply::Object));
             }
         }
     }
@@ -1190,7 +1191,7 @@ pub fn route(store: &Store, render: &Renderer, path: &str, raw: &str) -> Option<
     for (res, def) in RES.iter().enumerate() {
         let Some(list_path) = def.list else { continue };
         if path == list_path {
-            return Some(top_list(store, render, res, path, raw));
+            return Some(top_list(store, res, path, raw).map(Reply::List));
         }
         if let (Some(spec), Some(caps)) = (def.retrieve, matches(&format!("{list_path}/{{}}"), &segs)) {
             return Some((|| {
@@ -1203,7 +1204,8 @@ pub fn route(store: &Store, render: &Renderer, path: &str, raw: &str) -> Option<
                     _ => missing(res, caps[0], "id", 404),
                 })?;
                 expanded(render, render.render(r), &q)
-            })());
+            })()
+            .map(Reply::Object));
         }
     }
     None
@@ -1235,7 +1237,7 @@ fn check_parent(store: &Store, res: usize, id: &str) -> Result<(), ApiError> {
     })
 }
 
-fn nested_list(store: &Store, render: &Renderer, same: &[usize], parent: &str, path: &str, raw: &str, spec: &str) -> Result<Value, ApiError> {
+fn nested_list<'a>(store: &'a Store, same: &[usize], parent: &str, path: &str, raw: &str, spec: &str) -> Result<Page<'a>, ApiError> {
     let q = Query::parse(raw, endpoint_params(spec))?;
     check_parent(store, same[0], parent)?;
     let mut items: Vec<&Record> = same.iter().flat_map(|&i| store.gchildren(i, parent)).collect();
@@ -1249,7 +1251,7 @@ fn nested_list(store: &Store, render: &Renderer, same: &[usize], parent: &str, p
     if let Some(rel) = q.str("relationship") {
         let _ = rel; // persons: relationship filters are accepted; the fake's persons have no roles set
     }
-    list::run(l, &q, render)
+    list::select(l, &q)
 }
 
 /// The value of a top-level field as a query parameter compares to it: strings as they are, numbers and
@@ -1264,7 +1266,7 @@ fn field_text(v: &Value) -> Option<String> {
     }
 }
 
-fn top_list(store: &Store, render: &Renderer, res: usize, path: &str, raw: &str) -> Result<Value, ApiError> {
+fn top_list<'a>(store: &'a Store, res: usize, path: &str, raw: &str) -> Result<Page<'a>, ApiError> {
     let def = &RES[res];
     let spec = def.list.expect("a list");
     let params = endpoint_params(spec);
@@ -1281,7 +1283,7 @@ fn top_list(store: &Store, render: &Renderer, res: usize, path: &str, raw: &str)
             let items = store.gchildren(res, p);
             let url = path.to_string();
             let l = List::of_refs(url, def.object, items);
-            return list::run(l, &q, render);
+            return list::select(l, &q);
         }
     }
     let template = template(def.object);
@@ -1347,7 +1349,7 @@ fn top_list(store: &Store, render: &Renderer, res: usize, path: &str, raw: &str)
         filter: Box::new(move |r| tests.iter().all(|t| t(r))),
         floor: None,
     };
-    list::run(l, &q, render)
+    list::select(l, &q)
 }
 
 fn field_of(r: &Record, name: &str) -> Option<String> {

@@ -5,10 +5,14 @@ changes of `mutate`: create / update / delete objects, random rounds, event API 
 Every Stripe request goes through [`App::handle`]: latency, queued failures, rate limit, authentication,
 `Stripe-Version` / `Stripe-Account` checks, forbidden prefixes, then the route. Every response carries a
 `Request-Id`; Stripe responses also a `Stripe-Version`. Responses are pretty-printed like Stripe's.
+
+With prerendered texts (`--prerender`, see `prerender`) a list page without `expand[]` is written by
+splicing its objects' texts into the list envelope, when no fault is queued (faults edit the value); the
+selection, checks and everything around the route stay the same, and so do the bytes.
 */
 
 use crate::error::ApiError;
-use crate::list::{self, Filter, List, Seq};
+use crate::list::{self, Filter, List, Reply, Seq};
 use crate::look::Person;
 use crate::model::{Facts, Kind, Record};
 use crate::mutate::{self, Change};
@@ -87,8 +91,13 @@ impl App {
         lock.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Write access to an account's data. Every change (objects, rounds, clock) takes it here, so this
+    /// is where prerendered texts, valid only for the data they were rendered from, are dropped for
+    /// good: a stale text is never served.
     fn write(lock: &RwLock<Store>) -> RwLockWriteGuard<'_, Store> {
-        lock.write().unwrap_or_else(|e| e.into_inner())
+        let mut store = lock.write().unwrap_or_else(|e| e.into_inner());
+        store.prerendered = None;
+        store
     }
 
     /// Creates an object in an account's data (`None`: the platform).
@@ -128,7 +137,7 @@ impl App {
     }
 
     fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(|e| e.into_inner())
+        Self::write(&self.store)
     }
 
     /// Creates an object (see `mutate`).
@@ -154,7 +163,11 @@ impl App {
         if let Some(v) = version {
             mutate::check_version(v)?;
         }
-        self.store_mut().event_api_version = version.filter(|v| *v != API_VERSION).map(str::to_string);
+        // Not `store_mut`: the version is read only when a change creates an event, and that change drops
+        // the prerendered texts itself; setting it alone changes no rendering (and the binary sets it at
+        // start, after prerendering).
+        let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+        store.event_api_version = version.filter(|v| *v != API_VERSION).map(str::to_string);
         Ok(())
     }
 
@@ -176,7 +189,8 @@ impl App {
     /// Routes a request as it is, without switches or checks (the page of `repeat_cursor`).
     fn route(&self, path: &str, query: &str) -> Result<Value, ApiError> {
         let store = self.store();
-        Api { store: &store, render: Renderer::new(&store) }.route(path, query)
+        let api = Api { store: &store, render: Renderer::new(&store) };
+        api.route(path, query)?.into_value(&api.render)
     }
 
     fn request_id(&self) -> String {
@@ -204,8 +218,9 @@ impl App {
         }
     }
 
-    /// Handles one Stripe API request (after latency).
-    fn handle(&self, method: &Method, path: &str, query: &str, headers: &HeaderMap) -> Result<Value, ApiError> {
+    /// Handles one Stripe API request (after latency). `splice`: a list page may be written from
+    /// prerendered texts (the caller has no fault to apply to it).
+    fn handle(&self, method: &Method, path: &str, query: &str, headers: &HeaderMap, splice: bool) -> Result<Answer, ApiError> {
         if let Some(f) = self.switches.take_failure(path) {
             let mut e = ApiError::simulated(f.status);
             if let Some(retry) = f.should_retry {
@@ -259,8 +274,26 @@ impl App {
             _ => (context, path.to_string()),
         };
         let store = Self::read(lock);
-        Api { store: &store, render: Renderer::new(&store) }.route(&path, query)
+        let api = Api { store: &store, render: Renderer::new(&store) };
+        match (api.route(&path, query)?, &store.prerendered) {
+            (Reply::List(page), Some(texts)) if splice && page.expand.is_empty() => {
+                Ok(Answer::Spliced(texts.page_json(&page, &api.render)))
+            }
+            (reply, _) => reply.into_value(&api.render).map(Answer::Value),
+        }
     }
+
+    /// How many objects have prerendered list texts (0 without `--prerender` or after a change).
+    pub fn prerendered(&self) -> usize {
+        self.store().prerendered.as_ref().map_or(0, |p| p.len())
+    }
+}
+
+/// A successful answer of [`App::handle`].
+enum Answer {
+    Value(Value),
+    /// A list page written from prerendered texts: `serde_json::to_vec_pretty` of the list object.
+    Spliced(Vec<u8>),
 }
 
 /// The key from `Authorization: Bearer <key>` or HTTP Basic with the key as user name.
@@ -307,7 +340,7 @@ struct Api<'a> {
 }
 
 impl<'a> Api<'a> {
-    fn route(&self, path: &str, raw: &str) -> Result<Value, ApiError> {
+    fn route(&self, path: &str, raw: &str) -> Result<Reply<'a>, ApiError> {
         if let Some(result) = crate::generic::route(self.store, &self.render, path, raw) {
             return result;
         }
@@ -316,7 +349,7 @@ impl<'a> Api<'a> {
         match segs.as_slice() {
             ["v1", "account"] => {
                 let q = q("/v1/account")?;
-                self.expanded(self.render.account(), &q)
+                self.expanded(self.render.account(), &q).map(Reply::Object)
             }
             ["v1", "customers"] => self.top_list(Kind::Customer, path, &q("/v1/customers")?),
             ["v1", "charges"] => self.top_list(Kind::Charge, path, &q("/v1/charges")?),
@@ -332,7 +365,7 @@ impl<'a> Api<'a> {
                 let q = q("/v1/invoices/{invoice}/lines")?;
                 self.parent(Kind::Invoice, id, "invoice")?;
                 let lines = self.store.children(Kind::LineItem, id);
-                list::run(List::of_refs(path.to_string(), "line_item", lines), &q, &self.render)
+                list::select(List::of_refs(path.to_string(), "line_item", lines), &q).map(Reply::List)
             }
             ["v1", "customers", id, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources")] => {
                 let q = q(&format!("/v1/customers/{{customer}}/{child}"))?;
@@ -350,7 +383,7 @@ impl<'a> Api<'a> {
                     let o = o.to_string();
                     l.filter = Box::new(move |r| r.kind().object() == o);
                 }
-                list::run(l, &q, &self.render)
+                list::select(l, &q).map(Reply::List)
             }
             ["v1", "customers", cid, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources"), id] => {
                 let spec = match *child {
@@ -371,7 +404,7 @@ impl<'a> Api<'a> {
                     .find_map(|k| self.store.get(*k, id))
                     .filter(|r| r.parent() == Some(*cid))
                     .ok_or_else(|| ApiError::no_such(object, id, "id", 404))?;
-                self.expanded(self.render.render(r), &q)
+                self.expanded(self.render.render(r), &q).map(Reply::Object)
             }
             ["v1", resource, id] => {
                 let (kind, spec) = match *resource {
@@ -387,14 +420,14 @@ impl<'a> Api<'a> {
                 let q = q(spec)?;
                 if kind == Kind::Customer && self.store.deleted(kind, id).is_some() {
                     // `anyOf [customer, deleted_customer]`: a deleted customer is retrieved as its stub.
-                    return Ok(json!({"id": id, "object": "customer", "deleted": true}));
+                    return Ok(Reply::Object(json!({"id": id, "object": "customer", "deleted": true})));
                 }
                 let r = self
                     .store
                     .get(kind, id)
                     .filter(|r| kind != Kind::Event || retained(r, self.render.now))
                     .ok_or_else(|| ApiError::no_such(kind.object(), id, "id", 404))?;
-                self.expanded(self.render.render(r), &q)
+                self.expanded(self.render.render(r), &q).map(Reply::Object)
             }
             _ => Err(ApiError::unrecognized_url("GET", path)),
         }
@@ -413,7 +446,7 @@ impl<'a> Api<'a> {
     }
 
     /// A top-level list with the filters its endpoint declares.
-    fn top_list(&self, kind: Kind, path: &str, q: &Query) -> Result<Value, ApiError> {
+    fn top_list(&self, kind: Kind, path: &str, q: &Query) -> Result<Reply<'a>, ApiError> {
         let store = self.store;
         let filter = self.filter(kind, q)?;
         let l = List {
@@ -424,7 +457,7 @@ impl<'a> Api<'a> {
             filter,
             floor: (kind == Kind::Event).then(|| self.render.now - EVENT_RETENTION),
         };
-        list::run(l, q, &self.render)
+        list::select(l, q).map(Reply::List)
     }
 
     /// The filters of a top-level list, from the parameters other than paging, `created` and `expand`.
@@ -584,12 +617,20 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
     let stripe_path = !path.starts_with("/_fake/");
     let wire = if stripe_path { app.switches.take_fault(&path, false) } else { None };
     let version = header_str(&headers, "stripe-version").unwrap_or(API_VERSION).to_string();
-    let (status, mut body, mut extra) = match app.handle(&method, &path, &query, &headers) {
-        Ok(v) => (200, v, Vec::new()),
-        Err(e) => (e.status, e.body(&request_id), e.headers.clone()),
+    // Faults edit the value (or its bytes), so a list is spliced from prerendered texts only when none is
+    // queued; one queued meanwhile counts as queued after this request. (Queued failures answer before the
+    // route, so they never meet a page.)
+    let splice = stripe_path && wire.is_none() && !app.switches.has_faults();
+    let (status, mut body, mut extra, spliced) = match app.handle(&method, &path, &query, &headers, splice) {
+        Ok(Answer::Value(v)) => (200, v, Vec::new(), None),
+        Ok(Answer::Spliced(bytes)) => (200, Value::Null, Vec::new(), Some(bytes)),
+        Err(e) => (e.status, e.body(&request_id), e.headers.clone(), None),
     };
     let mut applied = wire.as_ref().map(|k| k.name().to_string());
-    if stripe_path && status == 200 && body["object"] == "list" {
+    if spliced.is_some() {
+        // A list served normally, as below when no list fault applies.
+        app.switches.set_last_list(&path, &query);
+    } else if stripe_path && status == 200 && body["object"] == "list" {
         let list_fault = if wire.is_none() && is_nonempty_list(&body) { app.switches.take_fault(&path, true) } else { None };
         match list_fault {
             Some(FaultKind::RepeatCursor) => {
@@ -642,7 +683,13 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
         Some(FaultKind::MalformedJson) => {
             bytes_response(status, "text/html", BAD_GATEWAY_HTML.as_bytes().to_vec(), &request_id, &extra)
         }
-        _ => json_response(status, &body, &request_id, &extra),
+        _ => match spliced {
+            Some(mut bytes) => {
+                bytes.push(b'\n'); // as `json_bytes`
+                bytes_response(status, "application/json", bytes, &request_id, &extra)
+            }
+            None => json_response(status, &body, &request_id, &extra),
+        },
     }
 }
 

@@ -25,6 +25,7 @@ assert!(fake.requests().is_empty());
 - `render`: records → Stripe JSON from `templates/` (conformed to the 2024-06-20 spec), embedded lists,
   includable fields and `expand[]`.
 - `query` and `list`: query-string checking against the spec's parameters, paging and filters.
+- `prerender`: list texts rendered at start (`Options::prerender`), spliced into list pages.
 - `error`: Stripe's error bodies. `switches`: latency, failures, faults, rate limit, 403s, request log.
 - `conn`: connections a handler can cut mid-response (`reset_mid_body`).
 - `http`: the `/v1/…` routes and the `/_fake/…` admin endpoints.
@@ -40,6 +41,7 @@ mod list;
 mod look;
 mod model;
 mod mutate;
+mod prerender;
 mod query;
 mod render;
 mod rng;

@@ -6,6 +6,10 @@ returns the objects older than the cursor, `ending_before` the `limit` objects j
 newest first); the cursor must exist in the list's scope but need not match the filters. `has_more` says
 whether more objects lie beyond the page in the direction of travel. `created` filters use binary search
 (the sequence is sorted by time); other filters are applied while walking.
+
+[`select`] checks the parameters and picks the page's records ([`Page`]); rendering is a separate step
+([`Page::render`]), so a page can also be written from prerendered text (see `prerender`) with the same
+selection, errors included.
 */
 
 use crate::error::ApiError;
@@ -22,7 +26,7 @@ pub enum Seq<'a> {
     Refs(Vec<&'a Record>),
 }
 
-impl Seq<'_> {
+impl<'a> Seq<'a> {
     fn len(&self) -> usize {
         match self {
             Seq::Rows(r) => r.len(),
@@ -30,9 +34,12 @@ impl Seq<'_> {
         }
     }
 
-    fn get(&self, i: usize) -> &Record {
+    fn get(&self, i: usize) -> &'a Record {
         match self {
-            Seq::Rows(r) => &r[i],
+            Seq::Rows(rows) => {
+                let rows: &'a [Record] = rows;
+                &rows[i]
+            }
             Seq::Refs(r) => r[i],
         }
     }
@@ -111,8 +118,52 @@ pub fn list_expansions(q: &Query) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-/// Runs a list request: paging, `created`, filters, rendering and expansion.
-pub fn run(list: List<'_>, q: &Query, renderer: &Renderer) -> Result<Value, ApiError> {
+/// One page of a list, selected but not rendered yet.
+pub struct Page<'a> {
+    /// `url` of the response.
+    pub url: String,
+    /// The page's records, in response order (newest first).
+    pub records: Vec<&'a Record>,
+    pub has_more: bool,
+    /// The `expand[]` paths (without `data.`), applied when rendering.
+    pub expand: Vec<String>,
+}
+
+impl Page<'_> {
+    /// The list object: each record rendered and expanded (expansion errors surface here).
+    pub fn render(&self, renderer: &Renderer) -> Result<Value, ApiError> {
+        let mut data = Vec::with_capacity(self.records.len());
+        for r in &self.records {
+            let mut v = renderer.render(r);
+            for path in &self.expand {
+                renderer.expand(&mut v, path)?;
+            }
+            data.push(v);
+        }
+        // `prerender::page_json` writes this same envelope as text: keep the two in step.
+        Ok(json!({"object": "list", "data": data, "has_more": self.has_more, "url": self.url}))
+    }
+}
+
+/// What a route answers: an object, or a list page left unrendered so that the caller can pick how to
+/// write it (rendered as a value, or spliced from prerendered text).
+pub enum Reply<'a> {
+    Object(Value),
+    List(Page<'a>),
+}
+
+impl Reply<'_> {
+    /// The answer as a value (a list page rendered).
+    pub fn into_value(self, renderer: &Renderer) -> Result<Value, ApiError> {
+        match self {
+            Reply::Object(v) => Ok(v),
+            Reply::List(page) => page.render(renderer),
+        }
+    }
+}
+
+/// Selects a list request's page: parameter checks, paging, `created`, filters.
+pub fn select<'a>(list: List<'a>, q: &Query) -> Result<Page<'a>, ApiError> {
     let limit = limit(q)?;
     let expand = list_expansions(q)?;
     let after = q.str("starting_after");
@@ -138,7 +189,7 @@ pub fn run(list: List<'_>, q: &Query, renderer: &Renderer) -> Result<Value, ApiE
         Some(floor) => lo.max(seq.partition(|x| x.created < floor)),
         None => lo,
     };
-    let mut page: Vec<&Record> = Vec::with_capacity(limit + 1);
+    let mut page: Vec<&'a Record> = Vec::with_capacity(limit + 1);
     match cursor {
         Some((c, false)) => {
             let start = seq.partition(|x| x.key() <= c.key()).max(lo);
@@ -173,13 +224,5 @@ pub fn run(list: List<'_>, q: &Query, renderer: &Renderer) -> Result<Value, ApiE
     if matches!(cursor, Some((_, false))) {
         page.reverse();
     }
-    let mut data = Vec::with_capacity(page.len());
-    for r in page {
-        let mut v = renderer.render(r);
-        for path in &expand {
-            renderer.expand(&mut v, path)?;
-        }
-        data.push(v);
-    }
-    Ok(json!({"object": "list", "data": data, "has_more": has_more, "url": list.url}))
+    Ok(Page { url: list.url, records: page, has_more, expand })
 }

@@ -5,6 +5,12 @@ use fake_stripe::{Dataset, FakeStripe, Options};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The fake builds every object it serves as a tree of small allocations; mimalloc makes that
+/// about twice as cheap as the system allocator, so the fake takes less of the CPU a benchmark
+/// or test shares with the tap.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A fake Stripe API (version 2024-06-20 shapes) with a deterministic dataset.
 #[derive(Parser, Debug)]
 #[command(name = "fake-stripe", version)]
@@ -48,6 +54,10 @@ struct Cli {
     /// Connected accounts of the platform (each with its own small dataset; `Stripe-Account` selects one).
     #[arg(long, default_value_t = 0)]
     connected_accounts: usize,
+    /// Render list texts at start and serve list pages from them (same bytes, much less CPU; about
+    /// 3.5 KB of memory per charge). Any change drops them.
+    #[arg(long)]
+    prerender: bool,
 }
 
 fn main() -> ExitCode {
@@ -72,6 +82,7 @@ fn main() -> ExitCode {
         latency: Duration::from_millis(cli.latency_ms),
         rate_limit: cli.rate_limit,
         connected_accounts: cli.connected_accounts,
+        prerender: cli.prerender,
         ..Options::default()
     };
     match FakeStripe::bind(opts, &format!("{}:{}", cli.host, cli.port)) {

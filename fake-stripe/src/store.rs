@@ -11,9 +11,13 @@ their table (so they vanish from every list and index) for the `graveyard`, whic
 "was this deleted?" and lends their details (a deleted customer's name on its old charges) to rendering.
 
 Time: [`Store::now`] reads the [`Clock`]: the real time, or a virtual clock that only moves when told.
+
+A store may carry [`Prerendered`] list texts of its objects; they describe the store as it was when they
+were rendered, so whoever takes write access drops them (`App::write`).
 */
 
 use crate::model::{Event, Facts, Kind, Record, Snapshot};
+use crate::prerender::Prerendered;
 use crate::rng::Rng;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -92,6 +96,8 @@ pub struct Store {
     next_seq: u64,
     /// For ids of objects created after generation.
     pub rng: Rng,
+    /// List texts of the objects as they are now (`--prerender`); `None` once anything changed.
+    pub prerendered: Option<Prerendered>,
 }
 
 impl Store {
@@ -109,6 +115,7 @@ impl Store {
             products: Vec::new(),
             next_seq: 0,
             rng,
+            prerendered: None,
         }
     }
 

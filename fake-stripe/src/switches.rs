@@ -240,6 +240,11 @@ impl Switches {
         Some(kind)
     }
 
+    /// Whether any fault rule is pending (list pages are then rendered as values, for faults to edit).
+    pub fn has_faults(&self) -> bool {
+        !self.state().faults.is_empty()
+    }
+
     /// Pending fault rules.
     pub fn faults(&self) -> Vec<Fault> {
         self.state().faults.iter().cloned().collect()
