@@ -91,6 +91,11 @@ impl Client {
         Ok(Client { account: Some(value), ..self.clone() })
     }
 
+    /// Whether a request could be sent now without waiting for the rate limit.
+    pub fn has_spare_rate(&self) -> bool {
+        self.pacer.has_spare()
+    }
+
     /// `GET {base_url}{path}?{query}`, retried per the policy, parsed as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &Query) -> Result<T> {
         self.get_checked(path, query, |_: &T| Ok(())).await
