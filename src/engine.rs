@@ -46,12 +46,12 @@ use crate::streams::{ChildSource, DerivedFrom, Scope, Source, StreamDef, ACCOUNT
 const CHILD_FANOUT: usize = 8;
 /// Pages each part of a split window is expected to hold: every part ends with a partial page,
 /// so larger parts waste fewer requests; a window is split only into two parts or more.
-const PAGES_PER_PART: i64 = 8;
+const PAGES_PER_PART: i64 = 6;
 /// Parts a window is split into at most (each may split again).
 const MAX_PARTS: i64 = 16;
 /// Parts of a window split while it is read, to fill idle capacity, hold at least this many
 /// pages (each part ends with a partial page).
-const PAGES_PER_TAIL_PART: i64 = 2;
+const PAGES_PER_TAIL_PART: i64 = 1;
 /// Messages buffered between the workers and the writer: bounds memory.
 const CHANNEL_CAPACITY: usize = 1024;
 
@@ -186,6 +186,19 @@ impl Capacity {
     fn idle(&self) -> usize {
         self.target.saturating_sub(self.running.load(Ordering::Relaxed) + self.queued.load(Ordering::Relaxed))
     }
+
+    /// Idle jobs worth giving part of a window to. While requests wait for the rate limit, more
+    /// parts would only add their partial last pages; but once half the jobs are idle (the
+    /// run's tail), the pages the last windows read one after another are what the run waits
+    /// for, limit or not.
+    fn idle_for(&self, client: &Client) -> usize {
+        let idle = self.idle();
+        if idle * 2 >= self.target || client.has_spare_rate() {
+            idle
+        } else {
+            0
+        }
+    }
 }
 
 /// What workers tell the writer.
@@ -196,9 +209,10 @@ pub(crate) enum Event {
     Skipped { stream: &'static str, message: String },
     /// The job finished: every record it produced has been sent.
     Done(Job),
-    /// A window job found its window dense: `whole` is now `parts` (tiling it); the job goes on
-    /// with the newest part, `continuing`, and the others are new jobs.
-    Split { listing: usize, whole: Window, parts: Vec<Window>, continuing: Window },
+    /// A window job found its window dense: `whole` is now `parts` (tiling it). The job's pages
+    /// so far hold all of the newest part, `continuing`, which it completes; the others are new
+    /// jobs, the newest of them reading on from `after` (the last object the job read).
+    Split { listing: usize, whole: Window, parts: Vec<Window>, continuing: Window, after: String },
     /// The job could not finish; the run stops.
     Failed(Error),
 }
@@ -265,6 +279,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut since_state: HashMap<&'static str, u64> = HashMap::new();
     let mut skipped: Vec<String> = Vec::new();
     let mut failure: Option<Error> = None;
+    // Where the first part older than a split's `continuing` goes on from: that part holds the
+    // rest of the second the job's last page ended in.
+    let mut cursors: HashMap<(usize, Window), String> = HashMap::new();
 
     loop {
         while failure.is_none() && in_flight < config.max_concurrency {
@@ -280,13 +297,17 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             }
             let (listings, passes, tx, capacity) = (listings.clone(), passes.clone(), tx.clone(), capacity.clone());
             let version = config.api_version.clone();
+            let after = match job {
+                Job::Window { listing, window } => cursors.remove(&(listing, window)),
+                Job::Events { .. } => None,
+            };
             jobs.spawn(async move {
                 let result = match job {
                     Job::Events { account } => passes[account].run(&listings, account, &version, &tx).await.map(|()| job),
                     Job::Window { listing, window } => {
                         let pass = &passes[listings[listing].account];
                         capacity.running.fetch_add(1, Ordering::Relaxed);
-                        let done = read_window(&listings, listing, window, pass, &capacity, &tx).await;
+                        let done = read_window(&listings, listing, window, after, pass, &capacity, &tx).await;
                         capacity.running.fetch_sub(1, Ordering::Relaxed);
                         done.map(|window| Job::Window { listing, window })
                     }
@@ -334,8 +355,11 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 commit_updates(&listings, account, &mut state, now);
                 output.state(&mut writer, &state, &mut since_state, &all)?;
             }
-            Event::Split { listing, whole, parts, continuing } => {
+            Event::Split { listing, whole, parts, continuing, after } => {
                 progress[listing].split(whole, &parts);
+                if let Some(next) = parts.iter().rev().find(|p| **p != continuing) {
+                    cursors.insert((listing, *next), after);
+                }
                 // The older parts first: the bookmark can only move once they are done.
                 for part in parts.iter().rev().filter(|p| **p != continuing) {
                     pending.push_front(Job::Window { listing, window: *part });
@@ -641,13 +665,19 @@ fn child_expansions(listing: &Listing) -> Vec<&'static str> {
 /// Reads one window of a listing: pages of parents, their children, RECORD lines to the writer.
 ///
 /// When the first page shows the window is dense (it covers only a small part of the window and
-/// more pages follow), the window splits: the job keeps paging the part its first page is in,
-/// `[oldest created on the page, end)`, and the older part becomes new windows, read
-/// concurrently and split again if they too are dense. Returns the window the job completed.
+/// more pages follow), the window splits: the job's pages hold the part after the second its
+/// last page ended in, `[oldest created on the page + 1, end)`, which it completes, and the older
+/// part becomes new windows, read concurrently (the newest from the job's last object on, not
+/// to read that second's first objects twice) and split again if they too are dense. A window
+/// read for a while splits its rest the same way when jobs are idle. Returns the window the
+/// job completed.
+///
+/// `after`: the object to read on from (a split's newest older part).
 async fn read_window(
     listings: &[Listing],
     li: usize,
     mut window: Window,
+    after: Option<String>,
     pass: &events::Pass,
     capacity: &Capacity,
     tx: &mpsc::Sender<Event>,
@@ -676,7 +706,7 @@ async fn read_window(
     // Without children to fetch or fields to leave out, records go from the body to the output
     // unparsed (`raw`).
     let raw = listing.children.is_empty() && listing.parent_member.as_ref().is_some_and(|m| m.sel.excluded.is_empty());
-    let mut pager = Pager::new();
+    let mut pager = after.map_or_else(Pager::new, Pager::after);
     let mut pages: i64 = 0;
     loop {
         let mut q = base.clone();
@@ -695,6 +725,8 @@ async fn read_window(
             }
             _ => client.list(path, &q).await.map(Page::Parsed),
         };
+        // Whether this page completes the window, split off from the rest.
+        let mut split_off = false;
         let page = match fetched {
             Ok(p) => p,
             Err(Error::Http { status: Some(403), message, .. }) => {
@@ -712,15 +744,16 @@ async fn read_window(
             let split = if pages == 1 {
                 split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
-                match capacity.idle() {
+                match capacity.idle_for(client) {
                     0 => None,
                     idle => split_dense(window, has_more, oldest, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
                 }
             };
-            if let Some((parts, continuing)) = split {
+            if let (Some((parts, continuing)), Some(after)) = (split, page.last_id()) {
                 capacity.queued.fetch_add(parts.len() - 1, Ordering::Relaxed);
-                let _ = tx.send(Event::Split { listing: li, whole: window, parts, continuing }).await;
+                let _ = tx.send(Event::Split { listing: li, whole: window, parts, continuing, after }).await;
                 window = continuing;
+                split_off = true;
             }
         }
         let extracted = now_rfc3339();
@@ -735,7 +768,7 @@ async fn read_window(
                         let _ = tx.send(Event::Record { stream: pm.name(), line, kind: Kind::Listed }).await;
                     }
                 }
-                if pager.is_done() {
+                if pager.is_done() || split_off {
                     return Ok(window);
                 }
                 continue;
@@ -766,7 +799,7 @@ async fn read_window(
                 send_record(pm, record, None, Change::default(), &extracted, tx).await?;
             }
         }
-        if pager.is_done() {
+        if pager.is_done() || split_off {
             return Ok(window);
         }
     }
@@ -790,8 +823,10 @@ struct RawRead {
 /// Reads a page body without building its objects (see `raw`): checks it is full when it says
 /// `has_more`, and turns the objects created at or after `threshold` into RECORD lines.
 fn read_raw_page(member: &Member, body: &[u8], threshold: i64, extracted: &str) -> std::result::Result<RawRead, String> {
+    // One check that the body is UTF-8, then no more per string and per field (`from_str`).
+    let body = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
     let page: crate::page::ListPage<RawObject<'_>> =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
+        serde_json::from_str(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
     crate::page::check_full(&page, PAGE_LIMIT)?;
     let last = page.data.last();
     let (last_id, oldest) = (last.and_then(|o| o.str("id")), last.and_then(|o| o.i64("created")));
@@ -809,6 +844,14 @@ impl Page {
         match self {
             Page::Parsed(p) => p.has_more,
             Page::Raw(p) => p.has_more,
+        }
+    }
+
+    /// `id` of the page's last (oldest) object.
+    fn last_id(&self) -> Option<String> {
+        match self {
+            Page::Parsed(p) => p.data.last()?.get("id")?.as_str().map(str::to_string),
+            Page::Raw(p) => p.last_id.clone(),
         }
     }
 
@@ -839,8 +882,10 @@ async fn listed_children(
 }
 
 /// How to split a window whose `pages`-th page is `page` (`pages` pages, newest first, read so
-/// far): the parts (oldest first) and the newest part, `[oldest created on the page, end)`, which
-/// the reading job keeps; `None` when the rest is not worth `per_part` pages in 2 parts or more.
+/// far): the parts (oldest first) and the newest part, `[oldest created on the page + 1, end)`,
+/// which the pages read hold whole (the page's oldest second may go on past the page, so it
+/// belongs to the older parts); `None` when the rest is not worth `per_part` pages in 2 parts or
+/// more.
 fn split_dense(
     window: Window,
     has_more: bool,
@@ -853,7 +898,7 @@ fn split_dense(
         return None;
     }
     let oldest = oldest?;
-    if oldest <= window.start || oldest >= window.end {
+    if oldest <= window.start || oldest + 1 >= window.end {
         return None;
     }
     // The pages read (up to 100 objects each, newest first) span [oldest, end): at that density
@@ -865,9 +910,11 @@ fn split_dense(
     if k < 2 {
         return None;
     }
-    let size = (older + k - 1) / k;
-    let continuing = Window { start: oldest, end: window.end };
-    let mut parts = slice::windows(window.start, oldest, size);
+    // Parts of `per_part` pages at the density seen, growing older when `max_parts` of them
+    // would not cover the rest (see `slice::growing`).
+    let newest = (span.saturating_mul(per_part) / pages.max(1)).max(1);
+    let continuing = Window { start: oldest + 1, end: window.end };
+    let mut parts = slice::growing(window.start, oldest + 1, newest, k);
     parts.push(continuing);
     Some((parts, continuing))
 }
@@ -1171,7 +1218,7 @@ mod tests {
         let w = Window { start: 0, end: 1000 };
         // 100 objects in the newest 10 seconds: ~99 more pages in the older 990 seconds.
         let (parts, continuing) = split_dense(w, true, Some(990), 1, PAGES_PER_PART, MAX_PARTS).unwrap();
-        assert_eq!(continuing, Window { start: 990, end: 1000 });
+        assert_eq!(continuing, Window { start: 991, end: 1000 }, "the pages hold all after their oldest second");
         assert_eq!(parts.first().unwrap().start, 0);
         assert_eq!(*parts.last().unwrap(), continuing);
         assert!(parts.windows(2).all(|p| p[0].end == p[1].start));
@@ -1192,13 +1239,30 @@ mod tests {
         // 10 pages read over [900, 1000): about 90 more pages in [0, 900).
         let (parts, continuing) = split_later(w, &page(&[910, 900], true), 10, 4).unwrap();
         assert_eq!(parts.len(), 5, "4 new parts and the one the job keeps");
-        assert_eq!(continuing, Window { start: 900, end: 1000 });
+        assert_eq!(continuing, Window { start: 901, end: 1000 });
         assert!(parts.windows(2).all(|p| p[0].end == p[1].start) && parts[0].start == 0);
         // 10 pages over [100, 1000): about one more page: not worth it.
         assert!(split_later(w, &page(&[110, 100], true), 10, 4).is_none());
         // One idle job: at most two parts of the rest plus the job's own.
         let (parts, _) = split_later(w, &page(&[910, 900], true), 10, 2).unwrap();
         assert_eq!(parts.len(), 3);
+    }
+
+    #[test]
+    fn a_long_dense_history_splits_into_parts_growing_older() {
+        // 100 objects in the newest 100 seconds of ten years: more pages than MAX_PARTS parts of
+        // PAGES_PER_PART hold. The newest part holds PAGES_PER_PART pages at that density and
+        // older ones grow (an account's old history is usually sparser); they tile the window.
+        let end = 10 * 365 * 86_400;
+        let w = Window { start: 0, end };
+        let (parts, continuing) = split_dense(w, true, Some(end - 100), 1, PAGES_PER_PART, MAX_PARTS).unwrap();
+        assert_eq!(parts.len() as i64, MAX_PARTS + 1);
+        assert_eq!(*parts.last().unwrap(), continuing);
+        assert!(parts.windows(2).all(|p| p[0].end == p[1].start) && parts[0].start == 0);
+        let newest = parts[parts.len() - 2];
+        assert_eq!(newest.end - newest.start, 100 * PAGES_PER_PART);
+        let lens: Vec<i64> = parts[..parts.len() - 1].iter().map(|p| p.end - p.start).collect();
+        assert!(lens.windows(2).all(|l| l[0] > l[1]), "{lens:?}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ work; the bookmark moves over them in order (see `bookmark`).
 */
 
 /// One `[start, end)` window of `created` seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Window {
     pub start: i64,
     pub end: i64,
@@ -25,6 +25,50 @@ pub fn windows(start: i64, end: i64, size: i64) -> Vec<Window> {
         out.push(Window { start: s, end: e });
         s = e;
     }
+    out
+}
+
+/// Splits `[start, end)` into `parts` windows, oldest first, that grow going back in time: the
+/// newest is about `newest` seconds long and each older one the same factor longer, so that
+/// they tile the range exactly. Stripe accounts usually grow, so their recent history is
+/// denser than their old one; windows sized like this hold more alike numbers of objects than
+/// equal ones (and one that is still dense is split again when it is read).
+/// Equal windows when `parts` windows of `newest` seconds already cover the range.
+pub fn growing(start: i64, end: i64, newest: i64, parts: i64) -> Vec<Window> {
+    let (len, parts, newest) = (end - start, parts.max(1), newest.max(1));
+    if len <= 0 {
+        return Vec::new();
+    }
+    if newest.saturating_mul(parts) >= len {
+        return windows(start, end, (len + parts - 1) / parts);
+    }
+    // The factor g with newest * (g^parts - 1) / (g - 1) = len, by bisection (the sum grows with g).
+    let covered = |g: f64| newest as f64 * (0..parts).map(|i| g.powi(i as i32)).sum::<f64>();
+    let (mut lo, mut hi) = (1.0_f64, 2.0_f64);
+    while covered(hi) < len as f64 {
+        hi *= 2.0;
+    }
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if covered(mid) < len as f64 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut out = Vec::new();
+    let (mut e, mut size) = (end, newest as f64);
+    for _ in 1..parts {
+        let s = (e - size.round().max(1.0) as i64).max(start + 1);
+        if s >= e {
+            break;
+        }
+        out.push(Window { start: s, end: e });
+        e = s;
+        size *= hi;
+    }
+    out.push(Window { start, end: e });
+    out.reverse();
     out
 }
 
@@ -71,6 +115,26 @@ mod tests {
         assert!(windows(11, 10, 5).is_empty());
         assert_eq!(windows(0, 10, 10), vec![Window { start: 0, end: 10 }]);
         assert_eq!(windows(0, 3, 0).len(), 3, "a zero size is treated as one second");
+    }
+
+    #[test]
+    fn growing_windows_tile_the_range_newest_smallest() {
+        let w = growing(0, 1_000_000, 100, 8);
+        assert_eq!(w.len(), 8);
+        assert_eq!((w[0].start, w[7].end), (0, 1_000_000));
+        assert!(w.windows(2).all(|p| p[0].end == p[1].start), "no gap, no overlap: {w:?}");
+        assert_eq!(w[7].end - w[7].start, 100, "the newest has the size asked for");
+        assert!(w.windows(2).all(|p| p[0].end - p[0].start > p[1].end - p[1].start), "older windows are longer: {w:?}");
+        // Each older window is the same factor longer (rounding aside).
+        let r1 = (w[5].end - w[5].start) as f64 / (w[6].end - w[6].start) as f64;
+        let r2 = (w[1].end - w[1].start) as f64 / (w[2].end - w[2].start) as f64;
+        assert!((r1 - r2).abs() < 0.05, "{r1} vs {r2}");
+        // Small enough for equal windows of the newest size: equal windows.
+        assert_eq!(growing(0, 10, 5, 4), windows(0, 10, 3));
+        assert!(growing(5, 5, 1, 3).is_empty());
+        // More parts than seconds: every window still holds at least one second.
+        let w = growing(0, 3, 1, 10);
+        assert!(w.iter().all(|p| p.end > p.start) && w[0].start == 0 && w.last().unwrap().end == 3);
     }
 
     #[test]
