@@ -34,6 +34,14 @@ SCENARIOS = {
               latency=150, rate=100, prerender=True),
     "c": dict(title="(c) memory, charges", n=int(os.environ.get("BENCH_C_N", "1000000")), latency=0, rate=None,
               anchors=os.environ.get("BENCH_ANCHORS_C") == "1", prerender=False),
+    "d": dict(title="(d) pipelines into Singer targets, charges, no latency", n=int(os.environ.get("BENCH_D_N", "100000")),
+              latency=0, rate=None, prerender=True, pipeline=True),
+}
+# The Singer targets of (d), each in its own virtualenv (bench/run.sh installs them from the pins of
+# tests/meltano): the command and its config.
+TARGETS = {
+    "target-jsonl": lambda tmp: {"destination_path": os.path.join(tmp, "jsonl"), "do_timestamp_file": False},
+    "target-duckdb": lambda tmp: {"filepath": os.path.join(tmp, "warehouse.duckdb"), "default_target_schema": "tap_stripe"},
 }
 
 
@@ -102,6 +110,64 @@ def run_tool(cmd, env, base, tmp, name):
                 rps=records / wall if wall else 0, rss=rss_mb, cpu=cpu)
 
 
+def gnu_time(path):
+    """(CPU seconds, peak RSS MB) from a `/usr/bin/time -v` report."""
+    t = open(path).read()
+
+    def field(label):
+        m = re.search(re.escape(label) + r":\s*([0-9.]+)", t)
+        return float(m.group(1)) if m else float("nan")
+    return field("User time (seconds)") + field("System time (seconds)"), field("Maximum resident set size (kbytes)") / 1024
+
+
+def pipeline(tap_cmd, target, tmp):
+    """(d) for one target: the tap alone into a file, the target alone from that file, then the tap
+    piped into the target. Returns rows of (run, exit codes, wall, tap CPU, target CPU)."""
+    tdir = os.path.join(tmp, target)
+    os.makedirs(os.path.join(tdir, "jsonl"), exist_ok=True)
+    cfg = os.path.join(tdir, "target-config.json")
+    json.dump(TARGETS[target](tdir), open(cfg, "w"))
+    exe = os.path.join(BENCH, f".venv-{target}", "bin", target)
+    out_file = os.path.join(tdir, "tap.out")
+    timed = lambda name: ["/usr/bin/time", "-v", "-o", os.path.join(tdir, f"{name}.time")]
+    err = lambda name: open(os.path.join(tdir, f"{name}.stderr"), "w")
+    rows = []
+
+    t0 = time.monotonic()
+    with open(out_file, "wb") as f:
+        rc = subprocess.run(timed("tap") + tap_cmd, stdout=f, stderr=err("tap"), cwd=tdir).returncode
+    rows.append(("tap-stripe → file", str(rc), time.monotonic() - t0, gnu_time(os.path.join(tdir, "tap.time"))[0], None))
+
+    t0 = time.monotonic()
+    with open(out_file, "rb") as f:
+        rc = subprocess.run(timed("target") + [exe, "--config", cfg], stdin=f, stdout=subprocess.DEVNULL,
+                            stderr=err("target"), cwd=tdir).returncode
+    rows.append((f"file → {target}", str(rc), time.monotonic() - t0, None, gnu_time(os.path.join(tdir, "target.time"))[0]))
+
+    t0 = time.monotonic()
+    tap = subprocess.Popen(timed("piped-tap") + tap_cmd, stdout=subprocess.PIPE, stderr=err("piped-tap"), cwd=tdir)
+    tgt = subprocess.Popen(timed("piped-target") + [exe, "--config", cfg], stdin=tap.stdout, stdout=subprocess.DEVNULL,
+                           stderr=err("piped-target"), cwd=tdir)
+    tap.stdout.close()
+    rcs = f"{tap.wait(timeout=TIMEOUT)}/{tgt.wait(timeout=TIMEOUT)}"
+    rows.append((f"tap-stripe → {target}", rcs, time.monotonic() - t0, gnu_time(os.path.join(tdir, "piped-tap.time"))[0],
+                 gnu_time(os.path.join(tdir, "piped-target.time"))[0]))
+    return rows
+
+
+def pipeline_table(sc, records, results):
+    print(f"\n### {sc['title']} (N={sc['n']:,}, {records:,} records)\n")
+    print("| run | exit | wall s | records/s | tap-stripe CPU s | target CPU s | wall ÷ target alone |")
+    print("|---|---|---|---|---|---|---|")
+    for target, rows in results:
+        alone = rows[1][2]
+        for run, rc, wall, tap_cpu, tgt_cpu in rows:
+            cell = lambda v: "-" if v is None else f"{v:.2f}"
+            print(f"| {run} | {rc} | {wall:.2f} | {records / wall:,.0f} | {cell(tap_cpu)} | {cell(tgt_cpu)} | "
+                  f"{wall / alone:.2f} |")
+    print(flush=True)
+
+
 def tap_catalog(cfg, tmp, cmd, name):
     out = subprocess.run(cmd + ["--config", cfg, "--discover"], capture_output=True, text=True, cwd=tmp,
                          env={**os.environ, **ENV_EXTRA})
@@ -156,6 +222,16 @@ def scenario(key, tools):
         singer_cmd = [os.path.join(BENCH, ".venv-singer/bin/python"), os.path.join(BENCH, "singer_wrapper.py")]
         airbyte_cmd = [os.path.join(BENCH, ".venv-airbyte/bin/python"), os.path.join(BENCH, "airbyte_wrapper.py")]
         results = []
+        if sc.get("pipeline"):
+            cat = tap_catalog(cfg_path, tmp, [TAP], "tap-stripe")
+            tap_cmd = [TAP, "--config", cfg_path, "--catalog", cat]
+            ref = run_tool(tap_cmd, {}, base, tmp, "tap-stripe")
+            for target in TARGETS:
+                results.append((target, pipeline(tap_cmd, target, tmp)))
+                print(f"{target}: " + "; ".join(f"{r[0]} {r[2]:.2f}s" for r in results[-1][1]), flush=True)
+            print(f"\nfake RSS at end {rss_kb(fake.pid) / 1024:.0f} MB; logs in {tmp}")
+            pipeline_table(sc, ref["records"], results)
+            return
         if "tap-stripe" in tools:
             cat = tap_catalog(cfg_path, tmp, [TAP], "tap-stripe")
             results.append(run_tool([TAP, "--config", cfg_path, "--catalog", cat], {}, base, tmp, "tap-stripe"))
@@ -213,7 +289,7 @@ def main():
     if args[:1] == ["--only"]:
         tools = set(args[1].split(","))
         args = args[2:]
-    for key in args or ["a", "b", "c"]:
+    for key in args or ["a", "b", "c", "d"]:
         scenario(key, tools)
 
 

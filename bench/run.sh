@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark tap-stripe against singer-io tap-stripe 3.3.0 and Airbyte source-stripe 5.14.1
 # on the project's fake Stripe server. See BENCHMARKS.md.
-#   bench/run.sh [--only tap-stripe,singer-io,airbyte] [a] [b] [c]     (default: a b c)
+#   bench/run.sh [--only tap-stripe,singer-io,airbyte] [a] [b] [c] [d]     (default: a b c d)
 #   BENCH_A_N=20000 bench/run.sh a        # smaller dataset (also BENCH_B_N, BENCH_C_N)
 #   BENCH_ANCHORS_C=1 bench/run.sh c      # also run the two anchors in the memory scenario
 set -euo pipefail
@@ -18,4 +18,11 @@ if [ ! -x bench/.venv-airbyte/bin/python ] || ! bench/.venv-airbyte/bin/pip show
   "$PY" -m venv bench/.venv-airbyte
   bench/.venv-airbyte/bin/pip install -q 'airbyte-source-stripe==5.14.1' >&2
 fi
+# The Singer targets of scenario (d), pinned like the Meltano tests' (tests/meltano/requirements-*.txt).
+for target in target-jsonl target-duckdb; do
+  if [ ! -x "bench/.venv-$target/bin/$target" ]; then
+    "$PY" -m venv "bench/.venv-$target"
+    "bench/.venv-$target/bin/pip" install -q -r "tests/meltano/requirements-$target.txt" >&2
+  fi
+done
 exec "$PY" bench/bench.py "$@"
