@@ -124,9 +124,16 @@ def pipeline(tap_cmd, target, tmp):
     """(d) for one target: the tap alone into a file, the target alone from that file, then the tap
     piped into the target. Returns rows of (run, exit codes, wall, tap CPU, target CPU)."""
     tdir = os.path.join(tmp, target)
-    os.makedirs(os.path.join(tdir, "jsonl"), exist_ok=True)
-    cfg = os.path.join(tdir, "target-config.json")
-    json.dump(TARGETS[target](tdir), open(cfg, "w"))
+    os.makedirs(tdir, exist_ok=True)
+
+    def config(run):
+        # Each run loads into a fresh destination: loading into tables a run already filled is an
+        # upsert, several times slower (target-duckdb: 10x), and would not compare like with like.
+        folder = os.path.join(tdir, run)
+        os.makedirs(os.path.join(folder, "jsonl"), exist_ok=True)
+        path = os.path.join(folder, "target-config.json")
+        json.dump(TARGETS[target](folder), open(path, "w"))
+        return path
     exe = os.path.join(BENCH, f".venv-{target}", "bin", target)
     out_file = os.path.join(tdir, "tap.out")
     timed = lambda name: ["/usr/bin/time", "-v", "-o", os.path.join(tdir, f"{name}.time")]
@@ -140,13 +147,13 @@ def pipeline(tap_cmd, target, tmp):
 
     t0 = time.monotonic()
     with open(out_file, "rb") as f:
-        rc = subprocess.run(timed("target") + [exe, "--config", cfg], stdin=f, stdout=subprocess.DEVNULL,
+        rc = subprocess.run(timed("target") + [exe, "--config", config("alone")], stdin=f, stdout=subprocess.DEVNULL,
                             stderr=err("target"), cwd=tdir).returncode
     rows.append((f"file → {target}", str(rc), time.monotonic() - t0, None, gnu_time(os.path.join(tdir, "target.time"))[0]))
 
     t0 = time.monotonic()
     tap = subprocess.Popen(timed("piped-tap") + tap_cmd, stdout=subprocess.PIPE, stderr=err("piped-tap"), cwd=tdir)
-    tgt = subprocess.Popen(timed("piped-target") + [exe, "--config", cfg], stdin=tap.stdout, stdout=subprocess.DEVNULL,
+    tgt = subprocess.Popen(timed("piped-target") + [exe, "--config", config("piped")], stdin=tap.stdout, stdout=subprocess.DEVNULL,
                            stderr=err("piped-target"), cwd=tdir)
     tap.stdout.close()
     rcs = f"{tap.wait(timeout=TIMEOUT)}/{tgt.wait(timeout=TIMEOUT)}"
