@@ -191,9 +191,10 @@ impl Capacity {
     /// parts would only add their partial last pages; but once half the jobs are idle (the
     /// run's tail), the pages the last windows read one after another are what the run waits
     /// for, limit or not.
-    fn idle_for(&self, client: &Client) -> usize {
+    /// `rate_has_room`: requests could be sent now without waiting for the pacer.
+    fn idle_for(&self, rate_has_room: bool) -> usize {
         let idle = self.idle();
-        if idle * 2 >= self.target || client.has_spare_rate() {
+        if idle * 2 >= self.target || rate_has_room {
             idle
         } else {
             0
@@ -744,7 +745,7 @@ async fn read_window(
             let split = if pages == 1 {
                 split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
-                match capacity.idle_for(client) {
+                match capacity.idle_for(client.has_spare_rate()) {
                     0 => None,
                     idle => split_dense(window, has_more, oldest, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
                 }
@@ -1246,6 +1247,16 @@ mod tests {
         // One idle job: at most two parts of the rest plus the job's own.
         let (parts, _) = split_later(w, &page(&[910, 900], true), 10, 2).unwrap();
         assert_eq!(parts.len(), 3);
+    }
+
+    #[test]
+    fn idle_jobs_get_parts_while_the_rate_has_room_or_in_the_tail() {
+        let c = Capacity::new(8);
+        c.running.store(6, Ordering::Relaxed);
+        assert_eq!(c.idle_for(true), 2, "the limit has room: give the idle jobs parts");
+        assert_eq!(c.idle_for(false), 0, "requests wait for the limit: more parts only add partial pages");
+        c.running.store(4, Ordering::Relaxed);
+        assert_eq!(c.idle_for(false), 4, "half the jobs idle: the run's tail");
     }
 
     #[test]

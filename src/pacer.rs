@@ -31,7 +31,7 @@ pub fn in_files_or_search(path: &str) -> bool {
 
 /// The bucket's size, in seconds of the rate: less than Stripe's one second, so that requests
 /// arriving up to `(1 - BURST)` seconds unevenly late still fit Stripe's bucket.
-pub const BURST: f64 = 0.9;
+const BURST: f64 = 0.9;
 /// How fast the rate climbs back after a 429: this share of the limit per second.
 const RECOVERY: f64 = 0.05;
 
