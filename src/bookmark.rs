@@ -25,6 +25,12 @@ impl Progress {
         Progress { open: windows.into_iter().map(|w| (w, false)).collect() }
     }
 
+    /// Opens the next window, which starts where the last one ends: windows are made as the run
+    /// gets to them (`slice::Tiles`), not all at its start.
+    pub fn push(&mut self, window: Window) {
+        self.open.push_back((window, false));
+    }
+
     /// Replaces open window `whole` by `parts`, which must tile it exactly (oldest first).
     pub fn split(&mut self, whole: Window, parts: &[Window]) {
         assert!(!parts.is_empty() && parts[0].start == whole.start && parts[parts.len() - 1].end == whole.end);
@@ -99,6 +105,18 @@ mod tests {
         assert_eq!(p.complete(w(3, 4)), Some(10), "up to the end of the completed original window");
         assert_eq!(p.complete(w(10, 20)), Some(20));
         assert!(p.finished());
+    }
+
+    #[test]
+    fn windows_opened_as_they_come_commit_in_order() {
+        let mut p = Progress::new(Vec::new());
+        p.push(w(0, 10));
+        p.push(w(10, 20));
+        assert_eq!(p.complete(w(10, 20)), None);
+        assert_eq!(p.complete(w(0, 10)), Some(20));
+        assert!(p.finished(), "every window opened so far is done");
+        p.push(w(20, 30));
+        assert_eq!(p.complete(w(20, 30)), Some(30));
     }
 
     #[test]

@@ -129,6 +129,7 @@ impl Client {
         let url = format!("{}{}", self.base_url, path);
         let shown = display_url(path, query);
         let mut attempt = 1;
+        fault::maybe_panic(path);
         loop {
             let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
             let narrow = crate::pacer::in_files_or_search(path);
@@ -159,7 +160,7 @@ impl Client {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
                     let request_id = header(&headers, "request-id");
-                    match resp.bytes().await {
+                    match read_body(resp, MAX_BODY_BYTES).await {
                         Ok(body) if status == 200 => match parse(&body) {
                             Ok(v) => {
                                 metrics::http_request(path, Some(200), true, started.elapsed());
@@ -178,20 +179,18 @@ impl Client {
                             };
                             (Outcome::Status(status), should_retry, retry_after, err)
                         }
-                        Err(e) => (
+                        Err(problem) => (
                             Outcome::Network,
                             None,
                             None,
-                            Error::Http { url: shown.clone(), status: Some(status), message: format!("the response body was cut short ({e})"), request_id },
+                            Error::Http { url: shown.clone(), status: Some(status), message: problem, request_id },
                         ),
                     }
                 }
-                Err(e) => (
-                    Outcome::Network,
-                    None,
-                    None,
-                    Error::Http { url: shown.clone(), status: None, message: network_message(&e), request_id: None },
-                ),
+                Err(e) => {
+                    let outcome = if permanent_cause(&e).is_some() { Outcome::Permanent } else { Outcome::Network };
+                    (outcome, None, None, Error::Http { url: shown.clone(), status: None, message: network_message(&e), request_id: None })
+                }
             };
             metrics::http_request(path, status, false, started.elapsed());
             drop(permit);
@@ -199,7 +198,8 @@ impl Client {
                 Decision::Fail => return Err(failure),
                 Decision::Retry(delay) => {
                     log::warn(&format!(
-                        "{failure}; retrying in {:.1}s (attempt {} of {})",
+                        "{}; retrying in {:.1}s (attempt {} of {})",
+                        failure.attempt_message(),
                         delay.as_secs_f64(),
                         attempt + 1,
                         self.policy.max_attempts
@@ -243,8 +243,63 @@ fn stripe_message(body: &[u8]) -> Option<String> {
     }
 }
 
+/// Largest response body read: a list page of 100 objects is a few MB at most, so anything far
+/// larger is not Stripe (a proxy's error page streamed forever, a misdirected download). The
+/// request fails like a body cut short (retried, then a clear error); memory stays bounded.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// Reads a response body of at most `cap` bytes, chunk by chunk; a body announced or found
+/// larger is refused without reading the rest.
+async fn read_body(mut resp: reqwest::Response, cap: usize) -> std::result::Result<Vec<u8>, String> {
+    let too_large = || format!("the response body is larger than {} MB, far more than any Stripe page; check `base_url` and any proxy in between", cap >> 20);
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(resp.content_length().map_or(8 << 10, |n| n as usize));
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(format!("the response body was cut short ({e})")),
+        }
+    }
+}
+
+/// What to fix when a request failed in a way no retry can mend, or `None` when it may be
+/// transient. Read from the error's causes, whose texts come from the system's resolver and
+/// from rustls: a host name that does not exist (not a resolver that is temporarily down), a
+/// certificate that does not verify.
+fn permanent_cause(e: &reqwest::Error) -> Option<&'static str> {
+    const NO_SUCH_HOST: &[&str] = &[
+        "Name or service not known",
+        "No address associated with hostname",
+        "nodename nor servname provided",
+        "No such host is known",
+        "invalid dns name",
+    ];
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if NO_SUCH_HOST.iter().any(|m| text.contains(m)) {
+            return Some("the host name of `base_url` does not exist: check its spelling (the default is https://api.stripe.com) and this machine's DNS");
+        }
+        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+            return Some("the server's TLS certificate is not trusted: behind a TLS-inspecting proxy, add its CA to the system's trust store or point SSL_CERT_FILE at it; otherwise check `base_url`");
+        }
+        source = s.source();
+    }
+    None
+}
+
 fn network_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
+    let kind = if let Some(cause) = permanent_cause(e) {
+        cause
+    } else if e.is_timeout() {
         "timed out (see `request_timeout`)"
     } else if e.is_connect() {
         "could not connect (check `base_url` and the network)"
@@ -271,6 +326,25 @@ pub fn display_url(path: &str, query: &Query) -> String {
     }
     let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{path}?{}", q.join("&"))
+}
+
+/// Fault injection for tests of how a run survives a bug: in debug builds only, a request whose
+/// path contains the value of `TAP_STRIPE_TEST_PANIC_PATH` panics, as a bug in the code that
+/// reads it would. Release builds have no such hook.
+mod fault {
+    #[cfg(debug_assertions)]
+    pub fn maybe_panic(path: &str) {
+        static PANIC_PATH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        let wanted = PANIC_PATH.get_or_init(|| std::env::var("TAP_STRIPE_TEST_PANIC_PATH").ok().filter(|v| !v.is_empty()));
+        if let Some(w) = wanted {
+            if path.contains(w.as_str()) {
+                panic!("injected fault: a request to {path} (TAP_STRIPE_TEST_PANIC_PATH)");
+            }
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub fn maybe_panic(_path: &str) {}
 }
 
 /// A number in `[0, 1)` for retry jitter; quality is irrelevant, only spread matters.

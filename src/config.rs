@@ -25,6 +25,9 @@ const DEFAULT_LOOKBACK_SECS: i64 = 600;
 /// (2010-01-01T00:00:00Z, before Stripe's public launch).
 pub const HISTORY_START: i64 = 1_262_304_000;
 
+/// The smallest fixed window (`date_window_days`), in seconds.
+pub const MIN_WINDOW_SECS: i64 = 60;
+
 /// A Stripe API key. Its `Debug` and `Display` never show the secret part.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
@@ -142,6 +145,12 @@ impl Config {
         let api_version = get("api_version").and_then(Value::as_str).unwrap_or(DEFAULT_API_VERSION).to_string();
         let timeout = get("request_timeout").and_then(Value::as_f64).unwrap_or(DEFAULT_TIMEOUT_SECS);
         let window_days = get("date_window_days").and_then(Value::as_f64);
+        if let Some(d) = window_days.filter(|d| d * 86_400.0 < MIN_WINDOW_SECS as f64) {
+            return Err(Error::config(
+                "date_window_days",
+                format!("must be at least one minute (0.0007 days), got {d}: each window costs at least one request, so smaller ones would cost one request per few seconds of history; leave it out for adaptive windows"),
+            ));
+        }
         let log_level = match get("log_level").and_then(Value::as_str) {
             None => crate::log::Level::Info,
             Some(name) => crate::log::Level::parse(name).ok_or_else(|| {
@@ -394,6 +403,9 @@ mod tests {
         assert!(p.contains("`start_date`"), "{p}");
         let p = problem(json!({"client_secret": "sk_test_1", "date_window_days": 0}));
         assert!(p.contains("`date_window_days` must be greater than 0"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "date_window_days": 0.0001}));
+        assert!(p.contains("`date_window_days` must be at least one minute"), "{p}");
+        assert!(Config::from_value(json!({"client_secret": "sk_test_1", "date_window_days": 0.0007})).is_ok());
         let p = problem(json!({"client_secret": "sk_test_1", "request_timeout": "soon"}));
         assert!(p.contains("`request_timeout` must be a number, got a string"), "{p}");
         let p = problem(json!({"client_secret": "sk_test_1", "account_id": "12"}));

@@ -31,7 +31,7 @@ use crate::bookmark::{self, Progress};
 use crate::catalog::{self, Selection};
 use crate::client::{Client, Query};
 use crate::config::{Config, HISTORY_START};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Signal};
 use crate::events;
 use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
@@ -39,6 +39,7 @@ use crate::protocol::{now_rfc3339, Outcome, Output, Writer};
 use crate::raw::RawObject;
 use crate::slice::{self, Window};
 use crate::state::State;
+use crate::stop::StopSignals;
 use crate::config::Accounts;
 use crate::streams::{ChildSource, DerivedFrom, Scope, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
@@ -110,7 +111,8 @@ pub(crate) struct Listing {
     pub parent: &'static StreamDef,
     pub parent_member: Option<Member>,
     pub children: Vec<Member>,
-    windows: Vec<Window>,
+    /// The `created` windows the listing is read in, made as the run gets to them.
+    windows: slice::Tiles,
 }
 
 impl Listing {
@@ -218,6 +220,24 @@ pub(crate) enum Event {
     Failed(Error),
 }
 
+/// What the sync loop waits for.
+enum Next {
+    Message(Event),
+    Ended(std::result::Result<(), tokio::task::JoinError>),
+    Signal(Signal),
+}
+
+/// What a panicking job said.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => match payload.downcast::<String>() {
+            Ok(s) => *s,
+            Err(payload) => payload.downcast::<&str>().map_or_else(|_| "(no message)".to_string(), |s| s.to_string()),
+        },
+        Err(e) => e.to_string(),
+    }
+}
+
 /// A unit of work.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Job {
@@ -230,9 +250,13 @@ pub(crate) enum Job {
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
 pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, output: Output) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
+    let mut signals = StopSignals::listen();
     let client = Client::new(config)?;
     let output = Arc::new(output);
-    let accounts = resolve_accounts(config, &client, &selected).await?;
+    let accounts = tokio::select! {
+        accounts = resolve_accounts(config, &client, &selected) => accounts?,
+        signal = signals.next() => return Err(Error::Stopped { signal }),
+    };
     let listings = Arc::new(plan(config, selected, &state, now, &output, &accounts));
     let passes: Arc<Vec<events::Pass>> =
         Arc::new((0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect());
@@ -265,16 +289,14 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             pending.push_back(Job::Events { account: a });
         }
     }
-    let mut progress: Vec<Progress> = Vec::new();
-    for (li, listing) in listings.iter().enumerate() {
-        progress.push(Progress::new(listing.windows.clone()));
-        pending.extend(listing.windows.iter().map(|w| Job::Window { listing: li, window: *w }));
-    }
+    // Windows are made as the run gets to them: the pending queue holds the ones split off, and
+    // each listing's next ones come from its tiles when nothing else can start.
+    let mut progress: Vec<Progress> = listings.iter().map(|_| Progress::new(Vec::new())).collect();
+    let mut tiles: Vec<slice::Tiles> = listings.iter().map(|l| l.windows).collect();
 
     let (tx, mut rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
     let capacity = Arc::new(Capacity::new(config.max_concurrency));
     let mut jobs = tokio::task::JoinSet::new();
-    let mut in_flight = 0usize;
     let mut counts: HashMap<&'static str, Tally> = HashMap::new();
     let mut last_count = std::time::Instant::now();
     let mut since_state: HashMap<&'static str, u64> = HashMap::new();
@@ -285,11 +307,20 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut cursors: HashMap<(usize, Window), String> = HashMap::new();
 
     loop {
-        while failure.is_none() && in_flight < config.max_concurrency {
-            let runnable = pending.iter().position(|job| match job {
+        while failure.is_none() && jobs.len() < config.max_concurrency {
+            let may_start = |job: &Job| match job {
                 Job::Events { .. } => true,
                 Job::Window { listing, .. } => passed[listings[*listing].account],
-            });
+            };
+            let mut runnable = pending.iter().position(may_start);
+            if runnable.is_none() {
+                let next = (0..listings.len()).find(|&li| passed[listings[li].account] && tiles[li].remaining() > 0);
+                if let Some((li, window)) = next.and_then(|li| tiles[li].next().map(|w| (li, w))) {
+                    progress[li].push(window);
+                    pending.push_back(Job::Window { listing: li, window });
+                    runnable = Some(pending.len() - 1);
+                }
+            }
             let Some(job) = runnable.and_then(|i| pending.remove(i)) else { break };
             if let Job::Window { listing, .. } = job {
                 if !listings[listing].members().any(Member::active) {
@@ -315,13 +346,33 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 };
                 let _ = tx.send(result.map_or_else(Event::Failed, Event::Done)).await;
             });
-            in_flight += 1;
         }
-        capacity.queued.store(pending.len(), Ordering::Relaxed);
-        if in_flight == 0 {
-            break;
-        }
-        let Some(event) = rx.recv().await else { break };
+        let waiting = pending.len() as u64 + tiles.iter().map(slice::Tiles::remaining).sum::<u64>();
+        capacity.queued.store(waiting.min(usize::MAX as u64) as usize, Ordering::Relaxed);
+        // What happens next: a message from a job, a job's end, or a stop signal. Once every job
+        // has ended, the messages they left are handled before the loop ends.
+        let next = if jobs.is_empty() {
+            match rx.try_recv() {
+                Ok(event) => Next::Message(event),
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                event = rx.recv() => Next::Message(event.expect("the loop holds a sender")),
+                Some(joined) = jobs.join_next() => Next::Ended(joined),
+                signal = signals.next(), if failure.is_none() => Next::Signal(signal),
+            }
+        };
+        let event = match next {
+            Next::Message(event) => event,
+            Next::Ended(Ok(())) => continue,
+            Next::Ended(Err(e)) if e.is_cancelled() => continue,
+            Next::Ended(Err(e)) => Event::Failed(Error::Internal { message: format!("a sync job panicked: {}", panic_text(e)) }),
+            Next::Signal(signal) => {
+                log::warn(&format!("{}: stopping; writing what was read and a final STATE", signal.name()));
+                Event::Failed(Error::Stopped { signal })
+            }
+        };
         match event {
             Event::Record { stream, line, kind } => {
                 let tally = counts.entry(stream).or_default();
@@ -351,7 +402,6 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 }
             }
             Event::Done(Job::Events { account }) => {
-                in_flight -= 1;
                 passed[account] = true;
                 commit_updates(&listings, account, &mut state, now);
                 output.state(&mut writer, &state, &mut since_state, &all)?;
@@ -368,7 +418,6 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 capacity.queued.store(pending.len(), Ordering::Relaxed);
             }
             Event::Done(Job::Window { listing, window }) => {
-                in_flight -= 1;
                 if let Some(end) = progress[listing].complete(window) {
                     let mut moved = Vec::new();
                     for m in listings[listing].members().filter(|m| m.active()) {
@@ -380,10 +429,13 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 }
             }
             Event::Failed(error) => {
-                in_flight -= 1;
                 if failure.is_none() {
+                    // Nothing new starts; the requests in flight are cancelled (their retries
+                    // too). What the jobs already sent is still written, and their completed
+                    // windows still move bookmarks: the final STATE covers exactly that.
                     failure = Some(error);
                     pending.clear();
+                    jobs.abort_all();
                 }
             }
         }
@@ -628,18 +680,18 @@ fn plan(
         if parent_member.is_none() && children.is_empty() {
             continue;
         }
-        let mut listing = Listing { account: a, parent, parent_member, children, windows: Vec::new() };
-        let start = listing.members().map(|m| m.threshold).min().unwrap_or(now);
-        listing.windows = match parent.source {
+        let start = parent_member.iter().chain(children.iter()).map(|m| m.threshold).min().unwrap_or(now);
+        let windows = match parent.source {
             Source::List { created_filter: true, .. } => match config.window_secs {
-                Some(size) => slice::windows(start, now, size),
+                Some(size) => slice::Tiles::new(start, now, size),
                 // Adaptive: one window, split by the density its first page shows (empty
                 // history costs one request, dense history is read in parallel parts).
-                None => slice::windows(start, now, i64::MAX),
+                None => slice::Tiles::new(start, now, i64::MAX),
             },
             // No `created` filter: the whole list is one job, read in full every run.
-            _ => vec![Window { start: HISTORY_START.min(start), end: now.max(start) }],
+            _ => slice::Tiles::new(HISTORY_START.min(start), now.max(start), i64::MAX),
         };
+        let listing = Listing { account: a, parent, parent_member, children, windows };
         listings.push(listing);
     }
     }

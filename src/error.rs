@@ -21,6 +21,31 @@ pub enum ExitCode {
     Auth = 4,
     /// Stripe or the network kept failing after retries; resume from the last STATE.
     Api = 5,
+    /// stdout could not be written: the reader (a target) closed it or failed. The records after
+    /// the last STATE it received were not delivered.
+    Output = 6,
+    /// Stopped by SIGINT (Ctrl-C), 128 + 2 as shells report it; the last STATE is final.
+    Interrupted = 130,
+    /// Stopped by SIGTERM (Meltano's and Airbyte's cancel), 128 + 15; the last STATE is final.
+    Terminated = 143,
+}
+
+/// A signal that stops a run cleanly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT: Ctrl-C in a terminal.
+    Interrupt,
+    /// SIGTERM: how Meltano, Airbyte and process managers cancel a run.
+    Terminate,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
 }
 
 /// Everything that can stop the tap.
@@ -40,8 +65,12 @@ pub enum Error {
     BadResponse { url: String, problem: String },
     /// Writing to stdout failed (a closed pipe is handled separately).
     Output(std::io::Error),
-    /// The downstream reader closed stdout; not worth an error message.
+    /// The downstream reader closed stdout (the target stopped).
     BrokenPipe,
+    /// A bug: a part of the tap panicked. The run stopped; its last STATE is valid.
+    Internal { message: String },
+    /// A signal asked the run to stop; it wrote a final STATE covering what it wrote.
+    Stopped { signal: Signal },
     /// Some streams were skipped (403); everything else was synced.
     Partial { skipped: Vec<String> },
 }
@@ -53,8 +82,29 @@ impl Error {
             Error::Auth { .. } => ExitCode::Auth,
             Error::Permission { .. } | Error::Partial { .. } => ExitCode::Partial,
             Error::Http { .. } | Error::BadResponse { .. } => ExitCode::Api,
-            Error::Output(_) => ExitCode::Internal,
-            Error::BrokenPipe => ExitCode::Ok,
+            Error::Output(_) | Error::BrokenPipe => ExitCode::Output,
+            Error::Internal { .. } => ExitCode::Internal,
+            Error::Stopped { signal: Signal::Interrupt } => ExitCode::Interrupted,
+            Error::Stopped { signal: Signal::Terminate } => ExitCode::Terminated,
+        }
+    }
+
+    /// The message of a failed attempt that will be retried: what went wrong, without the
+    /// advice to rerun that the final error carries.
+    pub fn attempt_message(&self) -> String {
+        match self {
+            Error::Http { url, status, message, request_id } => {
+                let mut s = match status {
+                    Some(code) => format!("GET {url} failed with HTTP {code}: {message}"),
+                    None => format!("GET {url} failed: {message}"),
+                };
+                if let Some(id) = request_id {
+                    s.push_str(&format!(" (Request-Id {id})"));
+                }
+                s
+            }
+            Error::BadResponse { url, problem } => format!("GET {url}: unexpected response: {problem}"),
+            other => other.to_string(),
         }
     }
 
@@ -76,22 +126,26 @@ impl fmt::Display for Error {
                 f,
                 "stream {stream} skipped: Stripe refused access (403): {message} Give the key read access to it, or deselect the stream."
             ),
-            Error::Http { url, status, message, request_id } => {
-                match status {
-                    Some(s) => write!(f, "GET {url} failed with HTTP {s}: {message}")?,
-                    None => write!(f, "GET {url} failed: {message}")?,
-                }
-                if let Some(id) = request_id {
-                    write!(f, " (Request-Id {id})")?;
-                }
-                write!(f, ". Rerun with the last STATE to resume.")
+            Error::Http { .. } | Error::BadResponse { .. } => {
+                write!(f, "{}. Rerun with the last STATE to resume.", self.attempt_message())
             }
-            Error::BadResponse { url, problem } => write!(
+            Error::Output(e) => write!(
                 f,
-                "GET {url}: unexpected response: {problem}. Rerun with the last STATE to resume."
+                "cannot write to stdout ({e}): the records after the last STATE were not delivered. Rerun with the last STATE the target saved."
             ),
-            Error::Output(e) => write!(f, "cannot write to stdout: {e}"),
-            Error::BrokenPipe => write!(f, "stdout was closed"),
+            Error::BrokenPipe => write!(
+                f,
+                "stdout was closed by its reader (did the target stop? see its error): the records after the last STATE were not delivered. Rerun with the last STATE the target saved."
+            ),
+            Error::Internal { message } => write!(
+                f,
+                "internal error: {message}. This is a bug in tap-stripe: please report it with this line. The last STATE written is valid: rerun with it to resume."
+            ),
+            Error::Stopped { signal } => write!(
+                f,
+                "stopped by {}: the last STATE covers every record written; rerun with it to resume.",
+                signal.name()
+            ),
             Error::Partial { skipped } => write!(
                 f,
                 "the run finished, but these streams could not be read and were skipped: {}",
@@ -116,7 +170,18 @@ mod tests {
         assert_eq!(Error::Partial { skipped: vec!["charges".into()] }.exit_code() as i32, 3);
         let http = Error::Http { url: "u".into(), status: Some(500), message: "m".into(), request_id: None };
         assert_eq!(http.exit_code() as i32, 5);
-        assert_eq!(Error::BrokenPipe.exit_code() as i32, 0);
+        assert_eq!(Error::BrokenPipe.exit_code() as i32, 6);
+        assert_eq!(Error::Output(std::io::Error::other("disk full")).exit_code() as i32, 6);
+        assert_eq!(Error::Internal { message: "m".into() }.exit_code() as i32, 1);
+        assert_eq!(Error::Stopped { signal: Signal::Interrupt }.exit_code() as i32, 130);
+        assert_eq!(Error::Stopped { signal: Signal::Terminate }.exit_code() as i32, 143);
+    }
+
+    #[test]
+    fn retry_messages_say_what_failed_without_the_final_advice() {
+        let http = Error::Http { url: "/v1/charges".into(), status: Some(503), message: "busy".into(), request_id: Some("req_1".into()) };
+        assert_eq!(http.attempt_message(), "GET /v1/charges failed with HTTP 503: busy (Request-Id req_1)");
+        assert_eq!(http.to_string(), "GET /v1/charges failed with HTTP 503: busy (Request-Id req_1). Rerun with the last STATE to resume.");
     }
 
     #[test]

@@ -13,6 +13,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
   the state file.
 - [`client`], [`retry`], [`pacer`]: HTTP to Stripe, the pure retry policy, the shared rate limiter.
+- [`stop`]: SIGTERM and SIGINT, which end a sync with a final STATE.
 - [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
   METRIC lines.
 - [`error`]: what can go wrong, with its message and exit code.
@@ -39,6 +40,7 @@ pub mod raw;
 pub mod retry;
 pub mod slice;
 pub mod state;
+pub mod stop;
 pub mod streams;
 
 use cli::Command;
@@ -120,10 +122,36 @@ pub async fn run(command: Command) -> Result<()> {
     }
 }
 
+/// Runs one command on a new runtime and returns the process's exit code (README, "Exit
+/// codes"), having reported any failure. A panic anywhere is a bug: it is logged where it
+/// happened, and ends the run with exit 1 and one CRITICAL line (a panicking sync job ends the
+/// sync the same way, through `engine::sync`, after its final STATE).
+pub fn run_to_exit(command: Command) -> u8 {
+    let airbyte = command.is_airbyte();
+    std::panic::set_hook(Box::new(|info| log::log(log::Level::Error, &format!("panic: {info}"))));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Internal {
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+        runtime.block_on(run(command))
+    }));
+    let result = outcome.unwrap_or_else(|_| Err(Error::Internal { message: "the tap panicked".into() }));
+    match result {
+        Ok(()) => error::ExitCode::Ok as u8,
+        Err(e) => {
+            report(airbyte, &e);
+            e.exit_code() as u8
+        }
+    }
+}
+
 /// Reports a failed command the way its protocol expects: a CRITICAL line on stderr for Singer,
 /// a LOG FATAL and a TRACE ERROR on stdout for Airbyte.
 pub fn report(command_is_airbyte: bool, error: &Error) {
-    if matches!(error, Error::BrokenPipe) {
+    if matches!(error, Error::BrokenPipe | Error::Output(_)) {
+        // stdout is gone, Airbyte's LOG lines with it: stderr is the only place left to say so.
+        log::to_stderr();
+        log::log(log::Level::Critical, &error.to_string());
         return;
     }
     log::log(log::Level::Critical, &error.to_string());

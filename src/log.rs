@@ -33,6 +33,11 @@ pub fn to_airbyte() {
     AIRBYTE.store(true, Ordering::Relaxed);
 }
 
+/// From now on, log lines go to stderr again (stdout is gone).
+pub fn to_stderr() {
+    AIRBYTE.store(false, Ordering::Relaxed);
+}
+
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -84,8 +89,14 @@ pub fn log(level: Level, message: &str) {
         return;
     }
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    stderr_line(&format!("{now} {} {message}", level.name()));
+}
+
+/// Writes one line to stderr. A closed or failing stderr loses the line, never panics (unlike
+/// `eprintln!`): diagnostics must not stop a sync whose stdout is fine.
+pub fn stderr_line(line: &str) {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{now} {} {message}", level.name());
+    let _ = err.write_all(line.as_bytes()).and_then(|()| err.write_all(b"\n"));
 }
 
 pub fn info(message: &str) {

@@ -21,6 +21,9 @@ pub enum Outcome {
     /// No usable answer: connection refused or reset, timeout, a body cut short or not JSON, a
     /// list page with an object missing.
     Network,
+    /// No answer, and none will come however often the request is sent: the host name does not
+    /// exist, the server's certificate is not trusted, Stripe redirected. Fails at once.
+    Permanent,
 }
 
 /// What to do after a failed attempt.
@@ -91,6 +94,7 @@ pub fn decide(
         return Decision::Fail;
     }
     let retryable = match (should_retry, outcome) {
+        (_, Outcome::Permanent) => false,
         (Some(false), _) => false,
         (Some(true), _) => true,
         (None, Outcome::Network) => true,
@@ -109,9 +113,19 @@ pub fn decide(
     Decision::Retry(delay)
 }
 
+/// Longest `Retry-After` read from a header: anything longer is clamped here, before it becomes
+/// a `Duration` (`1e20` seconds would not fit one) and long before [`Policy::max_retry_after`].
+const RETRY_AFTER_CEILING_SECS: f64 = 3_600.0;
+
 /// Parses a `Retry-After` header given in seconds (Stripe never sends the HTTP-date form).
+/// A server-supplied number is clamped to an hour; negative, NaN or unreadable values are ignored.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(RETRY_AFTER_CEILING_SECS)))
 }
 
 #[cfg(test)]
@@ -196,5 +210,23 @@ mod tests {
         assert_eq!(decide(&P, Outcome::Status(429), None, huge, 1, 0.5), Decision::Retry(Duration::from_secs(60)));
         assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn server_supplied_delays_are_clamped_never_panic() {
+        for huge in ["1e20", "1e308", "inf", "18446744073709551616"] {
+            assert_eq!(parse_retry_after(huge), Some(Duration::from_secs(3_600)), "{huge}");
+        }
+        for junk in ["NaN", "-1", "-inf", ""] {
+            assert_eq!(parse_retry_after(junk), None, "{junk}");
+        }
+        let ra = parse_retry_after("1e20");
+        assert_eq!(decide(&P, Outcome::Status(429), None, ra, 1, 0.5), Decision::Retry(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn permanent_failures_are_never_retried() {
+        assert_eq!(d(Outcome::Permanent, None, 1), Decision::Fail);
+        assert_eq!(d(Outcome::Permanent, Some(true), 1), Decision::Fail, "not even when Stripe says so");
     }
 }

@@ -13,19 +13,49 @@ pub struct Window {
     pub end: i64,
 }
 
+/// The windows of at most `size` seconds that tile `[start, end)`, oldest first, made one at a
+/// time: a run holds only the windows it is reading, however long the history and however small
+/// the size. Empty when `start >= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiles {
+    next: i64,
+    end: i64,
+    size: i64,
+}
+
+impl Tiles {
+    pub fn new(start: i64, end: i64, size: i64) -> Tiles {
+        Tiles { next: start, end, size: size.max(1) }
+    }
+
+    /// Windows not yet made.
+    pub fn remaining(&self) -> u64 {
+        if self.next >= self.end {
+            return 0;
+        }
+        let len = (self.end as i128 - self.next as i128) as u128;
+        len.div_ceil(self.size as u128).min(u64::MAX as u128) as u64
+    }
+}
+
+impl Iterator for Tiles {
+    type Item = Window;
+
+    fn next(&mut self) -> Option<Window> {
+        if self.next >= self.end {
+            return None;
+        }
+        let e = self.next.saturating_add(self.size).min(self.end);
+        let w = Window { start: self.next, end: e };
+        self.next = e;
+        Some(w)
+    }
+}
+
 /// Splits `[start, end)` into windows of at most `size` seconds, oldest first.
 /// Empty when `start >= end`.
 pub fn windows(start: i64, end: i64, size: i64) -> Vec<Window> {
-    let size = size.max(1);
-    let mut out = Vec::new();
-    let mut s = start;
-    while s < end {
-        let e = s.saturating_add(size).min(end);
-        debug_assert!(e > s);
-        out.push(Window { start: s, end: e });
-        s = e;
-    }
-    out
+    Tiles::new(start, end, size).collect()
 }
 
 /// Splits `[start, end)` into `parts` windows, oldest first, that grow going back in time: the
@@ -107,6 +137,20 @@ mod tests {
         for pair in w.windows(2) {
             assert_eq!(pair[0].end, pair[1].start);
         }
+    }
+
+    #[test]
+    fn tiles_are_made_one_at_a_time_over_any_range() {
+        let mut t = Tiles::new(i64::MIN, i64::MAX, 60);
+        assert_eq!(t.remaining(), u64::MAX / 60 + 1);
+        assert_eq!(t.next(), Some(Window { start: i64::MIN, end: i64::MIN + 60 }));
+        assert_eq!(t.remaining(), u64::MAX / 60);
+        let mut t = Tiles::new(0, 25, 10);
+        assert_eq!(t.remaining(), 3);
+        assert_eq!(t.by_ref().last(), Some(Window { start: 20, end: 25 }));
+        assert_eq!((t.remaining(), t.next()), (0, None));
+        assert_eq!(Tiles::new(5, 5, 1).remaining(), 0);
+        assert_eq!(Tiles::new(0, i64::MAX, i64::MAX).count(), 1);
     }
 
     #[test]

@@ -87,8 +87,8 @@ pub fn failure_type(e: &Error) -> &'static str {
         Error::Input { .. } | Error::Config { .. } | Error::Auth { .. } | Error::Permission { .. } | Error::Partial { .. } => {
             "config_error"
         }
-        Error::Http { .. } => "transient_error",
-        Error::BadResponse { .. } | Error::Output(_) | Error::BrokenPipe => "system_error",
+        Error::Http { .. } | Error::Stopped { .. } => "transient_error",
+        Error::BadResponse { .. } | Error::Output(_) | Error::BrokenPipe | Error::Internal { .. } => "system_error",
     }
 }
 

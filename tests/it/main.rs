@@ -27,3 +27,7 @@ mod secrets;
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
+/// A hostile HTTP server on 127.0.0.1 (answers Stripe never gives).
+mod hostile;
+/// Never hang, never lose silently: panics, closed pipes, signals, huge bodies, bad hosts.
+mod robust;

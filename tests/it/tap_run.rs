@@ -180,7 +180,7 @@ pub fn sync_killed_after(files: &Files, config: &Value, catalog: &Value, state: 
 
 /// Every line is a JSON Singer message; every RECORD follows a SCHEMA of its stream and validates
 /// against it; RECORDs carry an RFC 3339 `time_extracted`.
-fn parse_and_check(stdout: &str) -> Vec<Value> {
+pub fn parse_and_check(stdout: &str) -> Vec<Value> {
     let mut validators: HashMap<String, jsonschema::Validator> = HashMap::new();
     let mut messages = Vec::new();
     for line in stdout.lines() {
