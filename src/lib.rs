@@ -15,7 +15,8 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`client`], [`retry`], [`pacer`]: HTTP to Stripe, the pure retry policy, the shared rate limiter.
 - [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
   METRIC lines.
-- [`error`]: what can go wrong, with its message and exit code.
+- [`error`]: what can go wrong, with its message and exit code; [`secret`]: the masking of keys
+  and URL passwords in every message written.
 
 [`run`] is the only place that matches on the command.
 */
@@ -37,6 +38,7 @@ pub mod page;
 pub mod protocol;
 pub mod raw;
 pub mod retry;
+pub mod secret;
 pub mod slice;
 pub mod state;
 pub mod streams;
@@ -121,7 +123,7 @@ pub async fn run(command: Command) -> Result<()> {
 }
 
 /// Reports a failed command the way its protocol expects: a CRITICAL line on stderr for Singer,
-/// a LOG FATAL and a TRACE ERROR on stdout for Airbyte.
+/// a LOG FATAL and a TRACE ERROR on stdout for Airbyte (both writers mask secrets).
 pub fn report(command_is_airbyte: bool, error: &Error) {
     if matches!(error, Error::BrokenPipe) {
         return;

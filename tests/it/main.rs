@@ -21,9 +21,11 @@ mod all_streams;
 mod metrics;
 /// Concurrency: split windows, the shared pacer.
 mod performance;
-/// The API key never appears in what the tap prints.
+/// The API key never appears in what the tap prints, wherever it was typed.
 mod secrets;
 /// Killed at random moments and resumed: nothing lost.
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
+/// Networks: the recording server `TinyServer`.
+mod network;
