@@ -21,7 +21,7 @@ mod all_streams;
 mod metrics;
 /// Concurrency: split windows, the shared pacer.
 mod performance;
-/// The API key never appears in what the tap prints, wherever it was typed.
+/// The API key never appears in what the tap prints, wherever it was typed; it is trimmed.
 mod secrets;
 /// Killed at random moments and resumed: nothing lost.
 mod crash;

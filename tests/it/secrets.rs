@@ -147,3 +147,17 @@ fn a_401_that_echoes_the_key_is_masked() {
     let k = files.json("k1.json", &catalog_selecting(&["coupons"]));
     assert_eq!(printed_fast(&["--config", &c, "--catalog", &k]).0, Some(4), "exit code of a 401");
 }
+
+#[test]
+fn a_key_with_surrounding_whitespace_is_trimmed() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let mut config = config_for(&fake);
+    config["client_secret"] = json!(format!(" {}\r\n", crate::tap_run::KEY));
+    config["account_id"] = json!(format!("{}\n", fake.account_id()));
+    config["base_url"] = json!(format!("{} ", fake.base_url));
+    config["start_date"] = json!("\t2020-01-01T00:00:00Z\n");
+    let out = crate::tap_run::sync(&files, &config, &catalog_selecting(&["coupons"]), None);
+    assert!(out.success(), "{}", out.stderr);
+    assert!(!out.records("coupons").is_empty());
+}
