@@ -3,6 +3,8 @@ The HTTP client for Stripe's API: bearer auth, pinned `Stripe-Version`, `Stripe-
 request timeout, and the retry loop driven by `retry::decide`.
 
 It knows nothing about streams: it turns a path and query into parsed JSON or an [`Error`].
+Redirects are not followed (a 3xx stops the run naming `base_url`); proxies from the environment
+are used except for a loopback `base_url`.
 A 401 becomes [`Error::Auth`]; any other final failure becomes [`Error::Http`] with Stripe's own
 message and `Request-Id`. A list page fetched with a `limit` that says `has_more` but holds fewer
 objects lost one on the way (`page::check_full`): it is requested again like a broken body, and
@@ -67,10 +69,18 @@ impl Client {
             );
         }
         headers.insert(USER_AGENT, HeaderValue::from_static(concat!("tap-stripe/", env!("CARGO_PKG_VERSION"))));
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
+            // Stripe never redirects; a redirect would send the key to wherever it points.
+            .redirect(reqwest::redirect::Policy::none());
+        // HTTP(S)_PROXY and ALL_PROXY are honoured, except for this machine: a proxy would see the
+        // key of a plain http:// request to localhost in clear.
+        if reqwest::Url::parse(&config.base_url).is_ok_and(|u| crate::config::is_loopback(&u)) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Http { url: config.base_url.clone(), status: None, message: e.to_string(), request_id: None })?;
         Ok(Client {
@@ -155,6 +165,11 @@ impl Client {
                 }
             }
             let (outcome, should_retry, retry_after, failure) = match sent {
+                Ok(resp) if resp.status().is_redirection() => {
+                    metrics::http_request(path, status, false, started.elapsed());
+                    let location = header(resp.headers(), "location").unwrap_or_else(|| "nowhere".into());
+                    return Err(redirected(&self.base_url, &shown, resp.status().as_u16(), &location));
+                }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
@@ -224,6 +239,17 @@ impl Client {
     pub async fn get_value(&self, path: &str, query: &Query) -> Result<Value> {
         self.get(path, query).await
     }
+}
+
+/// A redirect is never followed (Stripe never redirects): the run stops, pointing at `base_url`.
+fn redirected(base_url: &str, request: &str, status: u16, location: &str) -> Error {
+    Error::config(
+        "base_url",
+        format!(
+            "({base_url}) answered GET {request} with a redirect (HTTP {status} to {location}), which was not followed: \
+             Stripe never redirects, so check `base_url` (or the proxy in front of it)"
+        ),
+    )
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -344,20 +344,24 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// The API key travels in a header: plain `http://` is accepted only to a loopback address
 /// (tests, a local proxy).
 fn check_base_url(raw: &str) -> Result<String> {
     let url = reqwest::Url::parse(raw)
         .map_err(|e| Error::config("base_url", format!("is not a valid URL ({e}), got {raw:?}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(&url) => {}
         _ => {
             return Err(Error::config(
                 "base_url",

@@ -27,5 +27,5 @@ mod secrets;
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
-/// Networks: the recording server `TinyServer`.
+/// Proxies (never for loopback) and redirects (never followed).
 mod network;

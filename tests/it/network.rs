@@ -1,11 +1,17 @@
-//! Networks.
+//! Networks: loopback is never proxied, HTTPS_PROXY is honoured, redirects are not followed.
 //!
 //! [`TinyServer`] is a hostile or test-only HTTP server on 127.0.0.1 that records what it got.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use fake_stripe::{FakeStripe, Options};
+use serde_json::{json, Value};
+
+use crate::tap_run::{catalog_selecting, config_for, Files, BIN, KEY};
 
 type Respond = dyn Fn(&str) -> String + Send + Sync;
 
@@ -69,4 +75,83 @@ pub fn response(status: &str, extra_headers: &str, body: &str) -> String {
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
         body.len()
     )
+}
+
+/// Answers like Stripe with no data: an account for `/v1/account`, an empty list for anything else.
+fn empty_stripe(head: &str) -> String {
+    if head.starts_with("GET /v1/account ") || head.starts_with("GET /v1/account?") {
+        return response("200 OK", "", r#"{"id": "acct_1Tiny", "object": "account"}"#);
+    }
+    response("200 OK", "", r#"{"object": "list", "data": [], "has_more": false, "url": "/v1/x"}"#)
+}
+
+/// Every proxy variable, pointing at `proxy`.
+fn proxy_env(proxy: &str) -> Vec<(&'static str, String)> {
+    ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .into_iter()
+        .map(|k| (k, proxy.to_string()))
+        .collect()
+}
+
+/// The tap with `args`, this environment, and none of the caller's proxy or certificate settings.
+fn tap(args: &[&str], env: &[(&str, String)]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] {
+        cmd.env_remove(k);
+    }
+    cmd.env("TAP_STRIPE_RETRY_BASE_MS", "1");
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let out = cmd.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn files_for(config: &Value, streams: &[&str]) -> (Files, String, String) {
+    let files = Files::new();
+    let c = files.json("config.json", config);
+    let k = files.json("catalog.json", &catalog_selecting(streams));
+    (files, c, k)
+}
+
+#[test]
+fn loopback_is_never_proxied() {
+    let fake = FakeStripe::start(Options::default());
+    let proxy = TinyServer::start(|_| response("502 Bad Gateway", "", ""));
+    let (_files, c, k) = files_for(&config_for(&fake), &["coupons"]);
+    let (code, stdout, stderr) = tap(&["--config", &c, "--catalog", &k], &proxy_env(&proxy.url));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(r#""type":"RECORD""#), "coupons were read from the fake: {stdout}");
+    assert_eq!(proxy.requests(), Vec::<String>::new(), "a request to a loopback base_url went through the proxy");
+}
+
+#[test]
+fn https_proxy_is_honoured_for_a_remote_host() {
+    let proxy = TinyServer::start(|_| response("502 Bad Gateway", "", ""));
+    let config = json!({"client_secret": KEY, "base_url": "https://api.stripe.invalid", "account_id": "acct_1Tiny"});
+    let (_files, c, _k) = files_for(&config, &["coupons"]);
+    let (code, stdout, _) = tap(&["check", "--config", &c], &[("HTTPS_PROXY", proxy.url.clone())]);
+    assert_eq!(code, Some(0), "check reports a failure on stdout");
+    assert!(stdout.contains("FAILED"), "{stdout}");
+    let seen = proxy.requests();
+    assert!(!seen.is_empty() && seen.iter().all(|h| h.starts_with("CONNECT api.stripe.invalid:443 ")), "{seen:?}");
+    assert!(seen.iter().all(|h| !h.contains(KEY)), "the key stays inside the TLS tunnel: {seen:?}");
+}
+
+#[test]
+fn a_redirect_is_not_followed_and_names_base_url() {
+    let elsewhere = TinyServer::start(empty_stripe);
+    let target = format!("{}/v1/coupons", elsewhere.url);
+    let redirector = TinyServer::start(move |_| response("302 Found", &format!("Location: {target}\r\n"), ""));
+    let fake_free = json!({"client_secret": KEY, "base_url": redirector.url, "account_id": "acct_1Tiny"});
+    let (_files, c, k) = files_for(&fake_free, &["coupons"]);
+
+    let (code, _, stderr) = tap(&["--config", &c, "--catalog", &k], &[]);
+    assert_ne!(code, Some(0), "{stderr}");
+    let critical = stderr.lines().find(|l| l.contains("CRITICAL")).unwrap_or_else(|| panic!("no CRITICAL line: {stderr}"));
+    assert!(critical.contains("`base_url`") && critical.contains("redirect"), "{critical}");
+    assert_eq!(redirector.requests().len(), 1, "not retried: {:?}", redirector.requests());
+
+    let (_, stdout, _) = tap(&["check", "--config", &c], &[]);
+    assert!(stdout.contains("FAILED") && stdout.contains("`base_url`"), "{stdout}");
+    assert_eq!(elsewhere.requests(), Vec::<String>::new(), "the redirect was followed");
 }
