@@ -4,7 +4,8 @@ request timeout, and the retry loop driven by `retry::decide`.
 
 It knows nothing about streams: it turns a path and query into parsed JSON or an [`Error`].
 Redirects are not followed (a 3xx stops the run naming `base_url`); proxies from the environment
-are used except for a loopback `base_url`.
+are used except for a loopback `base_url`. TLS trusts Mozilla's roots, the system store and
+`SSL_CERT_FILE`; a refused server certificate is reported with what to fix.
 A 401 becomes [`Error::Auth`]; any other final failure becomes [`Error::Http`] with Stripe's own
 message and `Request-Id`. A list page fetched with a `limit` that says `has_more` but holds fewer
 objects lost one on the way (`page::check_full`): it is requested again like a broken body, and
@@ -270,6 +271,9 @@ fn stripe_message(body: &[u8]) -> Option<String> {
 }
 
 fn network_message(e: &reqwest::Error) -> String {
+    if let Some(problem) = certificate_problem(e) {
+        return problem;
+    }
     let kind = if e.is_timeout() {
         "timed out (see `request_timeout`)"
     } else if e.is_connect() {
@@ -288,6 +292,38 @@ fn network_message(e: &reqwest::Error) -> String {
     } else {
         format!("{kind}: {detail}")
     }
+}
+
+/// A server certificate that TLS refused, as a message saying what to fix. rustls's error sits in
+/// the source chain, wrapped in `io::Error`s (whose `source` skips what they wrap, hence `get_ref`).
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        let mut tls = s.downcast_ref::<rustls::Error>();
+        let mut io = s.downcast_ref::<std::io::Error>();
+        while let (None, Some(inner)) = (tls, io.and_then(std::io::Error::get_ref)) {
+            tls = inner.downcast_ref::<rustls::Error>();
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        if let Some(tls @ rustls::Error::InvalidCertificate(reason)) = tls {
+            return Some(match reason {
+                C::NotValidForName | C::NotValidForNameContext { .. } => format!(
+                    "the server's TLS certificate is not valid for the host of `base_url` ({tls}): check `base_url`"
+                ),
+                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => format!(
+                    "the server's TLS certificate is expired or not yet valid ({tls}): check the system clock and `base_url`"
+                ),
+                _ => format!(
+                    "the server's TLS certificate is not trusted ({tls}): if a proxy or firewall on this network \
+                     re-signs TLS, set SSL_CERT_FILE to a PEM file holding its CA certificate, or install that CA in \
+                     the system trust store"
+                ),
+            });
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The request as a user reads it in a log line: path and query, never headers.

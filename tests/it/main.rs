@@ -27,5 +27,5 @@ mod secrets;
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
-/// Proxies (never for loopback) and redirects (never followed).
+/// Proxies (never for loopback), redirects (never followed), TLS trust (system store, SSL_CERT_FILE).
 mod network;

@@ -1,6 +1,7 @@
-//! Networks: loopback is never proxied, HTTPS_PROXY is honoured, redirects are not followed.
+//! Networks: loopback is never proxied, HTTPS_PROXY is honoured, redirects are not followed, TLS
+//! trusts the system store and `SSL_CERT_FILE`.
 //!
-//! [`TinyServer`] is a hostile or test-only HTTP server on 127.0.0.1 that records what it got.
+//! [`TinyServer`] is a hostile or test-only HTTP(S) server on 127.0.0.1 that records what it got.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -15,32 +16,53 @@ use crate::tap_run::{catalog_selecting, config_for, Files, BIN, KEY};
 
 type Respond = dyn Fn(&str) -> String + Send + Sync;
 
-/// An HTTP/1.1 server on 127.0.0.1 that records the head (request line and
+/// An HTTP/1.1 server on 127.0.0.1 (plain or TLS) that records the head (request line and
 /// headers) of every request and answers each with `respond(head)`, one request per connection.
 pub struct TinyServer {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (or `https://localhost:PORT`).
     pub url: String,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl TinyServer {
     pub fn start(respond: impl Fn(&str) -> String + Send + Sync + 'static) -> TinyServer {
-        TinyServer::spawn(Arc::new(respond))
+        TinyServer::spawn(None, Arc::new(respond))
     }
 
-    fn spawn(respond: Arc<Respond>) -> TinyServer {
+    /// A TLS server with the certificate of `tests/data/tls/localhost.pem` (issued by `ca.pem`).
+    pub fn start_tls(respond: impl Fn(&str) -> String + Send + Sync + 'static) -> TinyServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(format!("{dir}localhost.pem")).unwrap().map(Result::unwrap).collect();
+        let key = PrivateKeyDer::from_pem_file(format!("{dir}localhost.key")).unwrap();
+        let config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key).unwrap();
+        TinyServer::spawn(Some(Arc::new(config)), Arc::new(respond))
+    }
+
+    fn spawn(tls: Option<Arc<rustls::ServerConfig>>, respond: Arc<Respond>) -> TinyServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let url = format!("http://127.0.0.1:{port}");
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(tcp) = stream else { continue };
-                let (log, respond) = (Arc::clone(&log), Arc::clone(&respond));
+                let (log, respond, tls) = (Arc::clone(&log), Arc::clone(&respond), tls.clone());
                 std::thread::spawn(move || {
                     let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-                    serve(tcp, &log, &*respond)
+                    match tls {
+                        None => serve(tcp, &log, &*respond),
+                        Some(config) => {
+                            let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                            serve(rustls::StreamOwned::new(conn, tcp), &log, &*respond)
+                        }
+                    }
                 });
             }
         });
@@ -97,7 +119,7 @@ fn proxy_env(proxy: &str) -> Vec<(&'static str, String)> {
 fn tap(args: &[&str], env: &[(&str, String)]) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] {
+    for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
         cmd.env_remove(k);
     }
     cmd.env("TAP_STRIPE_RETRY_BASE_MS", "1");
@@ -154,4 +176,23 @@ fn a_redirect_is_not_followed_and_names_base_url() {
     let (_, stdout, _) = tap(&["check", "--config", &c], &[]);
     assert!(stdout.contains("FAILED") && stdout.contains("`base_url`"), "{stdout}");
     assert_eq!(elsewhere.requests(), Vec::<String>::new(), "the redirect was followed");
+}
+
+#[test]
+fn an_untrusted_certificate_says_what_to_do_and_ssl_cert_file_fixes_it() {
+    let server = TinyServer::start_tls(empty_stripe);
+    let config = json!({"client_secret": KEY, "base_url": server.url, "account_id": "acct_1Tiny"});
+    let (_files, c, k) = files_for(&config, &["coupons"]);
+
+    let (code, _, stderr) = tap(&["--config", &c, "--catalog", &k], &[]);
+    assert_ne!(code, Some(0), "{stderr}");
+    let critical = stderr.lines().find(|l| l.contains("CRITICAL")).unwrap_or_else(|| panic!("no CRITICAL line: {stderr}"));
+    assert!(critical.contains("not trusted") && critical.contains("SSL_CERT_FILE"), "{critical}");
+    assert!(server.requests().is_empty(), "no request got through the refused handshake");
+
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem").to_string();
+    let (code, stdout, stderr) = tap(&["--config", &c, "--catalog", &k], &[("SSL_CERT_FILE", ca)]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(r#""type":"STATE""#), "{stdout}");
+    assert!(server.requests().iter().any(|h| h.starts_with("GET /v1/coupons")), "{:?}", server.requests());
 }
