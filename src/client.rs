@@ -3,6 +3,9 @@ The HTTP client for Stripe's API: bearer auth, pinned `Stripe-Version`, `Stripe-
 request timeout, and the retry loop driven by `retry::decide`.
 
 It knows nothing about streams: it turns a path and query into parsed JSON or an [`Error`].
+Redirects are not followed (a 3xx stops the run naming `base_url`); proxies from the environment
+are used except for a loopback `base_url`. TLS trusts Mozilla's roots, the system store and
+`SSL_CERT_FILE`; a refused server certificate is reported with what to fix.
 A 401 becomes [`Error::Auth`]; any other final failure becomes [`Error::Http`] with Stripe's own
 message and `Request-Id`. A list page fetched with a `limit` that says `has_more` but holds fewer
 objects lost one on the way (`page::check_full`): it is requested again like a broken body, and
@@ -67,10 +70,18 @@ impl Client {
             );
         }
         headers.insert(USER_AGENT, HeaderValue::from_static(concat!("tap-stripe/", env!("CARGO_PKG_VERSION"))));
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
+            // Stripe never redirects; a redirect would send the key to wherever it points.
+            .redirect(reqwest::redirect::Policy::none());
+        // HTTP(S)_PROXY and ALL_PROXY are honoured, except for this machine: a proxy would see the
+        // key of a plain http:// request to localhost in clear.
+        if reqwest::Url::parse(&config.base_url).is_ok_and(|u| crate::config::is_loopback(&u)) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Http { url: config.base_url.clone(), status: None, message: e.to_string(), request_id: None })?;
         Ok(Client {
@@ -156,6 +167,11 @@ impl Client {
                 }
             }
             let (outcome, should_retry, retry_after, failure) = match sent {
+                Ok(resp) if resp.status().is_redirection() => {
+                    metrics::http_request(path, status, false, started.elapsed());
+                    let location = header(resp.headers(), "location").unwrap_or_else(|| "nowhere".into());
+                    return Err(redirected(&self.base_url, &shown, resp.status().as_u16(), &location));
+                }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
@@ -188,7 +204,7 @@ impl Client {
                     }
                 }
                 Err(e) => {
-                    let outcome = if permanent_cause(&e).is_some() { Outcome::Permanent } else { Outcome::Network };
+                    let outcome = if is_permanent(&e) { Outcome::Permanent } else { Outcome::Network };
                     (outcome, None, None, Error::Http { url: shown.clone(), status: None, message: network_message(&e), request_id: None })
                 }
             };
@@ -224,6 +240,17 @@ impl Client {
     pub async fn get_value(&self, path: &str, query: &Query) -> Result<Value> {
         self.get(path, query).await
     }
+}
+
+/// A redirect is never followed (Stripe never redirects): the run stops, pointing at `base_url`.
+fn redirected(base_url: &str, request: &str, status: u16, location: &str) -> Error {
+    Error::config(
+        "base_url",
+        format!(
+            "({base_url}) answered GET {request} with a redirect (HTTP {status} to {location}), which was not followed: \
+             Stripe never redirects, so check `base_url` (or the proxy in front of it)"
+        ),
+    )
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -270,10 +297,15 @@ async fn read_body(mut resp: reqwest::Response, cap: usize) -> std::result::Resu
     }
 }
 
-/// What to fix when a request failed in a way no retry can mend, or `None` when it may be
-/// transient. Read from the error's causes, whose texts come from the system's resolver and
-/// from rustls: a host name that does not exist (not a resolver that is temporarily down), a
-/// certificate that does not verify.
+/// Whether a request failed in a way no retry can mend: a certificate that does not verify, or
+/// a host name that does not exist.
+fn is_permanent(e: &reqwest::Error) -> bool {
+    certificate_problem(e).is_some() || permanent_cause(e).is_some()
+}
+
+/// What to fix when the host name of a request cannot exist (not a resolver that is temporarily
+/// down), or `None`. Read from the texts of the error's causes, which come from the system's
+/// resolver (glibc, macOS, Windows) and from the TLS layer's check of the name.
 fn permanent_cause(e: &reqwest::Error) -> Option<&'static str> {
     const NO_SUCH_HOST: &[&str] = &[
         "Name or service not known",
@@ -288,15 +320,15 @@ fn permanent_cause(e: &reqwest::Error) -> Option<&'static str> {
         if NO_SUCH_HOST.iter().any(|m| text.contains(m)) {
             return Some("the host name of `base_url` does not exist: check its spelling (the default is https://api.stripe.com) and this machine's DNS");
         }
-        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
-            return Some("the server's TLS certificate is not trusted: behind a TLS-inspecting proxy, add its CA to the system's trust store or point SSL_CERT_FILE at it; otherwise check `base_url`");
-        }
         source = s.source();
     }
     None
 }
 
 fn network_message(e: &reqwest::Error) -> String {
+    if let Some(problem) = certificate_problem(e) {
+        return problem;
+    }
     let kind = if let Some(cause) = permanent_cause(e) {
         cause
     } else if e.is_timeout() {
@@ -317,6 +349,38 @@ fn network_message(e: &reqwest::Error) -> String {
     } else {
         format!("{kind}: {detail}")
     }
+}
+
+/// A server certificate that TLS refused, as a message saying what to fix. rustls's error sits in
+/// the source chain, wrapped in `io::Error`s (whose `source` skips what they wrap, hence `get_ref`).
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        let mut tls = s.downcast_ref::<rustls::Error>();
+        let mut io = s.downcast_ref::<std::io::Error>();
+        while let (None, Some(inner)) = (tls, io.and_then(std::io::Error::get_ref)) {
+            tls = inner.downcast_ref::<rustls::Error>();
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        if let Some(tls @ rustls::Error::InvalidCertificate(reason)) = tls {
+            return Some(match reason {
+                C::NotValidForName | C::NotValidForNameContext { .. } => format!(
+                    "the server's TLS certificate is not valid for the host of `base_url` ({tls}): check `base_url`"
+                ),
+                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => format!(
+                    "the server's TLS certificate is expired or not yet valid ({tls}): check the system clock and `base_url`"
+                ),
+                _ => format!(
+                    "the server's TLS certificate is not trusted ({tls}): if a proxy or firewall on this network \
+                     re-signs TLS, set SSL_CERT_FILE to a PEM file holding its CA certificate, or install that CA in \
+                     the system trust store"
+                ),
+            });
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The request as a user reads it in a log line: path and query, never headers.

@@ -5,6 +5,7 @@ The configuration file: read once, checked against `spec.json`, turned into [`Co
 same file), so the checks here are the `jsonschema` validation of that file plus what a schema
 cannot say (a date that parses, a loopback-only `http://` base URL). Every problem becomes one
 [`Error::Config`] naming the key; the key's value is never echoed for `client_secret`.
+String settings lose surrounding whitespace first (a key pasted with its newline works).
 */
 
 use std::time::Duration;
@@ -43,7 +44,7 @@ impl ApiKey {
         self.0[3..].starts_with("live_")
     }
 
-    /// A form safe to print: prefix and the last four characters, like Stripe's own messages.
+    /// A form safe to print: the prefix (`sk_live_`) and `****`.
     pub fn redacted(&self) -> String {
         let prefix: String = self.0.chars().take(8).collect();
         format!("{prefix}****")
@@ -127,6 +128,7 @@ impl Config {
     /// Validates a config object against `spec.json` and resolves it.
     pub fn from_value(mut value: Value) -> Result<Config> {
         let spec: Value = serde_json::from_str(SPEC_JSON).expect("spec.json is valid JSON");
+        trim_strings(&mut value);
         coerce_numeric_strings(&mut value, &spec);
         drop_empty_optionals(&mut value);
         validate(&value, &spec)?;
@@ -229,6 +231,25 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
 }
 
+/// A key or an id copied from a file or a web page often comes with a space or a newline around
+/// it: no string setting has meaningful surrounding whitespace, so it is removed (also from the
+/// items of a list such as `account_ids`).
+fn trim_strings(value: &mut Value) {
+    let trim = |v: &mut Value| {
+        if let Value::String(s) = v {
+            if s.trim() != s {
+                *s = s.trim().to_string();
+            }
+        }
+    };
+    for v in value.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+        match v {
+            Value::Array(items) => items.iter_mut().for_each(trim),
+            _ => trim(v),
+        }
+    }
+}
+
 /// Singer configs written by hand or by older connectors often quote numbers ("300"): accept a
 /// string that is a number for a numeric setting. Anything else stays as it is and fails validation.
 fn coerce_numeric_strings(value: &mut Value, spec: &Value) {
@@ -294,6 +315,9 @@ fn validate(value: &Value, spec: &Value) -> Result<()> {
             shown
         ),
         Kind::Pattern { .. } => match key.as_str() {
+            "client_secret" if got.as_str().is_some_and(|k| ["sk_live_", "sk_test_", "rk_live_", "rk_test_"].iter().any(|p| k.starts_with(p))) => {
+                "contains a character a Stripe key does not have (a space, a line break, a quote…): copy the key again".to_string()
+            }
             "client_secret" => "must be a Stripe secret or restricted key starting with sk_live_, sk_test_, rk_live_ or rk_test_ (publishable pk_ keys cannot read data)".to_string(),
             "account_id" => format!("must be a Stripe account id such as acct_1Example, got {shown}"),
             "account_ids" => format!("must list Stripe account ids such as acct_1Example, got {shown}"),
@@ -329,20 +353,31 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// The API key travels in a header: plain `http://` is accepted only to a loopback address
 /// (tests, a local proxy).
 fn check_base_url(raw: &str) -> Result<String> {
     let url = reqwest::Url::parse(raw)
         .map_err(|e| Error::config("base_url", format!("is not a valid URL ({e}), got {raw:?}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+    if !url.username().is_empty() || url.password().is_some() {
+        // The HTTP client would send them as Basic auth in place of the key.
+        return Err(Error::config(
+            "base_url",
+            format!("must not hold a user name or password (they would replace client_secret), got {raw:?}"),
+        ));
+    }
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(&url) => {}
         _ => {
             return Err(Error::config(
                 "base_url",
@@ -403,6 +438,8 @@ mod tests {
         assert!(p.contains("`start_date`"), "{p}");
         let p = problem(json!({"client_secret": "sk_test_1", "date_window_days": 0}));
         assert!(p.contains("`date_window_days` must be greater than 0"), "{p}");
+        let p = problem(json!({"client_secret": "sk_test_1", "base_url": "https://user:pw@localhost"}));
+        assert!(p.contains("`base_url` must not hold a user name or password"), "{p}");
         let p = problem(json!({"client_secret": "sk_test_1", "date_window_days": 0.0001}));
         assert!(p.contains("`date_window_days` must be at least one minute"), "{p}");
         assert!(Config::from_value(json!({"client_secret": "sk_test_1", "date_window_days": 0.0007})).is_ok());
@@ -422,6 +459,25 @@ mod tests {
         assert!(!p.contains("SECRETVALUE"), "{p}");
         let key = ApiKey("sk_live_SECRETVALUE".into());
         assert!(!format!("{key:?}").contains("SECRETVALUE"));
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_trimmed() {
+        let c = Config::from_value(json!({
+            "client_secret": " sk_test_abc\r\n", "account_id": "acct_1\n", "account_ids": [" acct_2 "],
+            "start_date": "\t2024-01-01T00:00:00Z", "base_url": "http://127.0.0.1:1/ ", "log_level": " debug",
+            "request_timeout": " 15 ", "account_id_unused": "  "
+        }))
+        .unwrap();
+        assert_eq!(c.api_key.expose(), "sk_test_abc");
+        assert_eq!(c.account_id.as_deref(), Some("acct_1"));
+        assert_eq!(c.accounts, Accounts::Listed(vec!["acct_2".into()]));
+        assert_eq!((c.start_date, c.base_url.as_str()), (Some(1_704_067_200), "http://127.0.0.1:1"));
+        assert_eq!(c.request_timeout, Duration::from_secs(15));
+        let p = problem(json!({"client_secret": "sk_test_ab cd"}));
+        assert!(p.contains("`client_secret` contains a character") && !p.contains("ab cd"), "{p}");
+        let p = problem(json!({"client_secret": "  "}));
+        assert!(p.contains("`client_secret` must be a Stripe secret"), "{p}");
     }
 
     #[test]

@@ -16,7 +16,8 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`stop`]: SIGTERM and SIGINT, which end a sync with a final STATE.
 - [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
   METRIC lines.
-- [`error`]: what can go wrong, with its message and exit code.
+- [`error`]: what can go wrong, with its message and exit code; [`secret`]: the masking of keys
+  and URL passwords in every message written.
 
 [`run`] is the only place that matches on the command.
 */
@@ -38,6 +39,7 @@ pub mod page;
 pub mod protocol;
 pub mod raw;
 pub mod retry;
+pub mod secret;
 pub mod slice;
 pub mod state;
 pub mod stop;
@@ -146,7 +148,7 @@ pub fn run_to_exit(command: Command) -> u8 {
 }
 
 /// Reports a failed command the way its protocol expects: a CRITICAL line on stderr for Singer,
-/// a LOG FATAL and a TRACE ERROR on stdout for Airbyte.
+/// a LOG FATAL and a TRACE ERROR on stdout for Airbyte (both writers mask secrets).
 pub fn report(command_is_airbyte: bool, error: &Error) {
     if matches!(error, Error::BrokenPipe | Error::Output(_)) {
         // stdout is gone, Airbyte's LOG lines with it: stderr is the only place left to say so.

@@ -3,7 +3,8 @@ Diagnostics on stderr. stdout carries protocol messages only (in Airbyte mode, d
 themselves protocol messages: LOG lines on stdout).
 
 Lines look like `2024-05-02T08:00:00Z WARNING message`; a run that stops on an error ends with one
-`CRITICAL` line, as Singer expects.
+`CRITICAL` line, as Singer expects. Keys and URL passwords in a message are masked here (and in
+the Airbyte LOG line), whatever produced the message.
 */
 
 use std::io::Write;
@@ -72,7 +73,8 @@ impl Level {
     }
 }
 
-/// Writes one log line to stderr (an Airbyte LOG message on stdout in Airbyte mode).
+/// Writes one log line to stderr (an Airbyte LOG message on stdout in Airbyte mode), with
+/// anything shaped like a key masked ([`crate::secret::mask`]).
 pub fn log(level: Level, message: &str) {
     if !enabled(level) {
         return;
@@ -89,6 +91,7 @@ pub fn log(level: Level, message: &str) {
         return;
     }
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    let message = crate::secret::mask(message);
     stderr_line(&format!("{now} {} {message}", level.name()));
 }
 

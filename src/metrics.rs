@@ -27,7 +27,7 @@ fn emit(metric: serde_json::Value) {
     if log::is_airbyte() || !log::enabled(Level::Info) {
         return;
     }
-    log::stderr_line(&format!("INFO METRIC: {metric}"));
+    log::stderr_line(&format!("INFO METRIC: {}", crate::secret::mask(&metric.to_string())));
 }
 
 /// An endpoint as a metric tag: ids become `{id}`, the query is dropped. A segment is a resource

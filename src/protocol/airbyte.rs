@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::catalog::{self, Selection};
 use crate::error::{Error, Result};
+use crate::secret::mask;
 use crate::streams::STREAMS;
 
 fn now_ms() -> i64 {
@@ -32,10 +33,10 @@ pub fn spec_line() -> String {
     .to_string()
 }
 
-/// `CONNECTION_STATUS`.
+/// `CONNECTION_STATUS`. Like every message line here, its text is masked ([`mask`]).
 pub fn connection_status_line(ok: bool, message: &str) -> String {
     json!({"type": "CONNECTION_STATUS", "connectionStatus": {
-        "status": if ok { "SUCCEEDED" } else { "FAILED" }, "message": message}})
+        "status": if ok { "SUCCEEDED" } else { "FAILED" }, "message": mask(message)}})
     .to_string()
 }
 
@@ -69,11 +70,12 @@ pub fn catalog_line() -> String {
 
 /// `LOG`.
 pub fn log_line(level: &str, message: &str) -> String {
-    json!({"type": "LOG", "log": {"level": level, "message": message}}).to_string()
+    json!({"type": "LOG", "log": {"level": level, "message": mask(message)}}).to_string()
 }
 
 /// `TRACE` of type `ERROR`, for the whole run (`stream` = None) or one stream.
 pub fn error_line(message: &str, failure_type: &str, descriptor: Option<&Value>) -> String {
+    let message = mask(message);
     let mut error = json!({"message": message, "internal_message": message, "failure_type": failure_type});
     if let Some(d) = descriptor {
         error["stream_descriptor"] = d.clone();
@@ -250,6 +252,14 @@ impl ReadOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_lines_mask_keys() {
+        let text = "got \"sk_live_SECRET1\" at https://u:SECRET2@h";
+        for line in [log_line("INFO", text), error_line(text, "config_error", None), connection_status_line(false, text)] {
+            assert!(!line.contains("SECRET") && line.contains("sk_live_****") && line.contains("u:****@h"), "{line}");
+        }
+    }
 
     #[test]
     fn state_input_forms() {

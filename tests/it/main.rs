@@ -21,7 +21,7 @@ mod all_streams;
 mod metrics;
 /// Concurrency: split windows, the shared pacer.
 mod performance;
-/// The API key never appears in what the tap prints.
+/// The API key never appears in what the tap prints, wherever it was typed; it is trimmed.
 mod secrets;
 /// Killed at random moments and resumed: nothing lost.
 mod crash;
@@ -31,3 +31,5 @@ mod faults;
 mod hostile;
 /// Never hang, never lose silently: panics, closed pipes, signals, huge bodies, bad hosts.
 mod robust;
+/// Proxies (never for loopback), redirects (never followed), TLS trust (system store, SSL_CERT_FILE).
+mod network;
