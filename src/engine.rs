@@ -761,6 +761,8 @@ async fn read_window(
     let raw = listing.children.is_empty() && listing.parent_member.as_ref().is_some_and(|m| m.sel.excluded.is_empty());
     let mut pager = after.map_or_else(Pager::new, Pager::after);
     let mut pages: i64 = 0;
+    // The oldest `created` read so far: every page must list older objects (newest first).
+    let mut order: Option<i64> = None;
     loop {
         let mut q = base.clone();
         if created_filter {
@@ -774,7 +776,7 @@ async fn read_window(
             (true, Some(pm)) => {
                 let extracted = now_rfc3339();
                 let threshold = if created_filter { pm.threshold } else { i64::MIN };
-                client.get_parsed(path, &q, |body| read_raw_page(pm, body, threshold, &extracted)).await.map(Page::Raw)
+                client.get_parsed(path, &q, |body| read_raw_page(pm, body, threshold, created_filter, &extracted)).await.map(Page::Raw)
             }
             _ => client.list(path, &q).await.map(Page::Parsed),
         };
@@ -792,6 +794,8 @@ async fn read_window(
         };
         pages += 1;
         if created_filter {
+            // Only lists read by `created` move a bookmark by their order; those read whole do not.
+            order = page.check_order(order).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
             // The first page tells the window's density; later, idle jobs take over the rest.
             let (has_more, oldest) = (page.has_more(), page.oldest_created());
             let split = if pages == 1 {
@@ -870,17 +874,23 @@ struct RawRead {
     lines: Vec<String>,
     has_more: bool,
     last_id: Option<String>,
+    newest: Option<i64>,
     oldest: Option<i64>,
 }
 
 /// Reads a page body without building its objects (see `raw`): checks it is full when it says
 /// `has_more`, and turns the objects created at or after `threshold` into RECORD lines.
-fn read_raw_page(member: &Member, body: &[u8], threshold: i64, extracted: &str) -> std::result::Result<RawRead, String> {
+/// `ordered`: the list is read by `created`, so it must come newest first.
+fn read_raw_page(member: &Member, body: &[u8], threshold: i64, ordered: bool, extracted: &str) -> std::result::Result<RawRead, String> {
     // One check that the body is UTF-8, then no more per string and per field (`from_str`).
     let body = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
     let page: crate::page::ListPage<RawObject<'_>> =
         serde_json::from_str(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
     crate::page::check_full(&page, PAGE_LIMIT)?;
+    if ordered {
+        crate::page::check_newest_first(page.data.iter().filter_map(|o| o.i64("created")), None)?;
+    }
+    let newest = page.data.first().and_then(|o| o.i64("created"));
     let last = page.data.last();
     let (last_id, oldest) = (last.and_then(|o| o.str("id")), last.and_then(|o| o.i64("created")));
     let lines = page
@@ -889,7 +899,7 @@ fn read_raw_page(member: &Member, body: &[u8], threshold: i64, extracted: &str) 
         .filter(|o| o.i64("created").is_none_or(|c| c >= threshold))
         .map(|o| raw_record_line(member, o, extracted))
         .collect();
-    Ok(RawRead { lines, has_more: page.has_more, last_id, oldest })
+    Ok(RawRead { lines, has_more: page.has_more, last_id, newest, oldest })
 }
 
 impl Page {
@@ -905,6 +915,16 @@ impl Page {
         match self {
             Page::Parsed(p) => p.data.last()?.get("id")?.as_str().map(str::to_string),
             Page::Raw(p) => p.last_id.clone(),
+        }
+    }
+
+    /// Checks that the page lists newest first, after `before` (the previous page's oldest
+    /// `created`); returns its oldest `created` (or `before` when it has none).
+    fn check_order(&self, before: Option<i64>) -> std::result::Result<Option<i64>, String> {
+        match self {
+            Page::Parsed(p) => crate::page::check_newest_first(p.data.iter().filter_map(|o| o.get("created")?.as_i64()), before),
+            // The page's own order was checked when it was read.
+            Page::Raw(p) => crate::page::check_newest_first(p.newest.into_iter().chain(p.oldest), before),
         }
     }
 

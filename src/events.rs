@@ -21,7 +21,7 @@ the last run to every selected stream.
   balance transactions and bank accounts; the children of a deleted parent are emitted deleted.
 */
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -125,7 +125,15 @@ impl Pass {
         let Some(first) = listings.iter().flat_map(|l| l.members()).next() else { return Ok(()) };
         let client = &first.account.client.clone();
         let listings = listings.as_slice();
-        let mut router = Router { client, listings, pinned_version, tx, seen: HashSet::new(), emitted: HashSet::new() };
+        let mut router = Router {
+            client,
+            listings,
+            pinned_version,
+            tx,
+            seen: HashSet::new(),
+            emitted: HashSet::new(),
+            fetched: HashMap::new(),
+        };
         for batch in &self.batches {
             let mut query: Query = vec![
                 ("limit".into(), PAGE_LIMIT.to_string()),
@@ -134,6 +142,9 @@ impl Pass {
             ];
             query.extend(batch.iter().map(|t| ("types[]".to_string(), t.to_string())));
             let mut pager = Pager::new();
+            let mut last_created = None;
+            // The events of one second, routed together once the list has moved past it.
+            let mut second: Vec<Value> = Vec::new();
             loop {
                 let mut q = query.clone();
                 if let Some(c) = pager.cursor() {
@@ -149,16 +160,23 @@ impl Pass {
                     }
                     Err(e) => return Err(e),
                 };
-                for event in &page.data {
-                    router.route(event).await?;
-                }
+                let created = page.data.iter().map(|e| e["created"].as_i64().unwrap_or(i64::MAX));
+                last_created = crate::page::check_newest_first(created, last_created)
+                    .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/events", &q), problem })?;
                 pager
                     .advance(&page)
                     .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/events", &q), problem })?;
+                for event in page.data {
+                    if second.first().is_some_and(|e: &Value| e["created"] != event["created"]) {
+                        router.route_second(&std::mem::take(&mut second)).await?;
+                    }
+                    second.push(event);
+                }
                 if pager.is_done() {
                     break;
                 }
             }
+            router.route_second(&std::mem::take(&mut second)).await?;
         }
         *self.emitted.lock().expect("not poisoned") = router.emitted;
         Ok(())
@@ -192,16 +210,70 @@ struct Router<'a> {
     seen: HashSet<(&'static str, String)>,
     /// `(stream, object id)` emitted: each object once per run.
     emitted: HashSet<(&'static str, String)>,
+    /// Objects retrieved by id for the event being routed, by path: one event feeds several
+    /// streams (a customer and its children), each object is fetched once.
+    fetched: HashMap<String, Fetched>,
+}
+
+/// The types of the events of one object in the second of the event being routed.
+#[derive(Clone, Copy)]
+struct Second<'a>(&'a [&'a str]);
+
+impl Second<'_> {
+    /// Another event of the object shares the second: which snapshot is newest is unknown.
+    fn is_ambiguous(self) -> bool {
+        self.0.len() > 1
+    }
+
+    /// Whether the object ends this second deleted for a stream whose deletion event is
+    /// `source.deleted`: the event is one, or (order unknown) another event of the second is.
+    fn deletes(self, source: &EventSource, event: &Value) -> bool {
+        let Some(deletion) = source.deleted else { return false };
+        event["type"].as_str() == Some(deletion) || self.0.contains(&deletion)
+    }
+}
+
+/// An object retrieved by id: its current state, or gone (404).
+#[derive(Clone)]
+enum Fetched {
+    Current(Value),
+    Gone,
 }
 
 impl Router<'_> {
-    async fn route(&mut self, event: &Value) -> Result<()> {
+    /// Routes the events of one second, in list order. Stripe does not say in which order
+    /// events of one second come, so for an object with several events in it the newest
+    /// snapshot is unknown: such an object is read by id instead (a 404 is a deletion).
+    ///
+    /// A deletion among them wins (an object is rarely re-created, or a payment method
+    /// re-attached, in the second it was deleted or detached).
+    async fn route_second(&mut self, events: &[Value]) -> Result<()> {
+        let mut per_object: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+        for e in events {
+            let o = &e["data"]["object"];
+            if let (Some(kind), Some(id)) = (o["object"].as_str(), o["id"].as_str()) {
+                per_object.entry((kind, id)).or_default().push(e["type"].as_str().unwrap_or(""));
+            }
+        }
+        for e in events {
+            let o = &e["data"]["object"];
+            let same: &[&str] = match (o["object"].as_str(), o["id"].as_str()) {
+                (Some(kind), Some(id)) => per_object.get(&(kind, id)).map_or(&[], Vec::as_slice),
+                _ => &[],
+            };
+            self.route(e, Second(same)).await?;
+        }
+        Ok(())
+    }
+
+    async fn route(&mut self, event: &Value, second: Second<'_>) -> Result<()> {
         let object = &event["data"]["object"];
         let (Some(kind), Some(id)) = (object["object"].as_str(), object["id"].as_str()) else {
             return Ok(());
         };
         let created = event["created"].as_i64().unwrap_or(0);
         let event_type = event["type"].as_str().unwrap_or("");
+        self.fetched.clear();
         for listing in self.listings.iter() {
             let parent_events = listing.parent.events.as_ref();
             for m in listing.members().filter(|m| m.active() && m.events_from.is_some_and(|f| created >= f)) {
@@ -209,7 +281,7 @@ impl Router<'_> {
                     // The same object can come from two sources (a bank account: a customer's
                     // source or the account's external account): the event type tells which.
                     if own.object == kind && own.types.contains(&event_type) {
-                        self.own_change(m, own, event, id, created, event_type).await?;
+                        self.own_change(m, own, event, id, created, second).await?;
                     }
                     for related in own.related.iter().filter(|r| r.object == kind) {
                         self.related_change(m, own, related, event, created).await?;
@@ -217,7 +289,7 @@ impl Router<'_> {
                 }
                 if m.sel.stream.parent().is_some() {
                     if let Some(pev) = parent_events.filter(|s| s.object == kind) {
-                        self.parent_change(m, pev, event, id, created, event_type).await?;
+                        self.parent_change(m, pev, event, id, created, second).await?;
                     }
                 }
             }
@@ -226,20 +298,13 @@ impl Router<'_> {
     }
 
     /// An event about an object of `m`'s own stream.
-    async fn own_change(
-        &mut self,
-        m: &Member,
-        source: &EventSource,
-        event: &Value,
-        id: &str,
-        created: i64,
-        event_type: &str,
-    ) -> Result<()> {
+    async fn own_change(&mut self, m: &Member, source: &EventSource, event: &Value, id: &str, created: i64, second: Second<'_>) -> Result<()> {
         let key = (m.name(), id.to_string());
         if !self.seen.insert(key.clone()) || self.emitted.contains(&key) {
             return Ok(());
         }
-        let deleted = source.deleted == Some(event_type);
+        let deleted = second.deletes(source, event);
+        let ambiguous = second.is_ambiguous() && !deleted;
         let snapshot = &event["data"]["object"];
         // A child's windows list only the children of new parents: a new child of an old parent
         // (a payment method attached to a customer synced long ago) comes from its event. The
@@ -247,7 +312,7 @@ impl Router<'_> {
         if !deleted && m.sel.stream.parent().is_none() && is_listed_by_windows(m, snapshot) {
             return Ok(());
         }
-        let object = self.current_shape(m.name(), source, event, deleted).await?;
+        let (object, deleted) = self.current_shape(m.name(), source, event, deleted, ambiguous).await?;
         self.emitted.insert(key);
         send_record(m, object, None, Change { updated: Some(created), deleted }, &now_rfc3339(), self.tx).await
     }
@@ -270,11 +335,7 @@ impl Router<'_> {
             return Ok(());
         }
         let path = fill_path(source.retrieve, &serde_json::json!({ "id": target }));
-        let current = match self.client.get_value(&path, &Vec::new()).await {
-            Ok(v) => v,
-            Err(Error::Http { status: Some(404), .. }) => return Ok(()),
-            Err(e) => return Err(e),
-        };
+        let Fetched::Current(current) = self.fetch(&path).await? else { return Ok(()) };
         if current.get("deleted").and_then(Value::as_bool) == Some(true) || is_listed_by_windows(m, &current) {
             return Ok(());
         }
@@ -283,48 +344,64 @@ impl Router<'_> {
     }
 
     /// An event about the parent of `m`'s objects: re-read (or delete) its children.
-    async fn parent_change(
-        &mut self,
-        m: &Member,
-        source: &EventSource,
-        event: &Value,
-        id: &str,
-        created: i64,
-        event_type: &str,
-    ) -> Result<()> {
+    async fn parent_change(&mut self, m: &Member, source: &EventSource, event: &Value, id: &str, created: i64, second: Second<'_>) -> Result<()> {
         if !self.seen.insert((m.name(), format!("parent:{id}"))) {
             return Ok(());
         }
-        let deleted = source.deleted == Some(event_type);
+        let deleted = second.deletes(source, event);
+        let ambiguous = second.is_ambiguous() && !deleted;
         if !deleted && is_listed_by_windows(m, &event["data"]["object"]) {
             return Ok(());
         }
-        let parent = self.current_shape(m.name(), source, event, deleted).await?;
+        let (parent, deleted) = self.current_shape(m.name(), source, event, deleted, ambiguous).await?;
         let change = Change { updated: Some(created), deleted };
         read_children(m, &parent, change, Some(&mut self.emitted), self.tx).await
     }
 
-    /// The event's object in the pinned API version: the snapshot itself when the versions match
-    /// (or the object is deleted and cannot be re-read), else the object re-read by id.
-    async fn current_shape(&self, stream: &str, source: &EventSource, event: &Value, deleted: bool) -> Result<Value> {
+    /// The event's object in the pinned API version, and whether it is deleted: the snapshot
+    /// itself when the versions match (or the object is deleted and cannot be re-read), else the
+    /// object re-read by id; re-read also when the event is `ambiguous` (its second holds another
+    /// event of the object, so this snapshot may not be the newest). A re-read that answers 404
+    /// (or a deleted stub) means the object is gone although no deletion event was read: its
+    /// snapshot is emitted as deleted.
+    async fn current_shape(
+        &mut self,
+        stream: &str,
+        source: &EventSource,
+        event: &Value,
+        deleted: bool,
+        ambiguous: bool,
+    ) -> Result<(Value, bool)> {
         let snapshot = &event["data"]["object"];
         let version = event["api_version"].as_str().unwrap_or(self.pinned_version);
-        if deleted || version == self.pinned_version {
-            return Ok(snapshot.clone());
+        if (deleted || version == self.pinned_version) && !ambiguous {
+            return Ok((snapshot.clone(), deleted));
         }
         let path = fill_path(source.retrieve, snapshot);
-        match self.client.get_value(&path, &Vec::new()).await {
-            Ok(current) if current.get("deleted").and_then(Value::as_bool) == Some(true) => Ok(snapshot.clone()),
-            Ok(current) => Ok(current),
-            Err(Error::Http { status: Some(404), .. }) => {
-                log::warn(&format!(
-                    "{stream}: event {} is in API version {version} and {path} is gone; emitting the event's snapshot as it is",
+        match self.fetch(&path).await? {
+            Fetched::Current(current) if current.get("deleted").and_then(Value::as_bool) != Some(true) => Ok((current, false)),
+            _ => {
+                log::info(&format!(
+                    "{stream}: {path} (event {}) is gone: emitting its last snapshot as deleted",
                     event["id"].as_str().unwrap_or("?")
                 ));
-                Ok(snapshot.clone())
+                Ok((snapshot.clone(), true))
             }
-            Err(e) => Err(e),
         }
+    }
+
+    /// `GET path` once per routed event: the streams an event feeds share one retrieve.
+    async fn fetch(&mut self, path: &str) -> Result<Fetched> {
+        if let Some(f) = self.fetched.get(path) {
+            return Ok(f.clone());
+        }
+        let fetched = match self.client.get_value(path, &Vec::new()).await {
+            Ok(v) => Fetched::Current(v),
+            Err(Error::Http { status: Some(404), .. }) => Fetched::Gone,
+            Err(e) => return Err(e),
+        };
+        self.fetched.insert(path.to_string(), fetched.clone());
+        Ok(fetched)
     }
 }
 

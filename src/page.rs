@@ -112,10 +112,34 @@ impl Pager {
     }
 }
 
+/// Stripe lists newest first (`created` descending). `created` values of a page in list order,
+/// after `before` (the last `created` of the previous page): the page's last `created`, or what is
+/// out of order. A list in another order would let a bookmark move past objects not yet read, so
+/// it stops the run instead.
+pub fn check_newest_first(created: impl IntoIterator<Item = i64>, before: Option<i64>) -> Result<Option<i64>, String> {
+    let mut last = before;
+    for c in created {
+        if let Some(l) = last.filter(|l| c > *l) {
+            return Err(format!("the list is not newest first (created {c} after {l}), which Stripe guarantees"));
+        }
+        last = Some(c);
+    }
+    Ok(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lists_must_come_newest_first() {
+        assert_eq!(check_newest_first([5, 5, 3], None), Ok(Some(3)));
+        assert_eq!(check_newest_first([], Some(4)), Ok(Some(4)));
+        assert_eq!(check_newest_first([4, 2], Some(4)), Ok(Some(2)), "one second may go on into the next page");
+        assert!(check_newest_first([3, 4], None).unwrap_err().contains("not newest first"));
+        assert!(check_newest_first([5], Some(4)).is_err(), "across pages too");
+    }
 
     fn page(ids: &[&str], has_more: bool) -> ListPage {
         ListPage { data: ids.iter().map(|i| json!({"id": i})).collect(), has_more }

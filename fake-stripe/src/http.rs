@@ -171,6 +171,20 @@ impl App {
         Ok(())
     }
 
+    /// Events created from now on list before those already made in their second (see
+    /// [`Store::events_of_a_second_oldest_first`]), in every account.
+    pub fn set_events_of_a_second_oldest_first(&self, on: bool) {
+        for lock in std::iter::once(&self.store).chain(self.connected.iter().map(|(_, l)| l)) {
+            lock.write().unwrap_or_else(|e| e.into_inner()).events_of_a_second_oldest_first = on;
+        }
+    }
+
+    /// Removes an object with no event at all (as Stripe's "delete all test data" does, or a
+    /// deletion in the moment between an event list and a read by id).
+    pub fn purge_in(&self, account: Option<&str>, resource: &str, id: &str) -> Result<(), ApiError> {
+        mutate::purge(&mut Self::write(self.store_lock(account)?), resource, id)
+    }
+
     /// Moves the virtual clock forward; an error with the real clock or a negative step.
     pub fn advance_clock(&self, secs: i64) -> Result<i64, ApiError> {
         let mut s = self.store_mut();

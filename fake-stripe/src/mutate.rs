@@ -143,6 +143,19 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
 }
 
 /// Deletes an object Stripe can delete (the deleted stub and the change).
+/// Removes an object and nothing else: no event, no change to the objects around it.
+pub fn purge(store: &mut Store, resource: &str, id: &str) -> Result<()> {
+    let gone = match generic::index(resource) {
+        Some(res) => store.gremove(res, id).is_some(),
+        None => store.remove(resource_kind(resource)?, id).is_some(),
+    };
+    if gone {
+        Ok(())
+    } else {
+        Err(ApiError::no_such(resource, id, "id", 404))
+    }
+}
+
 pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Change)> {
     if let Some(res) = generic::index(resource) {
         return generic_delete(store, res, id);

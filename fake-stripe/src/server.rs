@@ -281,6 +281,20 @@ impl FakeStripe {
         self.app.set_event_api_version(version).map_err(|e| e.message)
     }
 
+    /// Events created from now on list before the events already made in the same second (oldest
+    /// first within a second; Stripe does not document that order). `false`: newest first again.
+    pub fn set_events_of_a_second_oldest_first(&self, on: bool) {
+        self.app.set_events_of_a_second_oldest_first(on);
+    }
+
+    /// Removes an object of the platform's data without any event (Stripe's "delete all test
+    /// data", or a deletion whose event a reader has not seen yet). Panics when there is no such object.
+    pub fn purge(&self, resource: &str, id: &str) {
+        if let Err(e) = self.app.purge_in(None, resource, id) {
+            panic!("fake-stripe: purge {resource} {id}: {}", e.message);
+        }
+    }
+
     pub fn set_latency(&self, d: Duration) {
         self.app.switches.set_latency(d);
     }

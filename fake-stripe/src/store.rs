@@ -89,6 +89,10 @@ pub struct Store {
     graveyard: HashMap<String, Record>,
     /// The `api_version` of events created from now on (`None`: the fake's own, 2024-06-20).
     pub event_api_version: Option<String>,
+    /// Events created from now on list *before* the events already made in the same second
+    /// (oldest first within a second). Stripe does not document the order of events that share a
+    /// second; this is the order that misleads a reader most.
+    pub events_of_a_second_oldest_first: bool,
     /// The id of the account the API key belongs to.
     pub account_id: String,
     /// Products sold on invoices.
@@ -114,6 +118,7 @@ impl Store {
             account_id,
             products: Vec::new(),
             next_seq: 0,
+            events_of_a_second_oldest_first: false,
             rng,
             prerendered: None,
         }
@@ -208,7 +213,11 @@ impl Store {
         api_version: Option<String>,
     ) -> String {
         let id = self.rng.id("evt_", 24);
-        let seq = self.next_seq();
+        let seq = match self.next_seq() {
+            // Below every event made before, so newest-first lists show it after them.
+            n if self.events_of_a_second_oldest_first => u64::MAX / 2 - n,
+            n => u64::MAX / 2 + n,
+        };
         self.insert(Record {
             id: id.clone(),
             created,

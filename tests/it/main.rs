@@ -14,6 +14,8 @@ mod http;
 mod config_errors;
 /// Changes and deletions through the shared events pass; the fold test.
 mod updates;
+/// The events pass against what Stripe leaves unsaid: one second's order, silent deletions.
+mod event_fidelity;
 /// The Airbyte protocol: spec, check, discover, read.
 mod airbyte;
 mod all_streams;

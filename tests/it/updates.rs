@@ -46,7 +46,7 @@ fn fold(tables: &mut BTreeMap<String, Table>, out: &Output) {
     }
 }
 
-fn wait_for_next_second() {
+pub(crate) fn wait_for_next_second() {
     // Objects changed in the second a sync starts are left to the next run (windows and the
     // events pass end before the sync's start): a real account keeps changing, but this test's
     // last sync must see everything.
@@ -214,13 +214,13 @@ fn fold_test(selected: &[&'static str]) {
 }
 
 /// A sync of `streams` from the fake's current state, returning the final STATE.
-fn baseline(fake: &FakeStripe, files: &Files, streams: &[&str]) -> Value {
+pub(crate) fn baseline(fake: &FakeStripe, files: &Files, streams: &[&str]) -> Value {
     let out = sync(files, &config_for(fake), &catalog_selecting(streams), None);
     assert!(out.success(), "{}", out.stderr);
     out.last_state().unwrap().clone()
 }
 
-fn oldest(fake: &FakeStripe, resource: &str, pred: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn oldest(fake: &FakeStripe, resource: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let mut all: Vec<Value> = fake.objects(resource).into_iter().filter(|o| pred(o)).collect();
     all.sort_by_key(|o| o["created"].as_i64().unwrap());
     all.into_iter().next().unwrap_or_else(|| panic!("the fake has a matching {resource}"))

@@ -1,0 +1,94 @@
+//! The events pass against what Stripe leaves undocumented or unannounced: events of one
+//! second in any order, objects gone without a deletion event, lists out of order, and one
+//! read by id per changed object.
+
+use fake_stripe::{FakeStripe, Options};
+use serde_json::{json, Value};
+
+use crate::hostile::{Hostile, Reply};
+use crate::tap_run::{catalog_selecting, config_for, sync, sync_env, Files};
+use crate::updates::{baseline, oldest, wait_for_next_second};
+
+fn event_times(fake: &FakeStripe, object_id: &str) -> Vec<i64> {
+    fake.objects("event").iter().filter(|e| e["data"]["object"]["id"] == object_id).map(|e| e["created"].as_i64().unwrap()).collect()
+}
+
+#[test]
+fn events_of_one_second_in_any_order_end_with_the_current_object() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let state = baseline(&fake, &files, &["customers"]);
+    let cid = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
+    fake.set_events_of_a_second_oldest_first(true);
+    // Two changes in one second (retried when the second turned between them).
+    for attempt in 0.. {
+        assert!(attempt < 5, "two updates kept straddling a second");
+        wait_for_next_second();
+        fake.update("customer", &cid, json!({"description": format!("first {attempt}")}));
+        fake.update("customer", &cid, json!({"description": format!("second {attempt}")}));
+        let times = event_times(&fake, &cid);
+        if times.len() >= 2 && times[0] == times[1] {
+            break;
+        }
+    }
+    wait_for_next_second();
+    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
+    assert!(out.success(), "{}", out.stderr);
+    let last = out.records("customers").into_iter().rev().find(|r| r["id"] == cid.as_str()).cloned().expect("the customer");
+    let current = fake.objects("customer").into_iter().find(|c| c["id"] == cid.as_str()).unwrap();
+    assert_eq!(last["description"], current["description"], "the last record is the customer as it is now");
+}
+
+#[test]
+fn an_object_gone_without_a_deletion_event_is_emitted_deleted() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let state = baseline(&fake, &files, &["customers"]);
+    let cid = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
+    // An event in another API version is re-read by id; the customer is gone by then, and no
+    // event says so.
+    fake.set_event_api_version(Some("2020-08-27"));
+    fake.update("customer", &cid, json!({"description": "changed, then gone"}));
+    fake.set_event_api_version(None);
+    fake.purge("customer", &cid);
+    wait_for_next_second();
+    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
+    assert!(out.success(), "{}", out.stderr);
+    let records: Vec<&Value> = out.records("customers").into_iter().filter(|r| r["id"] == cid.as_str()).collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["is_deleted"], json!(true), "a customer that answers 404 is deleted: {}", records[0]);
+}
+
+#[test]
+fn a_changed_object_is_read_by_id_once_for_all_the_streams_it_feeds() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let streams = ["customers", "customer_balance_transactions", "bank_accounts"];
+    let state = baseline(&fake, &files, &streams);
+    let cid = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
+    fake.set_event_api_version(Some("2020-08-27"));
+    fake.update("customer", &cid, json!({"description": "one read by id"}));
+    fake.set_event_api_version(None);
+    wait_for_next_second();
+    fake.clear_requests();
+    let out = sync(&files, &config_for(&fake), &catalog_selecting(&streams), Some(&state));
+    assert!(out.success(), "{}", out.stderr);
+    let reads = fake.requests().iter().filter(|r| r.path == format!("/v1/customers/{cid}")).count();
+    assert_eq!(reads, 1, "the customer feeds three streams and is read by id once");
+}
+
+#[test]
+fn a_list_that_is_not_newest_first_stops_the_run() {
+    // Two charges, oldest first: a bookmark moved by this order would skip objects.
+    let page = json!({"object": "list", "url": "/v1/charges", "has_more": false, "data": [
+        {"id": "ch_old", "object": "charge", "created": 1_700_000_000},
+        {"id": "ch_new", "object": "charge", "created": 1_700_000_100}]});
+    let server = Hostile::start(move |_| Reply::json("200 OK", &[], &page.to_string()));
+    let files = Files::new();
+    let config = json!({"client_secret": "sk_test_fake", "base_url": server.base_url, "account_id": "acct_1", "start_date": "2023-01-01T00:00:00Z"});
+    let out = sync_env(&files, &config, &catalog_selecting(&["charges"]), None, &[("TAP_STRIPE_RETRY_BASE_MS", "1")]);
+    assert_eq!(out.code, Some(5), "{}", out.stderr);
+    assert!(out.stderr.contains("not newest first"), "{}", out.stderr);
+    let state = out.last_state().expect("a final STATE");
+    assert!(state["bookmarks"]["charges"].get("created").is_none(), "the bookmark did not move: {state}");
+}
