@@ -27,3 +27,5 @@ mod secrets;
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
+/// The state file: bookmarks in the future or absurdly old.
+mod state_file;
