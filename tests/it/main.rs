@@ -27,5 +27,5 @@ mod secrets;
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
-/// The state file: bookmarks in the future or absurdly old.
+/// The state file: future and absurd bookmarks, wrapped STATE messages, unreadable values.
 mod state_file;

@@ -1,11 +1,12 @@
-//! The state file: bookmarks in the future or absurdly old.
+//! The state file: bookmarks in the future or absurdly old, a wrapped STATE message, JSON lines,
+//! and unreadable bookmark values.
 
 use std::collections::BTreeSet;
 
 use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
-use crate::tap_run::{catalog_selecting, config_for, sync, Files, Output, BIN};
+use crate::tap_run::{catalog_selecting, config_for, run, sync, Files, Output, BIN};
 
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -103,6 +104,73 @@ fn an_absurdly_old_bookmark_reads_from_2010() {
             assert!(gte.parse::<i64>().unwrap() >= tap_stripe::config::HISTORY_START, "{}", r.query);
         }
     }
+}
+
+/// A state whose charges bookmark is in the middle of the history, after one full sync.
+fn mid_state(fake: &FakeStripe) -> Value {
+    let mut created: Vec<i64> = fake.objects("charge").iter().map(|c| c["created"].as_i64().unwrap()).collect();
+    created.sort();
+    json!({"bookmarks": {"charges": {"created": created[created.len() / 2]}}, "currently_syncing": "charges"})
+}
+
+fn sync_with_state_text(files: &Files, config: &Value, catalog: &Value, state: &str) -> Output {
+    let c = files.json("config.json", config);
+    let k = files.json("catalog.json", catalog);
+    let s = files.write("state.json", state);
+    run(&["--config", &c, "--catalog", &k, "--state", &s])
+}
+
+#[test]
+fn a_wrapped_state_message_resumes_like_its_value() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let config = config_for(&fake);
+    let catalog = catalog_selecting(&["charges"]);
+    let bare = mid_state(&fake);
+    let plain = sync(&files, &config, &catalog, Some(&bare));
+    assert!(plain.success(), "{}", plain.stderr);
+    let want = plain.id_set("charges");
+    assert!(!want.is_empty() && want.len() < fake.objects("charge").len(), "the bookmark is mid-history");
+
+    let wrapped = json!({"type": "STATE", "value": bare});
+    // One message, and JSON lines (a target's or the tap's own output): the last STATE counts.
+    let older = json!({"type": "STATE", "value": {"bookmarks": {}}});
+    let lines = format!("{older}\n{wrapped}\n");
+    for text in [wrapped.to_string(), lines] {
+        let out = sync_with_state_text(&files, &config, &catalog, &text);
+        assert!(out.success(), "{}", out.stderr);
+        assert_eq!(out.id_set("charges"), want, "resumed like the bare value: {text}");
+        for state in out.states() {
+            assert!(state.get("type").is_none() && state.get("value").is_none(), "no wrapper in the STATE written: {state}");
+            assert_eq!(state["currently_syncing"], "charges", "other top-level keys are kept: {state}");
+        }
+    }
+}
+
+/// A sync with this state text fails before reading: exit 2, one CRITICAL line holding `expect`,
+/// nothing on stdout.
+fn state_fails(state: &str, expect: &[&str]) {
+    let files = Files::new();
+    let config = json!({"client_secret": "sk_test_x", "base_url": "http://127.0.0.1:9"});
+    let out = sync_with_state_text(&files, &config, &catalog_selecting(&["charges"]), state);
+    assert_eq!(out.code, Some(2), "{state}: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "no SCHEMA or RECORD: {}", out.stdout);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("CRITICAL") && out.stderr.contains("state file"), "{}", out.stderr);
+    for e in expect {
+        assert!(out.stderr.contains(e), "expected {e:?} in {}", out.stderr);
+    }
+}
+
+#[test]
+fn an_unreadable_bookmark_value_stops_the_run() {
+    state_fails(r#"{"bookmarks": {"charges": {"created": "not a date"}}}"#, &["charges", "created", "not a date", "Unix seconds", "RFC 3339"]);
+    state_fails(r#"{"bookmarks": {"charges": {"created": true}}}"#, &["charges", "created", "true"]);
+    // Unselected streams, other bookmark keys, and Connect accounts are checked too.
+    state_fails(r#"{"bookmarks": {"coupons": {"updated": {"at": 5}}}}"#, &["coupons", "updated"]);
+    state_fails(r#"{"bookmarks": {"invoices_events": {"updates_created": "-x"}}}"#, &["invoices_events", "updates_created"]);
+    state_fails(r#"{"bookmarks": {"charges": {"accounts": {"acct_1": {"created": "soon"}}}}}"#, &["charges", "acct_1", "created", "soon"]);
+    state_fails(r#"{"type": "STATE", "value": {"bookmarks": {"charges": {"date": [1]}}}}"#, &["charges", "date"]);
 }
 
 /// Airbyte's acceptance tests expect a state in the future to read nothing, without an error.
