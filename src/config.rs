@@ -141,7 +141,8 @@ impl Config {
                 Error::config("start_date", format!("must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z, got {s:?}"))
             })?),
             None => None,
-        };
+        }
+        .map(|t| sane_start_date(t, chrono::Utc::now().timestamp()));
         let base_url = get("base_url").and_then(Value::as_str).unwrap_or(DEFAULT_BASE_URL);
         let base_url = check_base_url(base_url)?;
         let api_version = get("api_version").and_then(Value::as_str).unwrap_or(DEFAULT_API_VERSION).to_string();
@@ -224,6 +225,25 @@ pub fn read_json_file_with(what: &'static str, path: &str, light: impl Fn(&str) 
         return Ok(v);
     }
     serde_json::from_str(&text).map_err(|e| err(format!("is not valid JSON: {e}")))
+}
+
+/// `start_date` as the engine may use it ([`crate::bookmark::sane`]): one in the future is
+/// clamped to now with a warning (nothing is read until then), one before [`HISTORY_START`] is
+/// raised to it (Stripe has nothing older).
+fn sane_start_date(start_date: i64, now: i64) -> i64 {
+    let (sane, note) = crate::bookmark::sane(start_date, now);
+    let iso = |t: i64| chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339());
+    match note {
+        Some(crate::bookmark::Note::Future { .. }) => crate::log::warn(&format!(
+            "config: `start_date` {} is in the future: streams without a bookmark start at now ({}) instead, \
+             so they read nothing older (fix start_date if that is not what you want)",
+            iso(start_date),
+            iso(sane)
+        )),
+        Some(note) => crate::log::debug(&crate::bookmark::note_message("config: `start_date`", start_date, sane, note)),
+        None => {}
+    }
+    sane
 }
 
 /// Parses an RFC 3339 date-time to Unix seconds.
@@ -478,6 +498,18 @@ mod tests {
         assert!(p.contains("`client_secret` contains a character") && !p.contains("ab cd"), "{p}");
         let p = problem(json!({"client_secret": "  "}));
         assert!(p.contains("`client_secret` must be a Stripe secret"), "{p}");
+    }
+
+    #[test]
+    fn start_date_is_never_after_now_nor_before_2010() {
+        let now = 1_800_000_000;
+        assert_eq!(sane_start_date(now + 86_400, now), now);
+        assert_eq!(sane_start_date(0, now), HISTORY_START);
+        assert_eq!(sane_start_date(1_704_067_200, now), 1_704_067_200);
+        let c = Config::from_value(json!({"client_secret": "sk_test_1", "start_date": "2999-01-01T00:00:00Z"})).unwrap();
+        assert!(c.start_date.unwrap() <= chrono::Utc::now().timestamp());
+        let c = Config::from_value(json!({"client_secret": "sk_test_1", "start_date": "2000-01-01T00:00:00Z"})).unwrap();
+        assert_eq!(c.start_date, Some(HISTORY_START));
     }
 
     #[test]

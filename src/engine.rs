@@ -66,7 +66,8 @@ pub(crate) struct Member {
     /// stream is not part of it (first sync, or objects that never change).
     pub events_from: Option<i64>,
     /// The stream is re-read from its start (its updates bookmark was older than Stripe keeps
-    /// events): its `created` bookmark is reset to `threshold` before anything is read.
+    /// events), or its bookmark was in the future: its `created` bookmark is reset to
+    /// `threshold` before anything is read.
     pub reread: bool,
     /// Set when Stripe refuses this stream (403): it is skipped for the rest of the run.
     disabled: AtomicBool,
@@ -626,8 +627,10 @@ fn plan(
                 Scope::Platform => None,
                 Scope::Account => account.bookmarks.as_deref(),
             };
+            // A bookmark in the future is clamped to now and written back (`reread`) before anything is read.
+            let (created, future) = bookmark::checked(def.name, book, "created", state.created_in(def.name, book), now);
             let (mut threshold, clamped_from) =
-                slice::start_of(state.created_in(def.name, book), config.start_date, HISTORY_START, parent.history_days, now);
+                slice::start_of(created, config.start_date, HISTORY_START, parent.history_days, now);
             if let Some(from) = clamped_from {
                 log::warn(&format!(
                     "{}: Stripe keeps {} only for the last {} days; reading from {} instead of {}",
@@ -639,9 +642,9 @@ fn plan(
                 ));
             }
             let mut events_from = None;
-            let mut reread = false;
+            let mut reread = future;
             if def.is_mutable() {
-                if let Some(updated) = state.updated_in(def.name, book) {
+                if let Some(updated) = bookmark::checked(def.name, book, "updated", state.updated_in(def.name, book), now).0 {
                     let floor = events::retention_floor(now);
                     if events::is_gap(updated, now) {
                         log::warn(&format!(

@@ -83,7 +83,8 @@ pub async fn run(command: Command) -> Result<()> {
                 }
             };
             let state = match &state {
-                Some(path) => State::from_value(read_json_file("state", path)?, path)?,
+                // A Singer state file may hold JSON lines (a target's output): the last STATE counts.
+                Some(path) => State::from_value(config::read_json_file_with("state", path, state::last_state_line)?, path)?,
                 None => State::default_value(),
             };
             if catalog.is_some() && selected.is_empty() {

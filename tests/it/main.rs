@@ -35,3 +35,5 @@ mod hostile;
 mod robust;
 /// Proxies (never for loopback), redirects (never followed), TLS trust (system store, SSL_CERT_FILE).
 mod network;
+/// The state file: future and absurd bookmarks, wrapped STATE messages, unreadable values.
+mod state_file;
