@@ -75,6 +75,10 @@ pub(crate) struct Member {
     output: Arc<Output>,
     /// The account the stream is read from.
     pub account: Arc<Account>,
+    /// Where the bookmarks of a member that only applies events are kept, when not where
+    /// [`Member::book`] would put them: a connected account's changes to a platform stream
+    /// (its account and persons) are listed in that account's events, and kept under it.
+    pub events_book: Option<String>,
 }
 
 impl Member {
@@ -83,6 +87,9 @@ impl Member {
     }
     /// Where this member's bookmarks are kept in the state (see [`Account::bookmarks`]).
     pub fn book(&self) -> Option<&str> {
+        if let Some(b) = &self.events_book {
+            return Some(b);
+        }
         match self.sel.stream.scope {
             Scope::Platform => None,
             Scope::Account => self.account.bookmarks.as_deref(),
@@ -263,7 +270,8 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         Arc::new((0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect());
     let mut writer = Writer::stdout();
     let mut all: Vec<&'static str> = listings.iter().flat_map(Listing::members).map(Member::name).collect();
-    all.dedup();
+    let mut named = HashSet::new();
+    all.retain(|n| named.insert(*n));
     let mut started: HashSet<&'static str> = HashSet::new();
 
     for listing in listings.iter() {
@@ -329,6 +337,11 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 }
             }
             let (listings, passes, tx, capacity) = (listings.clone(), passes.clone(), tx.clone(), capacity.clone());
+            // The events pass of an account reads that account's events (`Stripe-Account`).
+            let events_client = match job {
+                Job::Events { account } => Some(accounts[account].client.clone()),
+                Job::Window { .. } => None,
+            };
             let version = config.api_version.clone();
             let after = match job {
                 Job::Window { listing, window } => cursors.remove(&(listing, window)),
@@ -336,7 +349,10 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             };
             jobs.spawn(async move {
                 let result = match job {
-                    Job::Events { account } => passes[account].run(&listings, account, &version, &tx).await.map(|()| job),
+                    Job::Events { account } => {
+                        let client = events_client.expect("an events job has its account's client");
+                        passes[account].run(&listings, account, &client, &version, &tx).await.map(|()| job)
+                    }
                     Job::Window { listing, window } => {
                         let pass = &passes[listings[listing].account];
                         capacity.running.fetch_add(1, Ordering::Relaxed);
@@ -673,6 +689,7 @@ fn plan(
                 disabled: AtomicBool::new(false),
                 output: output.clone(),
                 account: account.clone(),
+                events_book: None,
             };
             if def.name == parent.name {
                 parent_member = Some(member);
@@ -684,21 +701,94 @@ fn plan(
             continue;
         }
         let start = parent_member.iter().chain(children.iter()).map(|m| m.threshold).min().unwrap_or(now);
-        let windows = match parent.source {
-            Source::List { created_filter: true, .. } => match config.window_secs {
-                Some(size) => slice::Tiles::new(start, now, size),
-                // Adaptive: one window, split by the density its first page shows (empty
-                // history costs one request, dense history is read in parallel parts).
-                None => slice::Tiles::new(start, now, i64::MAX),
-            },
-            // No `created` filter: the whole list is one job, read in full every run.
-            _ => slice::Tiles::new(HISTORY_START.min(start), now.max(start), i64::MAX),
-        };
+        let windows = windows_of(config, parent, start, now);
         let listing = Listing { account: a, parent, parent_member, children, windows };
         listings.push(listing);
     }
     }
+    connected_changes(config, state, now, accounts, &mut listings);
     listings
+}
+
+/// The `created` windows a listing reads from `start` to the sync's start.
+fn windows_of(config: &Config, parent: &StreamDef, start: i64, now: i64) -> slice::Tiles {
+    match parent.source {
+        Source::List { created_filter: true, .. } => match config.window_secs {
+            Some(size) => slice::Tiles::new(start, now, size),
+            // Adaptive: one window, split by the density its first page shows (empty
+            // history costs one request, dense history is read in parallel parts).
+            None => slice::Tiles::new(start, now, i64::MAX),
+        },
+        // No `created` filter: the whole list is one job, read in full every run.
+        _ => slice::Tiles::new(HISTORY_START.min(start), now.max(start), i64::MAX),
+    }
+}
+
+/// In a Connect sync, the changes of each connected account to the platform's streams (its
+/// `account.updated`, its persons' `person.*`): Stripe lists them in that account's events, not
+/// the platform's. For every connected account, a listing with no windows whose members apply
+/// those events to the platform's rows (records and reads as the platform, bookmarks under the
+/// account). A connected account whose last applied change is older than Stripe's 30 days of
+/// events makes the platform stream read whole again.
+fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<Account>], listings: &mut Vec<Listing>) {
+    let Some(platform) = listings.iter().position(|l| l.account == 0 && l.parent.scope == Scope::Platform) else { return };
+    let connected: Vec<(usize, String)> = accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, acct)| acct.id != accounts[0].id)
+        .filter_map(|(a, acct)| acct.bookmarks.clone().map(|b| (a, b)))
+        .collect();
+    let mut reread: Vec<&'static str> = Vec::new();
+    let mut extra = Vec::new();
+    for (a, book) in connected {
+        let mut follow = |m: &Member| -> Option<Member> {
+            m.sel.stream.is_mutable().then_some(())?;
+            let updated = bookmark::checked(m.name(), Some(&book), "updated", state.updated_in(m.name(), Some(&book)), now).0;
+            let events_from = match updated {
+                Some(u) if events::is_gap(u, now) => {
+                    reread.push(m.name());
+                    Some(events::retention_floor(now))
+                }
+                Some(u) => Some((u - config.lookback_secs).max(events::retention_floor(now))),
+                None => None,
+            };
+            Some(Member {
+                sel: m.sel.clone(),
+                threshold: m.threshold,
+                events_from,
+                reread: false,
+                disabled: AtomicBool::new(false),
+                output: m.output.clone(),
+                account: m.account.clone(),
+                events_book: Some(book.clone()),
+            })
+        };
+        let l = &listings[platform];
+        let parent_member = l.parent_member.as_ref().and_then(&mut follow);
+        let children: Vec<Member> = l.children.iter().filter_map(&mut follow).collect();
+        if parent_member.is_some() || !children.is_empty() {
+            extra.push(Listing { account: a, parent: l.parent, parent_member, children, windows: slice::Tiles::new(now, now, 1) });
+        }
+    }
+    listings.extend(extra);
+    if reread.is_empty() {
+        return;
+    }
+    let l = &mut listings[platform];
+    let from_start = slice::start_of(None, config.start_date, HISTORY_START, l.parent.history_days, now).0;
+    for m in l.parent_member.iter_mut().chain(l.children.iter_mut()).filter(|m| reread.contains(&m.name())) {
+        log::warn(&format!(
+            "{}: a connected account's changes were last applied more than {} days ago (Stripe keeps events that long); \
+             re-reading the whole stream from {} in this run",
+            m.name(),
+            events::RETENTION_DAYS,
+            iso(from_start)
+        ));
+        m.threshold = m.threshold.min(from_start);
+        m.reread = true;
+    }
+    let start = l.members().map(|m| m.threshold).min().unwrap_or(now);
+    l.windows = windows_of(config, l.parent, start, now);
 }
 
 pub(crate) fn iso(t: i64) -> String {

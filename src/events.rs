@@ -113,17 +113,17 @@ impl Pass {
         self.emitted.lock().expect("not poisoned").contains(&(stream, id.to_string()))
     }
 
-    /// Reads every batch and emits the changed objects.
+    /// Reads every batch of the account's events (with `client`, which reads as that account)
+    /// and emits the changed objects.
     pub(crate) async fn run(
         &self,
         listings: &[Listing],
         account: usize,
+        client: &Client,
         pinned_version: &str,
         tx: &mpsc::Sender<Event>,
     ) -> Result<()> {
         let listings: Vec<&Listing> = listings.iter().filter(|l| l.account == account).collect();
-        let Some(first) = listings.iter().flat_map(|l| l.members()).next() else { return Ok(()) };
-        let client = &first.account.client.clone();
         let listings = listings.as_slice();
         let mut router = Router {
             client,

@@ -110,7 +110,11 @@ pub async fn run(command: Command) -> Result<()> {
             log::set_level(config.log_level);
             let (streams, output) = airbyte::configured(&read_json_file("catalog", &catalog)?, &catalog)?;
             let mut state = match &state {
-                Some(path) => State::from_value(airbyte::state_from_airbyte(read_json_file("state", path)?), path)?,
+                Some(path) => {
+                    let value = airbyte::state_from_airbyte(read_json_file("state", path)?)
+                        .map_err(|problem| Error::Input { what: "state", path: path.clone(), problem })?;
+                    State::from_value(value, path)?
+                }
                 None => State::default_value(),
             };
             let mut selected = Vec::new();

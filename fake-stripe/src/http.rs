@@ -102,7 +102,10 @@ impl App {
 
     /// Creates an object in an account's data (`None`: the platform).
     pub fn create_in(&self, account: Option<&str>, resource: &str, fields: &Value) -> Result<Value, ApiError> {
-        mutate::create(&mut Self::write(self.store_lock(account)?), resource, fields).map(|(v, _)| v)
+        let lock = self.store_lock(account)?;
+        let (v, change) = mutate::create(&mut Self::write(lock), resource, fields)?;
+        self.to_connected_accounts(lock, std::slice::from_ref(&change));
+        Ok(v)
     }
 
     /// Updates an object in an account's data. Updating a connected `account` (platform data) emits
@@ -110,6 +113,7 @@ impl App {
     pub fn update_in(&self, account: Option<&str>, resource: &str, id: &str, changes: &Value) -> Result<Value, ApiError> {
         let lock = self.store_lock(account)?;
         if resource == "account" && std::ptr::eq(lock, &self.store) {
+            // The platform's data emits nothing for a connected account; the account's own does.
             let before = self.objects_in(&self.store, "account").into_iter().find(|a| a["id"] == id);
             let (after, _) = mutate::update(&mut self.store_mut(), resource, id, changes)?;
             if let (Some(before), Ok(target)) = (before, self.store_lock(Some(id))) {
@@ -119,12 +123,50 @@ impl App {
             }
             return Ok(after);
         }
-        mutate::update(&mut Self::write(lock), resource, id, changes).map(|(v, _)| v)
+        let (v, change) = mutate::update(&mut Self::write(lock), resource, id, changes)?;
+        self.to_connected_accounts(lock, std::slice::from_ref(&change));
+        Ok(v)
     }
 
     /// Deletes an object in an account's data.
     pub fn delete_in(&self, account: Option<&str>, resource: &str, id: &str) -> Result<Value, ApiError> {
-        mutate::delete(&mut Self::write(self.store_lock(account)?), resource, id).map(|(v, _)| v)
+        let lock = self.store_lock(account)?;
+        let (v, change) = mutate::delete(&mut Self::write(lock), resource, id)?;
+        self.to_connected_accounts(lock, std::slice::from_ref(&change));
+        Ok(v)
+    }
+
+    /// Stripe lists the events of a connected account's own objects (`account.updated`,
+    /// `person.*`) with that account's `Stripe-Account` header, not the platform's. The platform's
+    /// data holds connected accounts and their persons, so their changes' events move from the
+    /// platform's events to the account's. (Accounts without data of their own, in a fake started
+    /// without `connected_accounts`, keep them.)
+    fn to_connected_accounts(&self, changed_in: &RwLock<Store>, changes: &[Change]) {
+        if !std::ptr::eq(changed_in, &self.store) {
+            return;
+        }
+        for c in changes {
+            let account = match c.resource.as_str() {
+                "account" => Some(c.id.clone()),
+                "person" => {
+                    let store = self.store();
+                    store.gget_or_deleted(crate::generic::idx("person"), &c.id).and_then(|r| r.parent().map(str::to_string))
+                }
+                _ => None,
+            };
+            let Some(target) = account.and_then(|a| self.store_lock(Some(&a)).ok()) else { continue };
+            if std::ptr::eq(target, &self.store) || c.event_ids.is_empty() {
+                continue;
+            }
+            let events: Vec<_> = {
+                let mut platform = self.store_mut();
+                c.event_ids.iter().filter_map(|id| platform.take_event(id)).collect()
+            };
+            let mut account_store = Self::write(target);
+            for e in events {
+                account_store.adopt_event(e);
+            }
+        }
     }
 
     /// What an account's data holds for `resource`, newest first.
@@ -156,7 +198,9 @@ impl App {
     }
 
     pub fn random_round(&self, seed: u64, operations: usize) -> Vec<Change> {
-        mutate::random_round(&mut self.store_mut(), seed, operations)
+        let changes = mutate::random_round(&mut self.store_mut(), seed, operations);
+        self.to_connected_accounts(&self.store, &changes);
+        changes
     }
 
     pub fn set_event_api_version(&self, version: Option<&str>) -> Result<(), ApiError> {

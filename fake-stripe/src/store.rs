@@ -290,6 +290,30 @@ impl Store {
         t.by_parent.get(parent).map(|rows| rows.iter().map(|&i| &t.rows[i]).collect()).unwrap_or_default()
     }
 
+    /// A generic record of `res` by id, live or deleted.
+    pub fn gget_or_deleted(&self, res: usize, id: &str) -> Option<&Record> {
+        self.gget(res, id).or_else(|| self.graveyard.get(id).filter(|r| matches!(&r.facts, crate::model::Facts::Generic(g) if g.res == res)))
+    }
+
+    /// Removes an event from this account's events (it belongs to another account's).
+    pub fn take_event(&mut self, id: &str) -> Option<Record> {
+        let t = &mut self.tables[Kind::Event.index()];
+        let i = t.by_id.get(id).copied()?;
+        let r = t.rows.remove(i);
+        t.reindex();
+        Some(r)
+    }
+
+    /// Adds an event made in another account's data to this account's events, after the events of
+    /// its second already here (or before them, see [`Store::events_of_a_second_oldest_first`]).
+    pub fn adopt_event(&mut self, mut event: Record) {
+        event.seq = match self.next_seq() {
+            n if self.events_of_a_second_oldest_first => u64::MAX / 2 - n,
+            n => u64::MAX / 2 + n,
+        };
+        self.insert(event);
+    }
+
     /// A deleted record of `kind` with this id.
     pub fn deleted(&self, kind: Kind, id: &str) -> Option<&Record> {
         self.graveyard.get(id).filter(|r| r.kind() == kind)

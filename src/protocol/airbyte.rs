@@ -145,50 +145,65 @@ pub fn configured(catalog: &Value, path: &str) -> Result<(Vec<Configured>, ReadO
 }
 
 /// Turns an Airbyte state input (an array of state messages, or a legacy object) into the tap's
-/// own state value `{"bookmarks": {stream: stream_state}}`. Lenient on purpose: PyAirbyte writes
-/// nulls, unknown keys and repeated keys.
-pub fn state_from_airbyte(value: Value) -> Value {
-    let mut bookmarks = Map::new();
-    let mut take = |msg: &Value| {
-        if let Some(stream) = msg.get("stream").filter(|s| s.is_object()) {
-            if let (Some(name), Some(Value::Object(st))) =
-                (stream.pointer("/stream_descriptor/name").and_then(Value::as_str), stream.get("stream_state"))
-            {
+/// own state value `{"bookmarks": {stream: stream_state}}`. Lenient with what PyAirbyte writes
+/// (nulls, unknown keys, repeated keys) and with the tap's own and Singer's forms (`{"bookmarks":
+/// …}`, a Singer STATE message), but a shape it cannot read is an error that says what it
+/// expects, never an empty state that silently re-reads everything.
+pub fn state_from_airbyte(value: Value) -> std::result::Result<Value, String> {
+    const EXPECTED: &str = "expected a JSON array of Airbyte state messages (type STREAM, GLOBAL or LEGACY), as Airbyte and PyAirbyte write";
+    fn stream_state(bookmarks: &mut Map<String, Value>, s: &Value, what: &str) -> std::result::Result<(), String> {
+        let name = s.pointer("/stream_descriptor/name").and_then(Value::as_str);
+        match (name, s.get("stream_state")) {
+            (Some(name), Some(Value::Object(st))) => {
                 bookmarks.insert(name.to_string(), Value::Object(st.clone()));
+                Ok(())
             }
+            (Some(_), None | Some(Value::Null)) => Ok(()),
+            _ => Err(format!("{what} has no stream_descriptor.name with an object stream_state")),
         }
-        if let Some(states) = msg.pointer("/global/stream_states").and_then(Value::as_array) {
-            for s in states {
-                if let (Some(name), Some(Value::Object(st))) =
-                    (s.pointer("/stream_descriptor/name").and_then(Value::as_str), s.get("stream_state"))
-                {
-                    bookmarks.insert(name.to_string(), Value::Object(st.clone()));
+    }
+    let mut bookmarks = Map::new();
+    let mut take = |msg: &Value, at: &str| -> std::result::Result<(), String> {
+        if let Some(stream) = msg.get("stream").filter(|s| s.is_object()) {
+            return stream_state(&mut bookmarks, stream, &format!("{at} (STREAM)"));
+        }
+        if let Some(global) = msg.get("global").filter(|g| g.is_object()) {
+            let states = global.get("stream_states").and_then(Value::as_array).ok_or_else(|| format!("{at} (GLOBAL) has no stream_states array"))?;
+            for (i, s) in states.iter().enumerate() {
+                stream_state(&mut bookmarks, s, &format!("{at} (GLOBAL), stream_states[{i}]"))?;
+            }
+            return Ok(());
+        }
+        if let Some(Value::Object(data)) = msg.get("data") {
+            if let Some(Value::Object(inner)) = data.get("bookmarks") {
+                for (k, v) in inner {
+                    bookmarks.insert(k.clone(), v.clone());
+                }
+            } else {
+                for (k, v) in data.iter().filter(|(_, v)| v.is_object()) {
+                    bookmarks.insert(k.clone(), v.clone());
                 }
             }
+            return Ok(());
         }
+        Err(format!("{at} is not a state message: {EXPECTED}"))
     };
     match value {
-        Value::Array(messages) => messages.iter().for_each(&mut take),
-        Value::Object(ref obj) => {
-            if obj.get("bookmarks").is_some_and(Value::is_object) {
-                return value;
-            }
-            match obj.get("data") {
-                // Legacy: `{"data": {"bookmarks": …}}` or `{"data": {stream: state}}`.
-                Some(Value::Object(data)) if data.get("bookmarks").is_some_and(Value::is_object) => return Value::Object(data.clone()),
-                Some(Value::Object(data)) => {
-                    for (k, v) in data {
-                        if v.is_object() {
-                            bookmarks.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                _ => take(&value),
+        Value::Null => {}
+        Value::Array(messages) => {
+            for (i, m) in messages.iter().enumerate() {
+                take(m, &format!("message {i}"))?;
             }
         }
-        _ => {}
+        // The tap's own state, or a Singer STATE message holding it.
+        Value::Object(ref obj) if obj.get("bookmarks").is_some_and(Value::is_object) => return Ok(value),
+        Value::Object(ref obj) if obj.get("type").and_then(Value::as_str) == Some("STATE") && obj.get("value").is_some_and(Value::is_object) => {
+            return Ok(obj["value"].clone())
+        }
+        Value::Object(_) => take(&value, "the state")?,
+        _ => return Err(EXPECTED.to_string()),
     }
-    json!({ "bookmarks": bookmarks })
+    Ok(json!({ "bookmarks": bookmarks }))
 }
 
 /// What a `read` writes, with the descriptors of the configured catalog.
@@ -263,7 +278,13 @@ mod tests {
 
     #[test]
     fn state_input_forms() {
+        let state_from_airbyte = |v: Value| super::state_from_airbyte(v).unwrap();
         assert_eq!(state_from_airbyte(json!([])), json!({"bookmarks": {}}));
+        assert_eq!(state_from_airbyte(Value::Null), json!({"bookmarks": {}}));
+        let singer = json!({"type": "STATE", "value": {"bookmarks": {"charges": {"created": 3}}}});
+        assert_eq!(state_from_airbyte(singer), json!({"bookmarks": {"charges": {"created": 3}}}));
+        let no_state_yet = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": null}}]);
+        assert_eq!(state_from_airbyte(no_state_yet), json!({"bookmarks": {}}));
         // PyAirbyte: nulls and unknown keys; a repeated key parses (the last one wins).
         let text = r#"[{"type":"STREAM","stream":{"stream_descriptor":{"name":"customers","namespace":null},"stream_state":{"created":5,"updated":"7"}},"data":null,"global_":null,"global_":null,"sourceStats":{"recordCount":3.0,"rejectedRecordCount":null},"destinationStats":null}]"#;
         let v: Value = serde_json::from_str(text).unwrap();
@@ -275,6 +296,21 @@ mod tests {
         let global = json!([{"type": "GLOBAL", "global": {"shared_state": null, "stream_states": [
             {"stream_descriptor": {"name": "coupons"}, "stream_state": {"created": 2}}]}}]);
         assert_eq!(state_from_airbyte(global), json!({"bookmarks": {"coupons": {"created": 2}}}));
+    }
+
+    #[test]
+    fn unreadable_state_inputs_are_errors() {
+        for (bad, says) in [
+            (json!(7), "JSON array of Airbyte state messages"),
+            (json!("state"), "JSON array"),
+            (json!([{"type": "STREAM"}]), "message 0 is not a state message"),
+            (json!([{"stream": {"stream_state": {"created": 1}}}]), "message 0 (STREAM) has no stream_descriptor.name"),
+            (json!([{"type": "GLOBAL", "global": {}}]), "no stream_states"),
+            (json!({"cursor": 5}), "the state is not a state message"),
+        ] {
+            let e = state_from_airbyte(bad.clone()).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -92,3 +92,48 @@ fn a_list_that_is_not_newest_first_stops_the_run() {
     let state = out.last_state().expect("a final STATE");
     assert!(state["bookmarks"]["charges"].get("created").is_none(), "the bookmark did not move: {state}");
 }
+
+#[test]
+fn connected_accounts_and_their_persons_follow_changes_listed_in_each_accounts_events() {
+    let fake = FakeStripe::start(Options { connected_accounts: 2, ..Options::default() });
+    let files = Files::new();
+    let mut config = config_for(&fake);
+    config["connected_accounts"] = json!("all");
+    config["lookback_window"] = json!(0); // the rerun at the end reads no event twice
+    let catalog = catalog_selecting(&["accounts", "persons"]);
+    let first = sync(&files, &config, &catalog, None);
+    assert!(first.success(), "{}", first.stderr);
+    let state = first.last_state().unwrap().clone();
+
+    let accts = fake.connected_account_ids();
+    let (a, b) = (&accts[0], &accts[1]);
+    fake.update("account", a, json!({"metadata": {"tier": "gold"}}));
+    let persons_a = fake.objects_of(a, "person");
+    assert!(persons_a.len() >= 2, "the connected account has persons");
+    let changed = persons_a[0]["id"].as_str().unwrap().to_string();
+    let removed = persons_a[1]["id"].as_str().unwrap().to_string();
+    fake.update_in(a, "person", &changed, json!({"metadata": {"role": "owner"}}));
+    fake.delete_in(a, "person", &removed);
+    let added = fake.create_in(b, "person", json!({"metadata": {"new": "yes"}}));
+    // Stripe lists these in the connected accounts' events, none in the platform's.
+    assert!(fake.objects("event").iter().all(|e| !["account.updated", "person.updated"].contains(&e["type"].as_str().unwrap())));
+    wait_for_next_second();
+
+    let out = sync(&files, &config, &catalog, Some(&state));
+    assert!(out.success(), "{}", out.stderr);
+    let account = out.records("accounts").into_iter().find(|r| r["id"] == a.as_str()).expect("the changed account");
+    assert_eq!(account["metadata"]["tier"], "gold");
+    let person = |id: &str| out.records("persons").into_iter().rev().find(|r| r["id"] == id).cloned();
+    assert_eq!(person(&changed).expect("the changed person")["metadata"]["role"], "owner");
+    assert_eq!(person(&removed).expect("the removed person")["is_deleted"], json!(true));
+    assert!(person(added["id"].as_str().unwrap()).is_some(), "the new person");
+    // Each connected account's changes are bookmarked under it.
+    let last = out.last_state().unwrap();
+    for acct in [a, b] {
+        assert!(last["bookmarks"]["accounts"]["accounts"][acct]["updated"].as_i64().is_some(), "{last}");
+    }
+    // A rerun reads nothing new.
+    let again = sync(&files, &config, &catalog, Some(last));
+    assert!(again.success(), "{}", again.stderr);
+    assert!(again.records("accounts").is_empty() && again.records("persons").is_empty(), "{:?}", again.records("persons"));
+}

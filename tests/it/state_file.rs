@@ -199,3 +199,23 @@ fn airbyte_read_with_a_future_stream_state_reads_nothing() {
     assert!(st["created"].as_i64().unwrap() <= unix_now(), "{st}");
     assert!(st["updated"].as_i64().is_some_and(|u| u <= unix_now()), "{st}");
 }
+
+#[test]
+fn airbyte_read_with_an_unreadable_state_stops_with_a_config_error() {
+    let files = Files::new();
+    let config = files.json("c.json", &json!({"client_secret": "sk_test_fake", "base_url": "http://127.0.0.1:9", "account_id": "acct_1"}));
+    let catalog = json!({"streams": [{"stream": {"name": "charges", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+        "sync_mode": "incremental", "destination_sync_mode": "append"}]});
+    let catalog = files.json("k.json", &catalog);
+    for state in [json!({"cursor": 5}), json!([{"type": "STREAM"}]), json!(7)] {
+        let path = files.json("s.json", &state);
+        let out = std::process::Command::new(BIN).args(["read", "--config", &config, "--catalog", &catalog, "--state", &path]).output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{state}: {stdout}");
+        let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(lines.iter().all(|m| m["type"] != "RECORD" && m["type"] != "STATE"), "{state}: nothing read: {stdout}");
+        let trace = lines.iter().find(|m| m["type"] == "TRACE").unwrap_or_else(|| panic!("{state}: a TRACE error: {stdout}"));
+        assert_eq!(trace["trace"]["error"]["failure_type"], "config_error", "{stdout}");
+        assert!(trace["trace"]["error"]["message"].as_str().unwrap().contains("state file"), "{stdout}");
+    }
+}
