@@ -4,7 +4,9 @@ Airbyte `check`: is the config valid, does Stripe accept the key, and which stre
 One cheap request per stream (`limit=1`; a child stream is probed under the first object its
 parent returns). A 401, an unreachable `base_url` or an invalid config fail the check; streams
 answering 403 (a restricted key without that permission) are named in a successful check's
-message, since the others can still be synced.
+message, since the others can still be synced. Streams of a product the account has not activated
+(a 400 such as "Your account is not set up to use Issuing.", see `refusal`) are named as not
+enabled on this account; they hold no data, and a sync skips them with a warning and exit 0.
 */
 
 use crate::client::Client;
@@ -35,6 +37,7 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         },
     };
     let mut forbidden: Vec<String> = Vec::new();
+    let mut not_enabled: Vec<String> = Vec::new();
     let mut readable = 0;
     for def in STREAMS {
         let probe = match def.source {
@@ -72,13 +75,16 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         match probe {
             Ok(_) => readable += 1,
             Err(Error::Http { status: Some(403), message, .. }) => forbidden.push(format!("{} ({message})", def.name)),
+            Err(Error::Http { status: Some(status), message, .. }) if crate::refusal::product_not_enabled(status, &message) => {
+                not_enabled.push(format!("{} ({message})", def.name))
+            }
             // 404: nothing to list there (the key's own account has no external accounts
             // endpoint unless it is a Connect account); 400: a platform-only list.
             Err(Error::Http { status: Some(400 | 404), .. }) => readable += 1,
             Err(e) => return (false, e.to_string()),
         }
     }
-    if readable == 0 {
+    if readable == 0 && !forbidden.is_empty() {
         return (false, format!("the key cannot read any stream: {}", forbidden.join("; ")));
     }
     let mut message = format!("Stripe accepted the key; it can read {readable} of {} streams.", STREAMS.len());
@@ -86,6 +92,13 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         message.push_str(&format!(
             " No permission (403) for: {}. Give the key read access to them, or do not select them.",
             forbidden.join("; ")
+        ));
+    }
+    if !not_enabled.is_empty() {
+        message.push_str(&format!(
+            " Not enabled on this account (Stripe answered 400; these streams hold no data and a sync skips them \
+             with a warning): {}.",
+            not_enabled.join("; ")
         ));
     }
     (true, message)

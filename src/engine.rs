@@ -37,6 +37,7 @@ use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::{now_rfc3339, Outcome, Output, Writer};
 use crate::raw::RawObject;
+use crate::refusal::{self, Refusal};
 use crate::slice::{self, Window};
 use crate::state::State;
 use crate::stop::StopSignals;
@@ -69,8 +70,12 @@ pub(crate) struct Member {
     /// events), or its bookmark was in the future: its `created` bookmark is reset to
     /// `threshold` before anything is read.
     pub reread: bool,
-    /// Set when Stripe refuses this stream (403): it is skipped for the rest of the run.
+    /// Set when Stripe refuses this stream (403, or a product the account has not activated):
+    /// it is skipped for the rest of the run.
     disabled: AtomicBool,
+    /// The refusal was a product the account has not activated (`Refusal::NotEnabled`): the
+    /// stream holds no data there, so it counts as complete.
+    not_enabled: AtomicBool,
     /// The protocol records are written in.
     output: Arc<Output>,
     /// The account the stream is read from.
@@ -97,6 +102,11 @@ impl Member {
     }
     pub fn active(&self) -> bool {
         !self.disabled.load(Ordering::Relaxed)
+    }
+    /// Read whole, or refused only because the account has not activated the product (nothing
+    /// to read): the stream is complete in this account.
+    fn complete(&self) -> bool {
+        self.active() || self.not_enabled.load(Ordering::Relaxed)
     }
 }
 
@@ -216,8 +226,8 @@ impl Capacity {
 pub(crate) enum Event {
     /// A finished RECORD line of `stream`.
     Record { stream: &'static str, line: String, kind: Kind },
-    /// Stripe refused `stream` (403); it is skipped from now on.
-    Skipped { stream: &'static str, message: String },
+    /// Stripe refused `stream` (403, or a product not enabled); it is skipped from now on.
+    Skipped { stream: &'static str, message: String, refusal: Refusal },
     /// The job finished: every record it produced has been sent.
     Done(Job),
     /// A window job found its window dense: `whole` is now `parts` (tiling it). The job's pages
@@ -310,6 +320,8 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut last_count = std::time::Instant::now();
     let mut since_state: HashMap<&'static str, u64> = HashMap::new();
     let mut skipped: Vec<String> = Vec::new();
+    // Streams of products the account has not activated (warned once each; not a failure).
+    let mut not_enabled: Vec<&'static str> = Vec::new();
     let mut failure: Option<Error> = None;
     // Where the first part older than a split's `continuing` goes on from: that part holds the
     // rest of the second the job's last page ended in.
@@ -409,7 +421,19 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                     last_count = std::time::Instant::now();
                 }
             }
-            Event::Skipped { stream, message } => {
+            Event::Skipped { stream, message, refusal: Refusal::NotEnabled } => {
+                // One warning per stream, also when several accounts lack the product.
+                if !not_enabled.contains(&stream) {
+                    not_enabled.push(stream);
+                    writer.flush()?;
+                    log::warn(&format!(
+                        "stream {stream} skipped: Stripe says the account has not activated this product (HTTP 400: {message}). \
+                         It holds no data for the account, so nothing is missing; the stream's bookmark stays where it was. \
+                         Activate the product in Stripe to sync it, or deselect the stream."
+                    ));
+                }
+            }
+            Event::Skipped { stream, message, refusal: Refusal::Forbidden } => {
                 let e = Error::Permission { stream: stream.to_string(), message };
                 writer.flush()?;
                 log::warn(&e.to_string());
@@ -469,9 +493,10 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             Source::List { path, .. } => path,
             Source::Child(c) => c.path,
         };
-        let refused = members.iter().filter(|m| !m.active()).count();
+        let refused = members.iter().filter(|m| !m.complete()).count();
+        let off = members.iter().filter(|m| m.complete() && !m.active()).count();
         log::info(&format!(
-            "{}: {} records ({} new, {} updated, {} deleted); {} requests to {}{}{}",
+            "{}: {} records ({} new, {} updated, {} deleted); {} requests to {}{}{}{}",
             name,
             t.total(),
             t.listed,
@@ -484,13 +509,18 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                 0 => String::new(),
                 n if members.len() > 1 => format!("; skipped (403) in {n} of them"),
                 _ => "; skipped (403)".to_string(),
+            },
+            match off {
+                0 => String::new(),
+                n if members.len() > 1 => format!("; product not enabled in {n} of them"),
+                _ => "; skipped (product not enabled on this account)".to_string(),
             }
         ));
     }
 
     output.state(&mut writer, &state, &mut since_state, &all)?;
     for name in &all {
-        let complete = failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::active);
+        let complete = failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::complete);
         output.end(&mut writer, name, if complete { Outcome::Complete } else { Outcome::Incomplete })?;
     }
     writer.flush()?;
@@ -687,6 +717,7 @@ fn plan(
                 events_from,
                 reread,
                 disabled: AtomicBool::new(false),
+                not_enabled: AtomicBool::new(false),
                 output: output.clone(),
                 account: account.clone(),
                 events_book: None,
@@ -758,6 +789,7 @@ fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<A
                 events_from,
                 reread: false,
                 disabled: AtomicBool::new(false),
+                not_enabled: AtomicBool::new(false),
                 output: m.output.clone(),
                 account: m.account.clone(),
                 events_book: Some(book.clone()),
@@ -852,7 +884,15 @@ async fn read_window(
     // Without children to fetch or fields to leave out, records go from the body to the output
     // unparsed (`raw`).
     let raw = listing.children.is_empty() && listing.parent_member.as_ref().is_some_and(|m| m.sel.excluded.is_empty());
+    // A part that goes on after another job's last object starts in that object's second: the
+    // last second of the part (see `Event::Split`).
+    let mut tail = Tail { second: after.as_ref().map(|_| window.end - 1), ids: HashSet::new() };
     let mut pager = after.map_or_else(Pager::new, Pager::after);
+    // `created[lt]` of the requests: the window's end, lowered when a listing resumes without its
+    // cursor (below).
+    let mut upper = window.end;
+    // Objects this job already read that a resumed listing meets again: skipped.
+    let mut skip: HashSet<String> = HashSet::new();
     let mut pages: i64 = 0;
     // The oldest `created` read so far: every page must list older objects (newest first).
     let mut order: Option<i64> = None;
@@ -860,7 +900,7 @@ async fn read_window(
         let mut q = base.clone();
         if created_filter {
             q.push(("created[gte]".into(), window.start.to_string()));
-            q.push(("created[lt]".into(), window.end.to_string()));
+            q.push(("created[lt]".into(), upper.to_string()));
         }
         if let Some(c) = pager.cursor() {
             q.push(("starting_after".into(), c.to_string()));
@@ -869,7 +909,11 @@ async fn read_window(
             (true, Some(pm)) => {
                 let extracted = now_rfc3339();
                 let threshold = if created_filter { pm.threshold } else { i64::MIN };
-                client.get_parsed(path, &q, |body| read_raw_page(pm, body, threshold, created_filter, &extracted)).await.map(Page::Raw)
+                let skip = &skip;
+                client
+                    .get_parsed(path, &q, |body| read_raw_page(pm, body, threshold, &extracted, skip, !created_filter))
+                    .await
+                    .map(Page::Raw)
             }
             _ => client.list(path, &q).await.map(Page::Parsed),
         };
@@ -882,6 +926,32 @@ async fn read_window(
                     disable(m, &message, tx).await;
                 }
                 return Ok(window);
+            }
+            Err(Error::Http { status: Some(status), message, .. }) if refusal::product_not_enabled(status, &message) => {
+                for m in listing.members() {
+                    refuse(m, &message, Refusal::NotEnabled, tx).await;
+                }
+                return Ok(window);
+            }
+            // The object named by `starting_after` was deleted since the previous page: list the
+            // rest again without a cursor, from the second that object was created in (a whole
+            // list: from its start), skipping what this job already read.
+            Err(Error::Http { status: Some(status), message, .. })
+                if pager.cursor().is_some_and(|c| refusal::missing_cursor(status, &message, c)) =>
+            {
+                log::info(&format!(
+                    "{}: the object of starting_after={} was deleted meanwhile ({message}); listing the rest again without it",
+                    listing.parent.name,
+                    pager.cursor().unwrap_or_default()
+                ));
+                if created_filter {
+                    if let Some(second) = tail.second {
+                        upper = upper.min(second + 1);
+                    }
+                }
+                skip.extend(tail.ids.iter().cloned());
+                pager = Pager::new();
+                continue;
             }
             Err(e) => return Err(e),
         };
@@ -910,6 +980,7 @@ async fn read_window(
         let page = match page {
             Page::Parsed(page) => page,
             Page::Raw(page) => {
+                tail.note(page.oldest, page.read_ids, !created_filter);
                 pager
                     .advance_to(page.has_more, page.last_id)
                     .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
@@ -924,6 +995,21 @@ async fn read_window(
                 continue;
             }
         };
+        // Objects a resumed listing meets again were handled before it resumed.
+        let mut page = page;
+        // The pager goes on after the page's last object, skipped or not.
+        let (has_more, last_id) = (page.has_more, page.data.last().and_then(|o| o.get("id")).and_then(Value::as_str).map(str::to_string));
+        let oldest = page.data.last().and_then(|o| o.get("created")).and_then(Value::as_i64);
+        if !skip.is_empty() {
+            page.data.retain(|o| !skip.contains(&id_of(o)));
+        }
+        let read_ids = page
+            .data
+            .iter()
+            .filter(|o| !created_filter || o.get("created").and_then(Value::as_i64) == oldest)
+            .map(id_of)
+            .collect();
+        tail.note(oldest, read_ids, !created_filter);
         // The children of the page's parents first, fetched concurrently; then the parents,
         // moved out of the page (no copy).
         let mut fetches = Vec::new();
@@ -934,7 +1020,7 @@ async fn read_window(
         }
         futures::stream::iter(fetches).buffer_unordered(CHILD_FANOUT).try_collect::<Vec<()>>().await?;
         pager
-            .advance(&page)
+            .advance_to(has_more, last_id)
             .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
         if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active()) {
             for mut record in page.data {
@@ -955,6 +1041,25 @@ async fn read_window(
     }
 }
 
+/// What a listing resumed without its cursor must not emit again: the ids read in the second
+/// its last page ended in (a whole list, read without `created`: every id read).
+struct Tail {
+    second: Option<i64>,
+    ids: HashSet<String>,
+}
+
+impl Tail {
+    /// Takes in a page whose oldest object was created at `oldest`, `ids` those of that second
+    /// (all of them for a whole list).
+    fn note(&mut self, oldest: Option<i64>, ids: Vec<String>, whole: bool) {
+        if !whole && oldest.is_some() && oldest != self.second {
+            self.ids.clear();
+            self.second = oldest;
+        }
+        self.ids.extend(ids);
+    }
+}
+
 /// A page of a listing, parsed or passed through.
 enum Page {
     Parsed(crate::page::ListPage),
@@ -969,30 +1074,50 @@ struct RawRead {
     last_id: Option<String>,
     newest: Option<i64>,
     oldest: Option<i64>,
+    /// Ids of the objects created in the page's oldest second (`whole`: of every object).
+    read_ids: Vec<String>,
 }
 
 /// Reads a page body without building its objects (see `raw`): checks it is full when it says
-/// `has_more`, and turns the objects created at or after `threshold` into RECORD lines.
-/// `ordered`: the list is read by `created`, so it must come newest first.
-fn read_raw_page(member: &Member, body: &[u8], threshold: i64, ordered: bool, extracted: &str) -> std::result::Result<RawRead, String> {
+/// `has_more`, and turns the objects created at or after `threshold` into RECORD lines, but for
+/// those in `skip` (read before a listing resumed without its cursor). A list read by `created`
+/// (not `whole`) must come newest first.
+fn read_raw_page(
+    member: &Member,
+    body: &[u8],
+    threshold: i64,
+    extracted: &str,
+    skip: &HashSet<String>,
+    whole: bool,
+) -> std::result::Result<RawRead, String> {
     // One check that the body is UTF-8, then no more per string and per field (`from_str`).
     let body = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
     let page: crate::page::ListPage<RawObject<'_>> =
         serde_json::from_str(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
     crate::page::check_full(&page, PAGE_LIMIT)?;
-    if ordered {
+    if !whole {
         crate::page::check_newest_first(page.data.iter().filter_map(|o| o.i64("created")), None)?;
     }
     let newest = page.data.first().and_then(|o| o.i64("created"));
     let last = page.data.last();
     let (last_id, oldest) = (last.and_then(|o| o.str("id")), last.and_then(|o| o.i64("created")));
+    let skipped = |o: &RawObject<'_>| !skip.is_empty() && o.str("id").is_some_and(|id| skip.contains(&id));
+    // Newest first: the oldest second's objects end the page.
+    let read_ids = page
+        .data
+        .iter()
+        .rev()
+        .take_while(|o| whole || o.i64("created") == oldest)
+        .filter(|o| !skipped(o))
+        .filter_map(|o| o.str("id"))
+        .collect();
     let lines = page
         .data
         .into_iter()
-        .filter(|o| o.i64("created").is_none_or(|c| c >= threshold))
+        .filter(|o| o.i64("created").is_none_or(|c| c >= threshold) && !skipped(o))
         .map(|o| raw_record_line(member, o, extracted))
         .collect();
-    Ok(RawRead { lines, has_more: page.has_more, last_id, newest, oldest })
+    Ok(RawRead { lines, has_more: page.has_more, last_id, newest, oldest, read_ids })
 }
 
 impl Page {
@@ -1104,9 +1229,11 @@ pub(crate) async fn read_children(
     };
     let via = crate::streams::find(via).and_then(StreamDef::child).expect("`via` names a child stream of the same parent");
     let mut middle: Vec<Value> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut pages = ChildPages::new(member, via, parent);
     while let Some(page) = pages.next(tx).await? {
-        middle.extend(page);
+        // A list read again from its start (its cursor was deleted) repeats what came before.
+        middle.extend(page.into_iter().filter(|i| seen.insert(id_of(i))));
     }
     for item in &middle {
         let again: Option<&mut (dyn Once + Send)> = match once {
@@ -1197,8 +1324,27 @@ impl<'a> ChildPages<'a> {
         }
         let page = match self.member.account.client.list(&self.path, &q).await {
             Ok(p) => p,
+            // The child named by `starting_after` was deleted since the previous page: child
+            // lists have no `created` filter, so the list is read again from its start (the
+            // callers skip the children already emitted).
+            Err(Error::Http { status: Some(status), message, .. })
+                if self.pager.cursor().is_some_and(|c| refusal::missing_cursor(status, &message, c)) =>
+            {
+                log::info(&format!(
+                    "{}: the child of starting_after={} under {} was deleted meanwhile ({message}); listing its children again",
+                    self.member.name(),
+                    self.pager.cursor().unwrap_or_default(),
+                    id_of(self.under)
+                ));
+                self.pager = Pager::new();
+                return Ok(Some(Vec::new()));
+            }
             Err(Error::Http { status: Some(403), message, .. }) => {
                 disable(self.member, &message, tx).await;
+                return Ok(None);
+            }
+            Err(Error::Http { status: Some(status), message, .. }) if refusal::product_not_enabled(status, &message) => {
+                refuse(self.member, &message, Refusal::NotEnabled, tx).await;
                 return Ok(None);
             }
             Err(Error::Http { status: Some(status @ (400 | 404)), message, .. }) => {
@@ -1365,8 +1511,16 @@ fn fill_derived(def: &StreamDef, record: &mut Map<String, Value>, parent: Option
 
 /// Marks a stream refused (403) and tells the writer once.
 pub(crate) async fn disable(member: &Member, message: &str, tx: &mpsc::Sender<Event>) {
+    refuse(member, message, Refusal::Forbidden, tx).await;
+}
+
+/// Marks a stream refused for `refusal` and tells the writer once.
+pub(crate) async fn refuse(member: &Member, message: &str, refusal: Refusal, tx: &mpsc::Sender<Event>) {
+    if refusal == Refusal::NotEnabled {
+        member.not_enabled.store(true, Ordering::Relaxed);
+    }
     if !member.disabled.swap(true, Ordering::Relaxed) {
-        let _ = tx.send(Event::Skipped { stream: member.name(), message: message.to_string() }).await;
+        let _ = tx.send(Event::Skipped { stream: member.name(), message: message.to_string(), refusal }).await;
     }
 }
 

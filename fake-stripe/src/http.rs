@@ -307,6 +307,9 @@ impl App {
         if self.switches.is_forbidden(path) {
             return Err(ApiError::permission(&key, &context_id, &permission_for(path)));
         }
+        if let Some(p) = self.switches.inactive_product(path) {
+            return Err(ApiError::invalid(p.message));
+        }
         if method != Method::GET {
             return Err(ApiError::unrecognized_url(method.as_str(), path));
         }
@@ -673,6 +676,17 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
         tokio::time::sleep(latency).await;
     }
     let stripe_path = !path.starts_with("/_fake/");
+    // `delete_cursor`: the object the cursor names is deleted before the request is served.
+    let cursor = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "starting_after").map(|(_, v)| v.into_owned());
+    let mut deleted_cursor = None;
+    if let (true, Some(id)) = (stripe_path, cursor) {
+        if let Some(resource) = app.switches.take_delete_cursor(&path) {
+            if let Err(e) = app.delete(&resource, &id) {
+                eprintln!("fake-stripe: delete_cursor: cannot delete {resource} {id}: {}", e.message);
+            }
+            deleted_cursor = Some(format!("delete_cursor:{id}"));
+        }
+    }
     let wire = if stripe_path { app.switches.take_fault(&path, false) } else { None };
     let version = header_str(&headers, "stripe-version").unwrap_or(API_VERSION).to_string();
     // Faults edit the value (or its bytes), so a list is spliced from prerendered texts only when none is
@@ -684,7 +698,7 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(Answer::Spliced(bytes)) => (200, Value::Null, Vec::new(), Some(bytes)),
         Err(e) => (e.status, e.body(&request_id), e.headers.clone(), None),
     };
-    let mut applied = wire.as_ref().map(|k| k.name().to_string());
+    let mut applied = wire.as_ref().map(|k| k.name().to_string()).or(deleted_cursor);
     if spliced.is_some() {
         // A list served normally, as below when no list fault applies.
         app.switches.set_last_list(&path, &query);
@@ -761,6 +775,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_fake/fault", post(fault))
         .route("/_fake/rate_limit", post(rate_limit))
         .route("/_fake/forbid", post(forbid))
+        .route("/_fake/products", post(products))
         .route("/_fake/reset", post(reset))
         .route("/_fake/requests", get(requests).delete(clear_requests))
         .route("/_fake/objects/{resource}", get(objects).post(create_object))
@@ -813,6 +828,7 @@ async fn switches(State(app): State<Arc<App>>) -> Response {
         "faults": s.faults().iter().map(Fault::to_json).collect::<Vec<_>>(),
         "rate_limit": s.rate_limit(),
         "forbidden": s.forbidden_prefixes(),
+        "products": s.products(),
     });
     admin_ok(&app, body)
 }
@@ -839,6 +855,8 @@ struct FaultBody {
     path_prefix: Option<String>,
     #[serde(default)]
     ms: Option<u64>,
+    #[serde(default)]
+    resource: Option<String>,
 }
 
 fn one() -> usize {
@@ -849,7 +867,7 @@ async fn fault(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let result = serde_json::from_slice::<FaultBody>(&body)
         .map_err(|e| format!("Invalid admin request body: {e}"))
         .and_then(|b| {
-            let kind = FaultKind::from_name(&b.kind, b.ms).map_err(|e| format!("Invalid admin request body: {e}"))?;
+            let kind = FaultKind::from_parts(&b.kind, b.ms, b.resource.as_deref()).map_err(|e| format!("Invalid admin request body: {e}"))?;
             Ok(Fault { kind, count: b.count, path_prefix: b.path_prefix })
         });
     match result {
@@ -880,6 +898,25 @@ struct ForbidBody {
 
 async fn forbid(State(app): State<Arc<App>>, body: Bytes) -> Response {
     admin_body(&app, &body, |b: ForbidBody| app.switches.forbid(&b.path_prefix))
+}
+
+#[derive(Deserialize)]
+struct ProductBody {
+    product: String,
+    enabled: bool,
+}
+
+async fn products(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let result = serde_json::from_slice::<ProductBody>(&body)
+        .map_err(|e| format!("Invalid admin request body: {e}"))
+        .and_then(|b| app.switches.set_product(&b.product, b.enabled).map_err(|e| format!("Invalid admin request body: {e}")));
+    match result {
+        Ok(()) => admin_ok(&app, json!({"ok": true, "products": app.switches.products()})),
+        Err(message) => {
+            let err = json!({"error": {"type": "invalid_request_error", "message": message}});
+            json_response(400, &err, &app.request_id(), &[])
+        }
+    }
 }
 
 async fn reset(State(app): State<Arc<App>>) -> Response {

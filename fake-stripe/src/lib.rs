@@ -55,4 +55,4 @@ pub use http::API_VERSION;
 pub use model::Kind;
 pub use mutate::{Change, Op};
 pub use server::{FakeStripe, Options};
-pub use switches::{Failure, Fault, FaultKind, LoggedRequest};
+pub use switches::{product, Failure, Fault, FaultKind, LoggedRequest, Product, PRODUCTS};

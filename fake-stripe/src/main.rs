@@ -58,6 +58,9 @@ struct Cli {
     /// 3.5 KB of memory per charge). Any change drops them.
     #[arg(long)]
     prerender: bool,
+    /// Activate a product the account lacks by default (`issuing`); may be repeated.
+    #[arg(long = "enable", value_name = "PRODUCT")]
+    enable: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,16 @@ fn main() -> ExitCode {
     if let Some(i) = cli.invoices_per_customer {
         dataset.invoices_per_customer = i;
     }
+    let mut products = Vec::new();
+    for name in &cli.enable {
+        match fake_stripe::product(name) {
+            Some(p) => products.push(p.name),
+            None => {
+                eprintln!("fake-stripe: --enable {name}: unknown product (known: issuing)");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let opts = Options {
         api_key: cli.key,
         seed: cli.seed,
@@ -83,6 +96,7 @@ fn main() -> ExitCode {
         rate_limit: cli.rate_limit,
         connected_accounts: cli.connected_accounts,
         prerender: cli.prerender,
+        products,
         ..Options::default()
     };
     match FakeStripe::bind(opts, &format!("{}:{}", cli.host, cli.port)) {

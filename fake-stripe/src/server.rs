@@ -49,6 +49,9 @@ pub struct Options {
     /// byte what rendering gives, for a fraction of the CPU, at the cost of memory (about 3.5 KB per
     /// charge) and start time. Any change drops them (lists are then rendered again).
     pub prerender: bool,
+    /// Products the account has activated, of `switches::PRODUCTS` (default none: like most accounts,
+    /// it has no Issuing, and `/v1/issuing/…` answers 400 "Your account is not set up to use Issuing.").
+    pub products: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -64,6 +67,7 @@ impl Default for Options {
             connected_accounts: 0,
             connected_dataset: Dataset::connected(),
             prerender: false,
+            products: Vec::new(),
         }
     }
 }
@@ -113,6 +117,9 @@ impl FakeStripe {
         let app = Arc::new(app);
         app.switches.set_latency(opts.latency);
         app.switches.set_rate_limit(opts.rate_limit);
+        for p in &opts.products {
+            app.switches.set_product(p, true).map_err(std::io::Error::other)?;
+        }
 
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
@@ -336,6 +343,12 @@ impl FakeStripe {
     /// Answers 403 (missing restricted-key permission) to requests whose path starts with `path_prefix`.
     pub fn forbid(&self, path_prefix: &str) {
         self.app.switches.forbid(path_prefix);
+    }
+
+    /// Activates (`true`) or deactivates a product the account needs activated (`"issuing"`, see
+    /// `Options.products`); panics on an unknown name.
+    pub fn enable_product(&self, product: &str, enabled: bool) {
+        self.app.switches.set_product(product, enabled).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Clears latency, queued failures and faults, rate limit and forbidden prefixes.

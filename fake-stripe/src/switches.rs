@@ -46,6 +46,10 @@ pub enum FaultKind {
     RepeatCursor,
     /// Lists only: leaves one object out of the page (never its last one, so paging moves past it).
     DropObject,
+    /// List requests with `starting_after` only: deletes the object the cursor names first (as
+    /// `delete(resource, id)` would, with its events), so the request gets Stripe's answer to a
+    /// cursor deleted between two pages: 400 `resource_missing`, `param: starting_after`.
+    DeleteCursor { resource: String },
 }
 
 impl FaultKind {
@@ -58,11 +62,17 @@ impl FaultKind {
             FaultKind::Slow(_) => "slow",
             FaultKind::RepeatCursor => "repeat_cursor",
             FaultKind::DropObject => "drop_object",
+            FaultKind::DeleteCursor { .. } => "delete_cursor",
         }
     }
 
     /// Parses a name of [`FaultKind::name`]; `ms` is the delay of `slow` (required for it).
     pub fn from_name(name: &str, ms: Option<u64>) -> Result<FaultKind, String> {
+        FaultKind::from_parts(name, ms, None)
+    }
+
+    /// [`FaultKind::from_name`]; `resource` is the resource `delete_cursor` deletes (required for it).
+    pub fn from_parts(name: &str, ms: Option<u64>, resource: Option<&str>) -> Result<FaultKind, String> {
         Ok(match name {
             "reset_mid_body" => FaultKind::ResetMidBody,
             "truncated_json" => FaultKind::TruncatedJson,
@@ -70,6 +80,7 @@ impl FaultKind {
             "slow" => FaultKind::Slow(Duration::from_millis(ms.ok_or("`slow` needs `ms`")?)),
             "repeat_cursor" => FaultKind::RepeatCursor,
             "drop_object" => FaultKind::DropObject,
+            "delete_cursor" => FaultKind::DeleteCursor { resource: resource.ok_or("`delete_cursor` needs `resource`")?.to_string() },
             _ => return Err(format!("unknown fault kind `{name}`")),
         })
     }
@@ -106,6 +117,9 @@ impl Fault {
         let mut v = json!({"kind": self.kind.name(), "count": self.count, "path_prefix": self.path_prefix});
         if let FaultKind::Slow(d) = self.kind {
             v["ms"] = json!(d.as_millis() as u64);
+        }
+        if let FaultKind::DeleteCursor { resource } = &self.kind {
+            v["resource"] = json!(resource);
         }
         v
     }
@@ -173,11 +187,39 @@ struct State {
     last_list: HashMap<String, String>,
 }
 
+/// A Stripe product that an account must have activated before its API answers (Issuing): on an
+/// account without it, every request under its paths is refused with a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Product {
+    /// `issuing`: the name `enable_product` and `POST /_fake/products` take.
+    pub name: &'static str,
+    /// Path prefix of its API.
+    pub prefix: &'static str,
+    /// What Stripe answers (400 `invalid_request_error`, no `code`, no `param`) on an account without it.
+    pub message: &'static str,
+}
+
+/// Products that need activation, among the APIs the fake serves. Radar (early fraud warnings,
+/// reviews), top-ups, Checkout, Billing and Connect lists answer on every account (empty when unused).
+pub const PRODUCTS: &[Product] = &[Product {
+    name: "issuing",
+    prefix: "/v1/issuing/",
+    message: "Your account is not set up to use Issuing. Please visit https://dashboard.stripe.com/issuing/overview to get started.",
+}];
+
+/// The product `name` of [`PRODUCTS`].
+pub fn product(name: &str) -> Option<&'static Product> {
+    PRODUCTS.iter().find(|p| p.name == name)
+}
+
 /// The switches and log shared by the server and its handle.
 #[derive(Debug, Default)]
 pub struct Switches {
     state: Mutex<State>,
     log: Mutex<Vec<LoggedRequest>>,
+    /// Names of the [`PRODUCTS`] the account has activated (none by default, like most accounts).
+    /// A property of the account, not a switch: `reset` keeps it.
+    products: Mutex<Vec<&'static str>>,
 }
 
 impl Switches {
@@ -229,7 +271,9 @@ impl Switches {
     pub fn take_fault(&self, path: &str, lists: bool) -> Option<FaultKind> {
         let mut s = self.state();
         let i = s.faults.iter().position(|f| {
-            f.kind.lists_only() == lists && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+            !matches!(f.kind, FaultKind::DeleteCursor { .. })
+                && f.kind.lists_only() == lists
+                && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
         })?;
         let f = &mut s.faults[i];
         f.count -= 1;
@@ -238,6 +282,22 @@ impl Switches {
             s.faults.remove(i);
         }
         Some(kind)
+    }
+
+    /// The resource a `delete_cursor` rule matching `path` deletes (one use of that rule); asked
+    /// only for list requests carrying `starting_after`.
+    pub fn take_delete_cursor(&self, path: &str) -> Option<String> {
+        let mut s = self.state();
+        let i = s.faults.iter().position(|f| {
+            matches!(f.kind, FaultKind::DeleteCursor { .. }) && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+        })?;
+        let f = &mut s.faults[i];
+        f.count -= 1;
+        let FaultKind::DeleteCursor { resource } = f.kind.clone() else { unreachable!() };
+        if f.count == 0 {
+            s.faults.remove(i);
+        }
+        Some(resource)
     }
 
     /// Whether any fault rule is pending (list pages are then rendered as values, for faults to edit).
@@ -283,6 +343,28 @@ impl Switches {
 
     pub fn is_forbidden(&self, path: &str) -> bool {
         self.state().forbidden.iter().any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Activates (or deactivates) a product of [`PRODUCTS`]; `Err` for a name that is not one.
+    pub fn set_product(&self, name: &str, enabled: bool) -> Result<(), String> {
+        let p = product(name).ok_or_else(|| format!("unknown product `{name}` (known: {})", PRODUCTS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")))?;
+        let mut on = self.products.lock().unwrap_or_else(|e| e.into_inner());
+        on.retain(|n| *n != p.name);
+        if enabled {
+            on.push(p.name);
+        }
+        Ok(())
+    }
+
+    /// The activated products.
+    pub fn products(&self) -> Vec<&'static str> {
+        self.products.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The product `path` belongs to when the account has not activated it.
+    pub fn inactive_product(&self, path: &str) -> Option<&'static Product> {
+        let on = self.products.lock().unwrap_or_else(|e| e.into_inner());
+        PRODUCTS.iter().find(|p| path.starts_with(p.prefix) && !on.contains(&p.name))
     }
 
     /// Clears latency, failures, faults, rate limit and forbidden prefixes (not the request log).
@@ -333,6 +415,17 @@ mod tests {
         assert_eq!(s.faults().len(), 1);
         assert_eq!(FaultKind::from_name("slow", Some(5)), Ok(FaultKind::Slow(Duration::from_millis(5))));
         assert!(FaultKind::from_name("slow", None).is_err());
+    }
+
+    #[test]
+    fn products_are_off_until_enabled() {
+        let s = Switches::default();
+        assert_eq!(s.inactive_product("/v1/issuing/cards").map(|p| p.name), Some("issuing"));
+        assert!(s.inactive_product("/v1/charges").is_none());
+        s.set_product("issuing", true).unwrap();
+        s.reset();
+        assert!(s.inactive_product("/v1/issuing/cards").is_none(), "reset keeps the account's products");
+        assert!(s.set_product("treasury", true).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 fn platform(n: usize) -> FakeStripe {
-    FakeStripe::start(Options { now: Some(NOW), connected_accounts: n, ..Options::default() })
+    FakeStripe::start(Options { now: Some(NOW), connected_accounts: n, products: vec!["issuing"], ..Options::default() })
 }
 
 /// (resource name, object, top-level list path, list declares `created`)
@@ -501,4 +501,25 @@ fn startup_stays_fast() {
     let t = Instant::now();
     let _fake = platform(5);
     eprintln!("platform with 5 connected accounts started in {:?}", t.elapsed());
+}
+
+#[test]
+fn issuing_answers_400_until_the_account_activates_it() {
+    // Like most Stripe accounts, the default account has no Issuing: every request under
+    // /v1/issuing/ is refused with Stripe's 400 (no `code`, no `param`).
+    let fake = FakeStripe::start(Options { now: Some(NOW), ..Options::default() });
+    let api = Api::new(&fake);
+    for path in ["/v1/issuing/cards", "/v1/issuing/authorizations?limit=1", "/v1/issuing/cards/ic_1"] {
+        let (status, body) = api.get(path);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("Your account is not set up to use Issuing."), "{body}");
+        assert!(body["error"].get("code").is_none() && body["error"].get("param").is_none(), "{body}");
+    }
+    assert_eq!(api.get("/v1/charges?limit=1").0, 200, "other products answer");
+    fake.enable_product("issuing", true);
+    fake.reset_switches();
+    assert_eq!(api.get("/v1/issuing/cards").0, 200, "activated (and reset keeps it)");
+    fake.enable_product("issuing", false);
+    assert_eq!(api.get("/v1/issuing/cards").0, 400);
 }

@@ -48,8 +48,8 @@ fn expected(fake: &FakeStripe, def: &StreamDef, account: Option<&str>) -> Option
 
 #[test]
 fn every_stream_syncs_validates_and_equals_what_the_fake_holds() {
-    // A Connect platform, so that `accounts` and `persons` have rows too.
-    let fake = FakeStripe::start(Options { connected_accounts: 2, ..Options::default() });
+    // A Connect platform, so that `accounts` and `persons` have rows too, with Issuing activated.
+    let fake = FakeStripe::start(Options { connected_accounts: 2, products: vec!["issuing"], ..Options::default() });
     let files = Files::new();
     let config = config_for(&fake);
     let out = sync(&files, &config, &catalog_selecting(&all_names()), None);
@@ -115,7 +115,7 @@ fn every_stream_syncs_validates_and_equals_what_the_fake_holds() {
 
 #[test]
 fn each_child_stream_alone_reads_its_parent_without_emitting_it() {
-    let fake = FakeStripe::start(Options { connected_accounts: 2, ..Options::default() });
+    let fake = FakeStripe::start(Options { connected_accounts: 2, products: vec!["issuing"], ..Options::default() });
     let files = Files::new();
     let config = config_for(&fake);
     let full = sync(&files, &config, &catalog_selecting(&all_names()), None);
@@ -131,7 +131,7 @@ fn each_child_stream_alone_reads_its_parent_without_emitting_it() {
 
 #[test]
 fn a_stream_the_key_cannot_read_is_reported_and_skipped() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = FakeStripe::start(Options { products: vec!["issuing"], ..Options::default() });
     fake.forbid("/v1/issuing");
     let files = Files::new();
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&["authorizations", "cards", "prices", "refunds"]), None);

@@ -19,6 +19,8 @@ mod event_fidelity;
 /// The Airbyte protocol: spec, check, discover, read.
 mod airbyte;
 mod all_streams;
+/// Refusals and losses of real Stripe: products not enabled, deleted cursors, refused children.
+mod access;
 /// `--about`, METRIC lines and `log_level`.
 mod metrics;
 /// Concurrency: split windows, the shared pacer.

@@ -163,7 +163,7 @@ fn fold_of_incremental_runs_equals_a_fresh_full_sync_for_every_stream() {
 /// Incremental syncs of `selected` after random rounds of changes, folded as a target with
 /// deletes would, equal a fresh full sync.
 fn fold_test(selected: &[&'static str]) {
-    let fake = FakeStripe::start(Options::default());
+    let fake = FakeStripe::start(Options { products: vec!["issuing"], ..Options::default() });
     let files = Files::new();
     let config = config_for(&fake);
     let catalog = catalog_selecting(selected);

@@ -139,7 +139,8 @@ def fake(tmp_path_factory) -> Fake:
     log = tmp_path_factory.mktemp("fake") / "fake-stripe.stderr"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [str(FAKE_BIN), "--port", "0"], stdout=subprocess.PIPE, stderr=stderr, text=True
+            # Issuing activated (accounts lack it by default): "*.*" then fills every table.
+            [str(FAKE_BIN), "--port", "0", "--enable", "issuing"], stdout=subprocess.PIPE, stderr=stderr, text=True
         )
     lines: queue.Queue = queue.Queue()
     threading.Thread(

@@ -13,7 +13,8 @@ pub const KEY: &str = "sk_test_fake";
 pub const NOW: i64 = 1_750_000_000;
 
 pub fn start() -> FakeStripe {
-    FakeStripe::start(Options { now: Some(NOW), ..Options::default() })
+    // Issuing activated, so that every API the fake serves answers (accounts lack it by default).
+    FakeStripe::start(Options { now: Some(NOW), products: vec!["issuing"], ..Options::default() })
 }
 
 /// A small test client: authenticated GETs returning (status, body), optionally as a connected
