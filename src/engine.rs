@@ -738,6 +738,17 @@ fn plan(
     }
     }
     connected_changes(config, state, now, accounts, &mut listings);
+    if matches!(config.accounts, Accounts::One) {
+        let platform: Vec<&str> = selected.iter().filter(|s| s.stream.scope == Scope::Platform && s.stream.is_mutable()).map(|s| s.stream.name).collect();
+        if !platform.is_empty() {
+            log::warn(&format!(
+                "{}: changes to connected accounts and their persons are listed in each connected account's events, \
+                 which a sync without `connected_accounts: all` (or `account_ids`) does not read: new rows are read, \
+                 later changes are not",
+                platform.join(", ")
+            ));
+        }
+    }
     listings
 }
 

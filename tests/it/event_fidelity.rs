@@ -137,3 +137,71 @@ fn connected_accounts_and_their_persons_follow_changes_listed_in_each_accounts_e
     assert!(again.success(), "{}", again.stderr);
     assert!(again.records("accounts").is_empty() && again.records("persons").is_empty(), "{:?}", again.records("persons"));
 }
+
+#[test]
+fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons() {
+    use crate::updates::{compare, fold, Table, Unknowable};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let fake = FakeStripe::start(Options { connected_accounts: 2, ..Options::default() });
+    let files = Files::new();
+    let mut config = config_for(&fake);
+    config["connected_accounts"] = json!("all");
+    let selected = ["accounts", "persons", "customers", "invoices"];
+    let catalog = catalog_selecting(&selected);
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    let mut unknowable = Unknowable::default();
+    let first = sync(&files, &config, &catalog, None);
+    assert!(first.success(), "{}", first.stderr);
+    fold(&mut tables, &first);
+    let mut state = first.last_state().unwrap().clone();
+
+    // Each round: random changes in the platform's data, and in one connected account an account
+    // update and a person updated, deleted and created (all listed in that account's events).
+    let mut kinds: BTreeSet<&str> = BTreeSet::new();
+    let accts = fake.connected_account_ids();
+    for round in 1..=3usize {
+        unknowable.note(&fake.random_round(round as u64, 20));
+        let acct = &accts[round % accts.len()];
+        fake.update("account", acct, json!({"metadata": {"round": round.to_string()}}));
+        kinds.insert("account updated");
+        let persons = fake.objects_of(acct, "person");
+        if let Some(p) = persons.first() {
+            fake.update_in(acct, "person", p["id"].as_str().unwrap(), json!({"metadata": {"round": round.to_string()}}));
+            kinds.insert("person updated");
+        }
+        if persons.len() > 1 {
+            fake.delete_in(acct, "person", persons.last().unwrap()["id"].as_str().unwrap());
+            kinds.insert("person deleted");
+        }
+        fake.create_in(acct, "person", json!({"metadata": {"created_in_round": round.to_string()}}));
+        kinds.insert("person created");
+        wait_for_next_second();
+        let out = sync(&files, &config, &catalog, Some(&state));
+        assert!(out.success(), "round {round}: {}", out.stderr);
+        fold(&mut tables, &out);
+        state = out.last_state().unwrap().clone();
+    }
+    assert_eq!(kinds.len(), 4, "every kind of change happened: {kinds:?}");
+
+    let fresh_out = sync(&Files::new(), &config, &catalog, None);
+    assert!(fresh_out.success(), "{}", fresh_out.stderr);
+    let mut fresh: BTreeMap<String, Table> = BTreeMap::new();
+    fold(&mut fresh, &fresh_out);
+    let problems = compare(&selected, &tables, &fresh, &unknowable);
+    assert!(problems.is_empty(), "the folded runs differ from a fresh sync:\n{}", problems.join("\n"));
+
+    // And from the fake's own data: every connected account and person, with its metadata.
+    let accounts = &tables["accounts"];
+    for acct in &accts {
+        let truth = fake.objects("account").into_iter().find(|a| a["id"] == acct.as_str()).unwrap();
+        assert_eq!(accounts[acct.as_str()]["metadata"], truth["metadata"], "{acct}");
+    }
+    let truth: BTreeMap<String, Value> = accts
+        .iter()
+        .flat_map(|a| fake.objects_of(a, "person"))
+        .map(|p| (p["id"].as_str().unwrap().to_string(), p["metadata"].clone()))
+        .collect();
+    let got: BTreeMap<String, Value> = tables["persons"].iter().map(|(k, r)| (k.clone(), r["metadata"].clone())).collect();
+    assert_eq!(got, truth, "persons equal the fake's");
+}

@@ -18,10 +18,10 @@ fn all_streams() -> Vec<&'static str> {
     tap_stripe::streams::STREAMS.iter().map(|s| s.name).collect()
 }
 
-type Table = BTreeMap<String, Value>;
+pub(crate) type Table = BTreeMap<String, Value>;
 
 /// A row's primary key (the stream's `key_properties`), as one string.
-fn key(stream: &str, record: &Value) -> String {
+pub(crate) fn key(stream: &str, record: &Value) -> String {
     let def = tap_stripe::streams::find(stream).unwrap();
     def.key.iter().map(|k| record[*k].as_str().unwrap_or_else(|| panic!("{stream}: key {k} in {record}"))).collect::<Vec<_>>().join("/")
 }
@@ -29,7 +29,7 @@ fn key(stream: &str, record: &Value) -> String {
 /// Applies a run's records to tables the way a target with deletes does: a later record
 /// replaces an earlier one, `is_deleted: true` removes the row. The columns that describe a
 /// record's provenance rather than the object (`updated`, `is_deleted`) are dropped.
-fn fold(tables: &mut BTreeMap<String, Table>, out: &Output) {
+pub(crate) fn fold(tables: &mut BTreeMap<String, Table>, out: &Output) {
     for m in out.messages.iter().filter(|m| m["type"] == "RECORD") {
         let stream = m["stream"].as_str().unwrap();
         let mut record = m["record"].clone();
@@ -87,14 +87,14 @@ fn diff(stream: &str, got: &Table, want: &Table) -> Vec<String> {
 /// - some changes send no event at all (a customer balance transaction's description, a
 ///   checkout session's or setup intent's metadata): the fake's change log lists no event type.
 #[derive(Default)]
-struct Unknowable {
+pub(crate) struct Unknowable {
     deleted_customers: HashSet<String>,
     deleted_invoices: HashSet<String>,
     silent: HashSet<(String, String)>,
 }
 
 impl Unknowable {
-    fn note(&mut self, changes: &[fake_stripe::Change]) {
+    pub(crate) fn note(&mut self, changes: &[fake_stripe::Change]) {
         for c in changes {
             match (c.resource.as_str(), c.op) {
                 ("customer", Op::Deleted) => {
@@ -134,7 +134,7 @@ impl Unknowable {
 }
 
 /// Folded runs against a fresh sync, stream by stream; the differences, if any.
-fn compare(
+pub(crate) fn compare(
     selected: &[&'static str],
     tables: &BTreeMap<String, Table>,
     fresh: &BTreeMap<String, Table>,
