@@ -249,7 +249,7 @@ pub(crate) enum Job {
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
 pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, output: Output) -> Result<()> {
-    let now = chrono::Utc::now().timestamp();
+    let now = sync_start();
     let mut signals = StopSignals::listen();
     let client = Client::new(config)?;
     let output = Arc::new(output);
@@ -482,6 +482,17 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         None if !skipped.is_empty() => Err(Error::Partial { skipped }),
         None => Ok(()),
     }
+}
+
+/// The moment the sync starts (Unix seconds): windows and the events pass end there. In debug
+/// builds only, `TAP_STRIPE_TEST_NOW` sets it, so that tests can run against the fake Stripe's
+/// virtual clock (days pass between two syncs); release builds have no such hook.
+fn sync_start() -> i64 {
+    #[cfg(debug_assertions)]
+    if let Some(t) = std::env::var("TAP_STRIPE_TEST_NOW").ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+        return t;
+    }
+    chrono::Utc::now().timestamp()
 }
 
 /// The accounts this run reads, the platform's own first. A plain sync reads one account: the
