@@ -68,6 +68,8 @@ pub(crate) struct Member {
     /// The stream is re-read from its start (its updates bookmark was older than Stripe keeps
     /// events): its `created` bookmark is reset to `threshold` before anything is read.
     pub reread: bool,
+    /// Rows read while pending, for a stream whose rows settle without an event (see `settle`).
+    pub settle: Option<crate::settle::Tracker>,
     /// Set when Stripe refuses this stream (403): it is skipped for the rest of the run.
     disabled: AtomicBool,
     /// The protocol records are written in.
@@ -423,6 +425,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                     for m in listings[listing].members().filter(|m| m.active()) {
                         let book = m.book();
                         state.set_created_in(m.name(), book, bookmark::advance(state.created_in(m.name(), book), end));
+                        if let Some(t) = &m.settle {
+                            t.write(&mut state, m.name(), book, false);
+                        }
                         moved.push(m.name());
                     }
                     output.state(&mut writer, &state, &mut since_state, &moved)?;
@@ -471,6 +476,11 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         ));
     }
 
+    for m in listings.iter().flat_map(Listing::members) {
+        if let Some(t) = &m.settle {
+            t.write(&mut state, m.name(), m.book(), failure.is_none() && m.active());
+        }
+    }
     output.state(&mut writer, &state, &mut since_state, &all)?;
     for name in &all {
         let complete = failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::active);
@@ -673,11 +683,24 @@ fn plan(
                     }
                 }
             }
+            // Rows read while pending are read again once due (see `settle`).
+            let settle = match (def.settles.as_ref(), parent.source) {
+                (Some(rule), Source::List { created_filter: true, .. }) if def.parent().is_none() => {
+                    let old = crate::settle::read(state, def.name, book);
+                    let from = crate::settle::reread_from(old, now);
+                    if let Some(from) = from {
+                        threshold = threshold.min(from);
+                    }
+                    Some(crate::settle::Tracker::new(rule, old, from.is_some(), now))
+                }
+                _ => None,
+            };
             let member = Member {
                 sel: sel.clone(),
                 threshold,
                 events_from,
                 reread,
+                settle,
                 disabled: AtomicBool::new(false),
                 output: output.clone(),
                 account: account.clone(),
@@ -855,6 +878,9 @@ async fn read_window(
                 if !is_new_for(pm, &record, created_filter) {
                     continue;
                 }
+                if let Some(t) = &pm.settle {
+                    t.observe_value(&record);
+                }
                 if let Some(obj) = record.as_object_mut() {
                     for f in &expanded_fields {
                         obj.remove(*f);
@@ -898,6 +924,11 @@ fn read_raw_page(member: &Member, body: &[u8], threshold: i64, extracted: &str) 
         .data
         .into_iter()
         .filter(|o| o.i64("created").is_none_or(|c| c >= threshold))
+        .inspect(|o| {
+            if let Some(t) = &member.settle {
+                t.observe(o.i64("created"), o.i64(t.rule.at), o.str(t.rule.pending.0).as_deref());
+            }
+        })
         .map(|o| raw_record_line(member, o, extracted))
         .collect();
     Ok(RawRead { lines, has_more: page.has_more, last_id, oldest })

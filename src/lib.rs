@@ -40,6 +40,7 @@ pub mod protocol;
 pub mod raw;
 pub mod retry;
 pub mod secret;
+pub mod settle;
 pub mod slice;
 pub mod state;
 pub mod stop;
