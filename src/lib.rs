@@ -38,6 +38,7 @@ pub mod pacer;
 pub mod page;
 pub mod protocol;
 pub mod raw;
+pub mod removed;
 pub mod retry;
 pub mod secret;
 pub mod settle;
