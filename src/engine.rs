@@ -70,6 +70,8 @@ pub(crate) struct Member {
     /// events), or its bookmark was in the future: its `created` bookmark is reset to
     /// `threshold` before anything is read.
     pub reread: bool,
+    /// Rows read while pending, for a stream whose rows settle without an event (see `settle`).
+    pub settle: Option<crate::settle::Tracker>,
     /// Set when Stripe refuses this stream (403, or a product the account has not activated):
     /// it is skipped for the rest of the run.
     disabled: AtomicBool,
@@ -267,7 +269,7 @@ pub(crate) enum Job {
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
 pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, output: Output) -> Result<()> {
-    let now = chrono::Utc::now().timestamp();
+    let now = sync_start();
     let mut signals = StopSignals::listen();
     let client = Client::new(config)?;
     let output = Arc::new(output);
@@ -464,6 +466,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                     for m in listings[listing].members().filter(|m| m.active()) {
                         let book = m.book();
                         state.set_created_in(m.name(), book, bookmark::advance(state.created_in(m.name(), book), end));
+                        if let Some(t) = &m.settle {
+                            t.write(&mut state, m.name(), book, false);
+                        }
                         moved.push(m.name());
                     }
                     output.state(&mut writer, &state, &mut since_state, &moved)?;
@@ -518,6 +523,11 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         ));
     }
 
+    for m in listings.iter().flat_map(Listing::members) {
+        if let Some(t) = &m.settle {
+            t.write(&mut state, m.name(), m.book(), failure.is_none() && m.active());
+        }
+    }
     output.state(&mut writer, &state, &mut since_state, &all)?;
     for name in &all {
         let complete = failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::complete);
@@ -529,6 +539,17 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         None if !skipped.is_empty() => Err(Error::Partial { skipped }),
         None => Ok(()),
     }
+}
+
+/// The moment the sync starts (Unix seconds): windows and the events pass end there. In debug
+/// builds only, `TAP_STRIPE_TEST_NOW` sets it, so that tests can run against the fake Stripe's
+/// virtual clock (days pass between two syncs); release builds have no such hook.
+fn sync_start() -> i64 {
+    #[cfg(debug_assertions)]
+    if let Some(t) = std::env::var("TAP_STRIPE_TEST_NOW").ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+        return t;
+    }
+    chrono::Utc::now().timestamp()
 }
 
 /// The accounts this run reads, the platform's own first. A plain sync reads one account: the
@@ -711,11 +732,24 @@ fn plan(
                     }
                 }
             }
+            // Rows read while pending are read again once due (see `settle`).
+            let settle = match (def.settles.as_ref(), parent.source) {
+                (Some(rule), Source::List { created_filter: true, .. }) if def.parent().is_none() => {
+                    let old = crate::settle::read(state, def.name, book);
+                    let from = crate::settle::reread_from(old, now);
+                    if let Some(from) = from {
+                        threshold = threshold.min(from);
+                    }
+                    Some(crate::settle::Tracker::new(rule, old, from.is_some(), now))
+                }
+                _ => None,
+            };
             let member = Member {
                 sel: sel.clone(),
                 threshold,
                 events_from,
                 reread,
+                settle,
                 disabled: AtomicBool::new(false),
                 not_enabled: AtomicBool::new(false),
                 output: output.clone(),
@@ -799,6 +833,8 @@ fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<A
                 threshold: m.threshold,
                 events_from,
                 reread: false,
+                // Rows settle in the listing that reads them: the platform's.
+                settle: None,
                 disabled: AtomicBool::new(false),
                 not_enabled: AtomicBool::new(false),
                 output: m.output.clone(),
@@ -1038,6 +1074,9 @@ async fn read_window(
                 if !is_new_for(pm, &record, created_filter) {
                     continue;
                 }
+                if let Some(t) = &pm.settle {
+                    t.observe_value(&record);
+                }
                 if let Some(obj) = record.as_object_mut() {
                     for f in &expanded_fields {
                         obj.remove(*f);
@@ -1126,6 +1165,11 @@ fn read_raw_page(
         .data
         .into_iter()
         .filter(|o| o.i64("created").is_none_or(|c| c >= threshold) && !skipped(o))
+        .inspect(|o| {
+            if let Some(t) = &member.settle {
+                t.observe(o.i64("created"), o.i64(t.rule.at), o.str(t.rule.pending.0).as_deref());
+            }
+        })
         .map(|o| raw_record_line(member, o, extracted))
         .collect();
     Ok(RawRead { lines, has_more: page.has_more, last_id, newest, oldest, read_ids })

@@ -18,7 +18,9 @@ the last run to every selected stream.
 - **Related objects.** Some changes come only as events about another object (a dispute marks
   its charge `disputed`): the registry names them (`Related`) and the object is re-read by id.
 - **Children follow parents.** A changed invoice re-emits its line items, a changed customer its
-  balance transactions and bank accounts; the children of a deleted parent are emitted deleted.
+  balance transactions and bank accounts; the children of a deleted parent are emitted deleted,
+  and so are children the parent's event lists in `previous_attributes` but no longer holds
+  (`removed`).
 */
 
 use std::collections::{HashMap, HashSet};
@@ -345,17 +347,46 @@ impl Router<'_> {
 
     /// An event about the parent of `m`'s objects: re-read (or delete) its children.
     async fn parent_change(&mut self, m: &Member, source: &EventSource, event: &Value, id: &str, created: i64, second: Second<'_>) -> Result<()> {
-        if !self.seen.insert((m.name(), format!("parent:{id}"))) {
-            return Ok(());
-        }
+        let first = self.seen.insert((m.name(), format!("parent:{id}")));
         let deleted = second.deletes(source, event);
         let ambiguous = second.is_ambiguous() && !deleted;
         if !deleted && is_listed_by_windows(m, &event["data"]["object"]) {
             return Ok(());
         }
-        let (parent, deleted) = self.current_shape(m.name(), source, event, deleted, ambiguous).await?;
-        let change = Change { updated: Some(created), deleted };
-        read_children(m, &parent, change, Some(&mut self.emitted), self.tx).await
+        if first {
+            let (parent, deleted) = self.current_shape(m.name(), source, event, deleted, ambiguous).await?;
+            let change = Change { updated: Some(created), deleted };
+            read_children(m, &parent, change, Some(&mut self.emitted), self.tx).await?;
+        }
+        self.removed_children(m, event, created).await
+    }
+
+    /// Children the parent's event lists as they were before (`previous_attributes`) and that the
+    /// re-read children no longer hold: emitted deleted (see `removed`). Each event of the parent
+    /// counts, the newest (whose re-read came first) and older ones alike.
+    async fn removed_children(&mut self, m: &Member, event: &Value, created: i64) -> Result<()> {
+        let Some(field) = m.sel.stream.child().and_then(|c| c.embedded) else { return Ok(()) };
+        if !m.active() {
+            return Ok(());
+        }
+        let emitted = &self.emitted;
+        let gone: Vec<Value> = crate::removed::removed(event, field, |id| emitted.contains(&(m.name(), id.to_string()))).cloned().collect();
+        let parent = &event["data"]["object"];
+        let under = parent["id"].as_str().unwrap_or_default();
+        for mut child in gone {
+            let id = child["id"].as_str().unwrap_or_default().to_string();
+            self.emitted.insert((m.name(), id));
+            if let Some(c) = m.sel.stream.child() {
+                if let Some(obj) = child.as_object_mut() {
+                    let col = obj.entry(c.parent_column).or_insert(Value::Null);
+                    if col.is_null() {
+                        *col = Value::from(under);
+                    }
+                }
+            }
+            send_record(m, child, Some(parent), Change { updated: Some(created), deleted: true }, &now_rfc3339(), self.tx).await?;
+        }
+        Ok(())
     }
 
     /// The event's object in the pinned API version, and whether it is deleted: the snapshot

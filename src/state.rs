@@ -135,6 +135,23 @@ impl State {
         self.set_created(stream, created);
     }
 
+    /// Any other key of a stream's entry (in one account of a Connect sync).
+    pub fn get_in(&self, stream: &str, account: Option<&str>, key: &str) -> Option<&Value> {
+        self.find(stream, account)?.get(key)
+    }
+
+    /// Sets any other key of a stream's entry.
+    pub fn set_in(&mut self, stream: &str, account: Option<&str>, key: &str, value: Value) {
+        self.entry(stream, account).insert(key.to_string(), value);
+    }
+
+    /// Removes a key of a stream's entry (creating no entry).
+    pub fn remove_in(&mut self, stream: &str, account: Option<&str>, key: &str) {
+        if self.find(stream, account).is_some_and(|e| e.contains_key(key)) {
+            self.entry(stream, account).remove(key);
+        }
+    }
+
     /// The entry holding a stream's bookmarks: `bookmarks.<stream>`, or in a Connect sync
     /// `bookmarks.<stream>.accounts.<account>`.
     fn find(&self, stream: &str, account: Option<&str>) -> Option<&Map<String, Value>> {

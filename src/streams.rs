@@ -99,6 +99,14 @@ const DISPUTE_EVENTS: &[&str] = &[
     "charge.dispute.updated",
 ];
 
+/// A row is pending until the time in field `at`, or while field `pending.0` equals `pending.1`;
+/// it then changes without an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settles {
+    pub at: &'static str,
+    pub pending: (&'static str, &'static str),
+}
+
 /// One Stripe table.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamDef {
@@ -122,6 +130,9 @@ pub struct StreamDef {
     /// Events that report changes to this stream's own objects; `None` for objects that never
     /// change (and for children that change only through their parent).
     pub events: Option<EventSource>,
+    /// Rows that change with time without an event (a balance transaction settles): re-read
+    /// while pending (see `settle`). Top-level streams only.
+    pub settles: Option<Settles>,
     /// Legacy columns the tap fills (see [`Derived`]); documented in README.md.
     pub derived: &'static [Derived],
     /// Where it is read when several accounts are synced.
@@ -160,6 +171,7 @@ const BASE: StreamDef = StreamDef {
     params: &[],
     history_days: None,
     events: None,
+    settles: None,
     derived: &[],
     scope: Scope::Account,
     schema: "",
@@ -240,6 +252,8 @@ pub static STREAMS: &[StreamDef] = &[
         name: "balance_transactions",
         resource: "balance_transaction",
         source: list("/v1/balance_transactions"),
+        // `pending` until `available_on`, then `available`: no event tells.
+        settles: Some(Settles { at: "available_on", pending: ("status", "pending") }),
         schema: schema!("balance_transactions"),
         ..BASE
     },
@@ -872,7 +886,13 @@ pub fn markdown_table() -> String {
             (None, Some(_)) if s.is_mutable() => "re-read when the parent changes; deleted with it".to_string(),
             (None, _) => match s.source {
                 Source::List { created_filter: false, .. } => "none needed: read whole every run".to_string(),
-                _ => "none: these objects do not change".to_string(),
+                _ => match s.settles {
+                    Some(rule) => format!(
+                        "none; rows read while `{}` are read again once their `{}` has passed (Stripe sends no event)",
+                        rule.pending.1, rule.at
+                    ),
+                    None => "none: these objects do not change".to_string(),
+                },
             },
         };
         out.push_str(&format!(

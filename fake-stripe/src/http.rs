@@ -240,6 +240,14 @@ impl App {
             Clock::Virtual(_) if secs < 0 => Err(ApiError::invalid("The clock only moves forward.")),
             Clock::Virtual(t) => {
                 s.clock = Clock::Virtual(t + secs);
+                drop(s);
+                // One clock for the platform and its connected accounts.
+                for (_, store) in &self.connected {
+                    let mut c = Self::write(store);
+                    if let Clock::Virtual(ct) = c.clock {
+                        c.clock = Clock::Virtual(ct + secs);
+                    }
+                }
                 Ok(t + secs)
             }
         }

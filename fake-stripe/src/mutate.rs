@@ -25,6 +25,7 @@ What each change emits (types from the 2024-06-20 spec's event list, semantics f
 | invoice paid (`status: paid`) | (`invoice.finalized` …), `charge.succeeded`, `invoice.paid`, `invoice.payment_succeeded` |
 | invoice voided / marked uncollectible | `invoice.voided` / `invoice.marked_uncollectible` |
 | line added to / changed on a draft invoice | `invoice.updated` |
+| line removed from a draft invoice (its invoice item deleted) | `invoiceitem.deleted`, `invoice.updated` (`previous_attributes.lines`) |
 | coupon created / updated / deleted | `coupon.created` / `coupon.updated` / `coupon.deleted` |
 | customer balance transaction created | `customer.updated` (`balance`) |
 | customer balance transaction updated | none (Stripe has no event for it) |
@@ -168,11 +169,12 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
         Kind::Customer => ctx.delete_customer(id),
         Kind::Coupon => ctx.delete_coupon(id),
         Kind::Invoice => ctx.delete_invoice(id)?,
+        Kind::LineItem => ctx.delete_line_item(id)?,
         Kind::BankAccount | Kind::Card => ctx.delete_source(kind, id),
         _ => {
             return Err(ApiError::invalid(format!(
-                "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, cards and \
-                 bank accounts)."
+                "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of \
+                 draft invoices, cards and bank accounts)."
             )))
         }
     }
@@ -1038,6 +1040,44 @@ impl<'a> Ctx<'a> {
         }
         let delta = self.s.products[product].unit_amount * (quantity - old_quantity);
         self.invoice_mut(&invoice).subtotal += delta;
+        self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
+        Ok(())
+    }
+
+    /// A line removed from a draft invoice: Stripe's `DELETE /v1/invoiceitems/{ii}` of the line's
+    /// invoice item. `invoiceitem.deleted` (the item's last snapshot), then `invoice.updated` with
+    /// the invoice's old `lines` in `previous_attributes`; the line itself has no event.
+    fn delete_line_item(&mut self, id: &str) -> Result<()> {
+        let (invoice, product, quantity, invoice_item) = match &self.live(Kind::LineItem, id)?.facts {
+            Facts::LineItem(l) => (l.invoice.clone(), l.product, l.quantity, l.invoice_item.clone()),
+            _ => unreachable!(),
+        };
+        if self.invoice(&invoice).status != InvoiceStatus::Draft {
+            return Err(ApiError::invalid(format!(
+                "Invoice {invoice} is not a draft: the invoice items of a finalized invoice cannot be deleted."
+            )));
+        }
+        self.freeze_events_of(&invoice);
+        let before = self.shape(Kind::Invoice, &invoice);
+        let line = self.shape(Kind::LineItem, id);
+        let mut item = template("invoiceitem").clone();
+        item["id"] = json!(invoice_item);
+        item["amount"] = line["amount"].clone();
+        item["currency"] = line["currency"].clone();
+        item["customer"] = json!(self.invoice(&invoice).customer);
+        item["date"] = line["period"]["start"].clone();
+        item["description"] = line["description"].clone();
+        item["invoice"] = json!(invoice);
+        item["livemode"] = json!(false);
+        item["metadata"] = line["metadata"].clone();
+        item["period"] = line["period"].clone();
+        item["price"] = line["price"].clone();
+        item["quantity"] = json!(quantity);
+        item["unit_amount_decimal"] = line["price"]["unit_amount_decimal"].clone();
+        self.s.remove(Kind::LineItem, id);
+        let amount = self.s.products[product].unit_amount * quantity;
+        self.invoice_mut(&invoice).subtotal -= amount;
+        self.emit_object("invoiceitem.deleted", item, None, false);
         self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
         Ok(())
     }
@@ -2162,6 +2202,11 @@ fn random_op(s: &mut Store, rng: &mut Rng, kind: Kind, action: Action, tag: &str
                 _ => return None,
             };
             update(s, resource, &id, &json!({"quantity": quantity}))
+        }
+        (Kind::LineItem, Action::Delete) => {
+            let drafts = draft_invoices(s);
+            let lines = ids_where(s, Kind::LineItem, |r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p)));
+            delete(s, resource, &pick(rng, &lines)?)
         }
         (Kind::Coupon, Action::Create) => {
             let fields = if rng.chance(0.5) {

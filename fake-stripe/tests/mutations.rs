@@ -513,10 +513,13 @@ fn cards_and_bank_accounts() {
 #[test]
 fn what_stripe_refuses() {
     let fake = start();
+    let drafts: Vec<String> =
+        fake.objects("invoice").iter().filter(|i| i["status"] == "draft").map(|i| i["id"].as_str().unwrap().to_string()).collect();
     for (resource, id) in [("charge", "ch_x"), ("dispute", "dp_x"), ("customer_balance_transaction", "cbtxn_x"), ("line_item", "il_x")] {
-        let any = fake.objects(resource)[0]["id"].as_str().unwrap().to_string();
+        // Lines go with their invoice item only from drafts.
+        let any = fake.objects(resource).iter().find(|o| !drafts.iter().any(|d| o["invoice"] == d.as_str())).unwrap()["id"].as_str().unwrap().to_string();
         let err = fake.try_delete(resource, &any).unwrap_err();
-        assert!(err.contains("cannot delete"), "{resource}: {err}");
+        assert!(err.contains("cannot delete") || err.contains("cannot be deleted"), "{resource}: {err}");
         assert!(fake.try_update(resource, id, json!({})).unwrap_err().starts_with("No such"), "{resource}");
     }
     assert!(fake.try_create("balance_transaction", json!({})).is_err());
@@ -876,4 +879,23 @@ fn admin_http_endpoints() {
     assert_eq!((health["now"].as_i64(), health["clock"].as_str()), (Some(NOW + 3600), Some("virtual")));
     // Admin calls are not logged.
     assert!(fake.requests().iter().all(|r| !r.path.starts_with("/_fake")));
+}
+
+#[test]
+fn a_line_removed_from_a_draft_is_told_by_its_invoice_item_and_invoice_events() {
+    let fake = start();
+    let api = Api::new(&fake);
+    let draft = fake.objects("invoice").into_iter().find(|i| i["status"] == "draft").expect("a draft");
+    let inv = id(&draft);
+    let added = fake.create("line_item", json!({"invoice": inv}));
+    let before = api.ok(&format!("/v1/invoices/{inv}"));
+    fake.delete("line_item", &id(&added));
+    let e = last_events(&api, 2);
+    assert_eq!(types(&e), ["invoiceitem.deleted", "invoice.updated"]);
+    assert_eq!(e[0]["data"]["object"]["id"], added["invoice_item"]);
+    assert_eq!(e[0]["data"]["object"]["invoice"], inv.as_str());
+    assert_eq!(e[1]["data"]["previous_attributes"]["lines"], before["lines"], "the old lines, whole");
+    let after = api.ok(&format!("/v1/invoices/{inv}"));
+    assert!(after["lines"]["data"].as_array().unwrap().iter().all(|l| l["id"] != added["id"]));
+    assert_eq!(after["subtotal"].as_i64().unwrap(), before["subtotal"].as_i64().unwrap() - added["amount"].as_i64().unwrap());
 }

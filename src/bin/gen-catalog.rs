@@ -478,6 +478,7 @@ mod tests {
             params: &[],
             history_days: None,
             events: None,
+            settles: None,
             derived: &[],
             scope: tap_stripe::streams::Scope::Account,
             schema: "{}",
