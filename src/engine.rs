@@ -911,6 +911,7 @@ async fn read_window(
     let Source::List { path, created_filter } = listing.parent.source else {
         unreachable!("listings are built from top-level streams");
     };
+    let created_field = listing.parent.created_field;
     let Some(first) = listing.members().next() else { return Ok(window) };
     let account = first.account.clone();
     let client = &account.client;
@@ -1005,9 +1006,9 @@ async fn read_window(
         pages += 1;
         if created_filter {
             // Only lists read by `created` move a bookmark by their order; those read whole do not.
-            order = page.check_order(order).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
+            order = page.check_order(order, created_field).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
             // The first page tells the window's density; later, idle jobs take over the rest.
-            let (has_more, oldest) = (page.has_more(), page.oldest_created());
+            let (has_more, oldest) = (page.has_more(), page.oldest_created(created_field));
             let split = if pages == 1 {
                 split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
@@ -1046,14 +1047,14 @@ async fn read_window(
         let mut page = page;
         // The pager goes on after the page's last object, skipped or not.
         let (has_more, last_id) = (page.has_more, page.data.last().and_then(|o| o.get("id")).and_then(Value::as_str).map(str::to_string));
-        let oldest = page.data.last().and_then(|o| o.get("created")).and_then(Value::as_i64);
+        let oldest = page.data.last().and_then(|o| o.get(created_field)).and_then(Value::as_i64);
         if !skip.is_empty() {
             page.data.retain(|o| !skip.contains(&id_of(o)));
         }
         let read_ids = page
             .data
             .iter()
-            .filter(|o| !created_filter || o.get("created").and_then(Value::as_i64) == oldest)
+            .filter(|o| !created_filter || o.get(created_field).and_then(Value::as_i64) == oldest)
             .map(id_of)
             .collect();
         tail.note(oldest, read_ids, !created_filter);
@@ -1140,34 +1141,35 @@ fn read_raw_page(
     skip: &HashSet<String>,
     whole: bool,
 ) -> std::result::Result<RawRead, String> {
+    let created = member.sel.stream.created_field;
     // One check that the body is UTF-8, then no more per string and per field (`from_str`).
     let body = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
     let page: crate::page::ListPage<RawObject<'_>> =
         serde_json::from_str(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
     crate::page::check_full(&page, PAGE_LIMIT)?;
     if !whole {
-        crate::page::check_newest_first(page.data.iter().filter_map(|o| o.i64("created")), None)?;
+        crate::page::check_newest_first(page.data.iter().filter_map(|o| o.i64(created)), None)?;
     }
-    let newest = page.data.first().and_then(|o| o.i64("created"));
+    let newest = page.data.first().and_then(|o| o.i64(created));
     let last = page.data.last();
-    let (last_id, oldest) = (last.and_then(|o| o.str("id")), last.and_then(|o| o.i64("created")));
+    let (last_id, oldest) = (last.and_then(|o| o.str("id")), last.and_then(|o| o.i64(created)));
     let skipped = |o: &RawObject<'_>| !skip.is_empty() && o.str("id").is_some_and(|id| skip.contains(&id));
     // Newest first: the oldest second's objects end the page.
     let read_ids = page
         .data
         .iter()
         .rev()
-        .take_while(|o| whole || o.i64("created") == oldest)
+        .take_while(|o| whole || o.i64(created) == oldest)
         .filter(|o| !skipped(o))
         .filter_map(|o| o.str("id"))
         .collect();
     let lines = page
         .data
         .into_iter()
-        .filter(|o| o.i64("created").is_none_or(|c| c >= threshold) && !skipped(o))
+        .filter(|o| o.i64(created).is_none_or(|c| c >= threshold) && !skipped(o))
         .inspect(|o| {
             if let Some(t) = &member.settle {
-                t.observe(o.i64("created"), o.i64(t.rule.at), o.str(t.rule.pending.0).as_deref());
+                t.observe(o.i64(created), o.i64(t.rule.at), o.str(t.rule.pending.0).as_deref());
             }
         })
         .map(|o| raw_record_line(member, o, extracted))
@@ -1193,18 +1195,18 @@ impl Page {
 
     /// Checks that the page lists newest first, after `before` (the previous page's oldest
     /// `created`); returns its oldest `created` (or `before` when it has none).
-    fn check_order(&self, before: Option<i64>) -> std::result::Result<Option<i64>, String> {
+    fn check_order(&self, before: Option<i64>, created: &str) -> std::result::Result<Option<i64>, String> {
         match self {
-            Page::Parsed(p) => crate::page::check_newest_first(p.data.iter().filter_map(|o| o.get("created")?.as_i64()), before),
+            Page::Parsed(p) => crate::page::check_newest_first(p.data.iter().filter_map(|o| o.get(created)?.as_i64()), before),
             // The page's own order was checked when it was read.
             Page::Raw(p) => crate::page::check_newest_first(p.newest.into_iter().chain(p.oldest), before),
         }
     }
 
     /// `created` of the page's last (oldest) object.
-    fn oldest_created(&self) -> Option<i64> {
+    fn oldest_created(&self, created: &str) -> Option<i64> {
         match self {
-            Page::Parsed(p) => p.data.last()?.get("created")?.as_i64(),
+            Page::Parsed(p) => p.data.last()?.get(created)?.as_i64(),
             Page::Raw(p) => p.oldest,
         }
     }
@@ -1213,7 +1215,7 @@ impl Page {
 /// Whether a listed object (for a child: its parent) is new for `m`: created at or after its
 /// bookmark. Lists without a `created` filter are read whole, so everything is.
 fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
-    !created_filter || object.get("created").and_then(Value::as_i64).is_none_or(|c| c >= m.threshold)
+    !created_filter || object.get(m.sel.stream.created_field).and_then(Value::as_i64).is_none_or(|c| c >= m.threshold)
 }
 
 /// The children of a parent met in a window: those the events pass did not already emit.

@@ -285,8 +285,11 @@ impl Router<'_> {
                     if own.object == kind && own.types.contains(&event_type) {
                         self.own_change(m, own, event, id, created, second).await?;
                     }
-                    for related in own.related.iter().filter(|r| r.object == kind) {
-                        self.related_change(m, own, related, event, created).await?;
+                    for related in own.related.iter().filter(|r| r.object == kind && r.types.contains(&event_type)) {
+                        match related.list {
+                            Some(path) => self.related_list(m, related, path, event, created).await?,
+                            None => self.related_change(m, own, related, event, created).await?,
+                        }
                     }
                 }
                 if m.sel.stream.parent().is_some() {
@@ -343,6 +346,44 @@ impl Router<'_> {
         }
         self.emitted.insert(key);
         send_record(m, current, None, Change { updated: Some(created), deleted: false }, &now_rfc3339(), self.tx).await
+    }
+
+    /// An event about another object that may have changed several of `m`'s objects: the list
+    /// of those objects (`path`, with the other object's id) is read once per run and each is
+    /// emitted, but those the windows list (new) or the pass already emitted.
+    async fn related_list(&mut self, m: &Member, related: &Related, path: &str, event: &Value, created: i64) -> Result<()> {
+        let Some(id) = event["data"]["object"][related.field].as_str() else { return Ok(()) };
+        let full = path.replace("{id}", id);
+        if !self.seen.insert((m.name(), format!("list:{full}"))) {
+            return Ok(());
+        }
+        let (path, fixed) = crate::engine::split_query(&full);
+        let mut pager = Pager::new();
+        while !pager.is_done() {
+            let mut q = fixed.clone();
+            q.push(("limit".into(), PAGE_LIMIT.to_string()));
+            if let Some(c) = pager.cursor() {
+                q.push(("starting_after".into(), c.to_string()));
+            }
+            let page = match self.client.list(path, &q).await {
+                Ok(p) => p,
+                // The other object is gone (a deleted draft invoice): nothing to list.
+                Err(Error::Http { status: Some(400 | 404), .. }) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            pager.advance(&page).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
+            for item in page.data {
+                let Some(item_id) = item["id"].as_str() else { continue };
+                let key = (m.name(), item_id.to_string());
+                if self.emitted.contains(&key) || is_listed_by_windows(m, &item) {
+                    continue;
+                }
+                self.seen.insert(key.clone());
+                self.emitted.insert(key);
+                send_record(m, item, None, Change { updated: Some(created), deleted: false }, &now_rfc3339(), self.tx).await?;
+            }
+        }
+        Ok(())
     }
 
     /// An event about the parent of `m`'s objects: re-read (or delete) its children.
@@ -439,7 +480,7 @@ impl Router<'_> {
 /// Whether this run's windows will list the object (created at or after the stream's
 /// `created` bookmark), so the events pass leaves it to them.
 fn is_listed_by_windows(m: &Member, object: &Value) -> bool {
-    object["created"].as_i64().is_some_and(|c| c >= m.threshold)
+    object[m.sel.stream.created_field].as_i64().is_some_and(|c| c >= m.threshold)
 }
 
 /// Replaces each `{field}` of a retrieve path by that field of the object.

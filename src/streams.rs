@@ -85,10 +85,14 @@ pub struct EventSource {
 pub struct Related {
     /// `data.object.object` of those events.
     pub object: &'static str,
-    /// Field of that object holding the id of this stream's object.
+    /// Field of that object holding the id of this stream's object (with `list`: the id put in
+    /// its path).
     pub field: &'static str,
     /// Their event types.
     pub types: &'static [&'static str],
+    /// Instead of one object read by id, this stream's objects listed by this path (`{id}` is the
+    /// field's value): an invoice's items, attached at its creation without an event of theirs.
+    pub list: Option<&'static str>,
 }
 
 const DISPUTE_EVENTS: &[&str] = &[
@@ -121,6 +125,9 @@ pub struct StreamDef {
     pub key: &'static [&'static str],
     /// Replication key of the stream (for children: the parent's `created`, kept under this name).
     pub replication_key: &'static str,
+    /// The field holding an object's creation time, which the list's `created` filter reads:
+    /// `created`, but `date` for invoice items (they have no `created`).
+    pub created_field: &'static str,
     /// Where the records come from.
     pub source: Source,
     /// Extra query parameters sent on every list call of this stream.
@@ -167,6 +174,7 @@ const BASE: StreamDef = StreamDef {
     resource: "",
     key: &["id"],
     replication_key: "created",
+    created_field: "created",
     source: list(""),
     params: &[],
     history_days: None,
@@ -290,7 +298,7 @@ pub static STREAMS: &[StreamDef] = &[
             ],
             deleted: None,
             retrieve: "/v1/charges/{id}",
-            related: &[Related { object: "dispute", field: "charge", types: DISPUTE_EVENTS }],
+            related: &[Related { object: "dispute", field: "charge", types: DISPUTE_EVENTS, list: None }],
         }),
         derived: &[legacy("dispute", DerivedFrom::Removed), legacy("order", DerivedFrom::Removed)],
         schema: schema!("charges"),
@@ -485,7 +493,22 @@ pub static STREAMS: &[StreamDef] = &[
         name: "invoice_items",
         resource: "invoiceitem",
         source: list("/v1/invoiceitems"),
-        events: ev("invoiceitem", &["invoiceitem.created", "invoiceitem.deleted"], Some("invoiceitem.deleted"), "/v1/invoiceitems/{id}"),
+        created_field: "date",
+        events: Some(EventSource {
+            object: "invoiceitem",
+            types: &["invoiceitem.created", "invoiceitem.deleted"],
+            deleted: Some("invoiceitem.deleted"),
+            retrieve: "/v1/invoiceitems/{id}",
+            // Pending items are attached to an invoice at its creation (and may change with a
+            // draft's edits), with no event of their own: `invoiceitem.updated` is gone in
+            // 2024-06-20. The invoice's events re-list its items.
+            related: &[Related {
+                object: "invoice",
+                field: "id",
+                types: &["invoice.created", "invoice.updated"],
+                list: Some("/v1/invoiceitems?invoice={id}"),
+            }],
+        }),
         schema: schema!("invoice_items"),
         ..BASE
     },
@@ -876,7 +899,13 @@ pub fn markdown_table() -> String {
                     text.push_str(&format!("; `{d}` flags `is_deleted`"));
                 }
                 for r in e.related {
-                    text.push_str(&format!("; `{}` events re-read the {} they name", r.object, e.object));
+                    match r.list {
+                        None => text.push_str(&format!("; `{}` events re-read the {} they name", r.object, e.object)),
+                        Some(path) => {
+                            let types = r.types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+                            text.push_str(&format!("; {types} re-list `{path}`"));
+                        }
+                    }
                 }
                 if parent.is_some() {
                     text.push_str("; re-read when the parent changes");

@@ -888,8 +888,14 @@ impl<'a> Ctx<'a> {
 
     fn create_invoice(&mut self, f: &Fields) -> Result<String> {
         let mut allowed = Self::INVOICE_FREE.to_vec();
-        allowed.extend(["customer", "collection_method", "days_until_due", "due_date", "currency"]);
+        allowed.extend(["customer", "collection_method", "days_until_due", "due_date", "currency", "pending_invoice_items_behavior"]);
         allow(f, &allowed)?;
+        // Since 2022-08-01 the default is `exclude`: pending items stay pending.
+        let include = match str_field(f, "pending_invoice_items_behavior")?.as_deref() {
+            None | Some("exclude") => false,
+            Some("include") => true,
+            Some(_) => return Err(bad("pending_invoice_items_behavior", "pending_invoice_items_behavior (include or exclude)")),
+        };
         let customer = self.pick_customer(f)?;
         currency_field(f)?;
         let send_invoice = match str_field(f, "collection_method")?.as_deref() {
@@ -902,7 +908,7 @@ impl<'a> Ctx<'a> {
         let id = self.s.rng.id("in_", 24);
         let look = self.s.rng.next_u64();
         let facts = Facts::Invoice(Invoice {
-            customer,
+            customer: customer.clone(),
             currency: "usd",
             status: InvoiceStatus::Draft,
             send_invoice,
@@ -920,7 +926,24 @@ impl<'a> Ctx<'a> {
         });
         self.add(&id, facts, Some(overrides));
         self.emit("invoice.created", Kind::Invoice, &id, false);
+        if include {
+            self.attach_pending_items(&customer, &id);
+        }
         Ok(id)
+    }
+
+    /// Attaches the customer's pending invoice items to a new invoice. Stripe sends no event
+    /// about the items (there is no `invoiceitem.updated` in 2024-06-20): only their `invoice`
+    /// changes. (The invoice's own lines and totals are not recomputed here; see "Not modelled".)
+    fn attach_pending_items(&mut self, customer: &str, invoice: &str) {
+        let res = generic::idx("invoiceitem");
+        let ids: Vec<String> = self.s.gtable(res).rows().iter().map(|r| r.id.clone()).collect();
+        for item in ids {
+            let current = self.gcurrent(res, &item);
+            if current["customer"] == customer && current["invoice"].is_null() {
+                self.gvalue_mut(res, &item)["invoice"] = json!(invoice);
+            }
+        }
     }
 
     /// `due_date` / `days_until_due` (30 days by default for `send_invoice`).

@@ -474,6 +474,7 @@ mod tests {
             resource,
             key,
             replication_key: "created",
+            created_field: "created",
             source,
             params: &[],
             history_days: None,

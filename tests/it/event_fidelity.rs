@@ -205,3 +205,27 @@ fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons()
     let got: BTreeMap<String, Value> = tables["persons"].iter().map(|(k, r)| (k.clone(), r["metadata"].clone())).collect();
     assert_eq!(got, truth, "persons equal the fake's");
 }
+
+#[test]
+fn invoice_items_attached_to_a_new_invoice_without_an_event_are_read_again() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let customer = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
+    let item = fake.create("invoiceitem", json!({"customer": customer, "amount": 1500, "currency": "usd"}));
+    let item = item["id"].as_str().unwrap().to_string();
+    wait_for_next_second();
+    let state = baseline(&fake, &files, &["invoice_items"]);
+    let invoice = fake.create("invoice", json!({"customer": customer, "pending_invoice_items_behavior": "include"}));
+    let invoice = invoice["id"].as_str().unwrap();
+    let types: Vec<String> = fake.objects("event").iter().filter(|e| e["data"]["object"]["id"] == item.as_str()).map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(types, ["invoiceitem.created"], "attaching sends no event about the item");
+    wait_for_next_second();
+    fake.clear_requests();
+    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["invoice_items"]), Some(&state));
+    assert!(out.success(), "{}", out.stderr);
+    let records = out.records("invoice_items");
+    let record = records.iter().find(|r| r["id"] == item.as_str()).expect("the attached item");
+    assert_eq!(record["invoice"], invoice, "{record}");
+    let lists = fake.requests().iter().filter(|r| r.path == "/v1/invoiceitems" && r.param("invoice").is_some()).count();
+    assert_eq!(lists, 1, "the new invoice's items are listed once");
+}

@@ -157,6 +157,9 @@ struct Happened {
     /// Children removed from a live parent (subscription items, lines of draft invoices) and
     /// emitted deleted by the next run.
     removed: BTreeMap<&'static str, usize>,
+    /// Pending invoice items attached to a new invoice (no event of theirs) and re-emitted with
+    /// it by the next run.
+    attached: usize,
 }
 
 impl Happened {
@@ -180,7 +183,18 @@ impl Happened {
         }
     }
 
+    /// The item attached to an invoice before the run `out` is emitted by it with that invoice.
+    fn attached(&mut self, attached: &Option<(String, String)>, out: &Output, selected: &[&str]) {
+        let Some((item, invoice)) = attached.as_ref().filter(|_| selected.contains(&"invoice_items")) else { return };
+        let emitted = out.records("invoice_items").iter().any(|r| r["id"] == item.as_str() && r["invoice"] == invoice.as_str());
+        assert!(emitted, "invoice item {item}: attached to {invoice} with no event of its own, re-emitted by the next run");
+        self.attached += 1;
+    }
+
     fn check(&self, selected: &[&str]) {
+        if selected.contains(&"invoice_items") {
+            assert!(self.attached > 0, "a pending invoice item was attached to a new invoice");
+        }
         if selected.contains(&"balance_transactions") {
             assert!(self.settled > 0, "a balance transaction loaded pending settled in a later round");
         }
@@ -211,6 +225,25 @@ fn remove_children(fake: &FakeStripe) -> Vec<(&'static str, String)> {
         out.push(("invoice_line_items", id.to_string()));
     }
     out
+}
+
+/// Attaches the pending invoice item made in the last round to a new invoice of its customer
+/// (`pending_invoice_items_behavior: include`; Stripe sends no event about the item), then makes
+/// a new pending item for the next round. Returns `(item, invoice)` when one was attached.
+fn attach_pending_item(fake: &FakeStripe, pending: &mut Option<(String, String)>) -> Option<(String, String)> {
+    let attached = pending.take().and_then(|(customer, item)| {
+        let invoice = fake.try_create("invoice", json!({"customer": customer, "pending_invoice_items_behavior": "include"})).ok()?;
+        let invoice = invoice["id"].as_str()?.to_string();
+        // Deleted by the round's random changes, it was not attached.
+        let now = fake.objects("invoiceitem").into_iter().find(|i| i["id"] == item.as_str())?;
+        (now["invoice"] == invoice.as_str()).then_some((item, invoice))
+    });
+    let customer = fake.objects("customer").into_iter().last().and_then(|c| c["id"].as_str().map(str::to_string));
+    if let Some(customer) = customer {
+        let item = fake.create("invoiceitem", json!({"customer": customer, "amount": 1500, "currency": "usd"}));
+        *pending = Some((customer, item["id"].as_str().unwrap().to_string()));
+    }
+    attached
 }
 
 /// Folded runs against a fresh sync, stream by stream; the differences, if any.
@@ -252,6 +285,8 @@ fn fold_test(selected: &[&'static str]) {
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let mut unknowable = Unknowable::default();
     let mut happened = Happened::default();
+    let mut pending_item = None;
+    let _ = attach_pending_item(&fake, &mut pending_item);
 
     let first = sync_at(&fake, &files, &config, &catalog, None);
     assert!(first.success(), "{}", first.stderr);
@@ -264,6 +299,7 @@ fn fold_test(selected: &[&'static str]) {
         let changes = fake.random_round(round, 30);
         assert!(!changes.is_empty());
         let removed = remove_children(&fake);
+        let attached = attach_pending_item(&fake, &mut pending_item);
         unknowable.removed_items.extend(removed.iter().filter(|(s, _)| *s == "subscription_items").map(|(_, id)| id.clone()));
         if std::env::var("FOLD_DEBUG").is_ok() {
             for c in &changes {
@@ -277,10 +313,13 @@ fn fold_test(selected: &[&'static str]) {
         let mut keys = HashSet::new();
         for m in out.messages.iter().filter(|m| m["type"] == "RECORD" && m["stream"] != "events") {
             let stream = m["stream"].as_str().unwrap();
-            assert!(keys.insert((stream.to_string(), key(stream, &m["record"]))), "round {round}: {stream} {} twice", key(stream, &m["record"]));
+            let k = key(stream, &m["record"]);
+            let twice = || out.records(stream).into_iter().filter(|r| key(stream, r) == k).map(|r| format!("updated={} is_deleted={} created={}", r["updated"], r["is_deleted"], r["created"])).collect::<Vec<_>>();
+            assert!(keys.insert((stream.to_string(), k.clone())), "round {round}: {stream} {k} twice: {:?}", twice());
         }
         happened.note(&tables, &out);
         happened.removed(&removed, &out, selected);
+        happened.attached(&attached, &out, selected);
         fold(&mut tables, &out);
         if std::env::var("FOLD_DEBUG").is_ok() {
             for m in out.messages.iter().filter(|m| m["type"] == "RECORD") {
