@@ -3,10 +3,10 @@
 //! summaries of metered subscription items (licensed ones get a 400). And a stream read whole every
 //! run is emitted once per run even when the events pass also routes a change to it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fake_stripe::{FakeStripe, LoggedRequest, Options};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::tap_run::{catalog_selecting, config_for, sync, Files, Output};
 
@@ -91,4 +91,30 @@ fn licensed_subscription_items_are_not_asked_for_usage_records() {
     let rows = out.records("usage_records");
     assert!(!rows.is_empty());
     assert_eq!(out.id_set("usage_records"), ids(&fake.objects("usage_record_summary")).into_iter().collect());
+}
+
+#[test]
+fn an_external_account_changed_between_two_runs_is_emitted_once_by_the_second() {
+    let fake = FakeStripe::start(Options::default());
+    let files = Files::new();
+    let catalog = catalog_selecting(&["external_account_bank_accounts"]);
+    let first = sync(&files, &config_for(&fake), &catalog, None);
+    assert!(first.success(), "{}", first.stderr);
+    let state = first.last_state().unwrap().clone();
+
+    let held = fake.objects("external_account_bank_account");
+    let id = held[0]["id"].as_str().unwrap().to_string();
+    fake.update("external_account_bank_account", &id, json!({"metadata": {"nickname": "payroll"}}));
+
+    let second = sync(&files, &config_for(&fake), &catalog, Some(&state));
+    assert!(second.success(), "{}", second.stderr);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in second.records("external_account_bank_accounts") {
+        *counts.entry(r["id"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(counts.get(&id), Some(&1), "the changed external account comes once: {counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "every external account comes once: {counts:?}");
+    let row = second.records("external_account_bank_accounts").into_iter().find(|r| r["id"] == id.as_str()).unwrap();
+    assert_eq!(row["metadata"]["nickname"], "payroll", "in its newest state");
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), ids(&fake.objects("external_account_bank_account")));
 }
