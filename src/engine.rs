@@ -42,7 +42,7 @@ use crate::slice::{self, Window};
 use crate::state::State;
 use crate::stop::StopSignals;
 use crate::config::Accounts;
-use crate::streams::{ChildSource, DerivedFrom, Scope, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
+use crate::streams::{ChildSource, DerivedFrom, Expect, Scope, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
 /// Parents of one page whose children are fetched at the same time.
 const CHILD_FANOUT: usize = 8;
@@ -1316,6 +1316,9 @@ async fn read_under(
     let Some(under_id) = under.get("id").and_then(Value::as_str) else {
         return Ok(());
     };
+    if !has_children(child, under) {
+        return Ok(());
+    }
     let mut sent: HashSet<String> = HashSet::new();
     let mut pages = ChildPages::new(member, child, under);
     while let Some(page) = pages.next(tx).await? {
@@ -1458,6 +1461,27 @@ impl Once for HashSet<(&'static str, String)> {
 impl Once for &events::Pass {
     fn first(&mut self, stream: &'static str, id: String) -> bool {
         !self.emitted(stream, &id)
+    }
+}
+
+/// Whether the children of `under` are worth listing: the registry's [`ChildSource::only_if`]
+/// holds for it. A field the object does not carry at all (an older shape) is unknown: listed.
+fn has_children(child: &ChildSource, under: &Value) -> bool {
+    let Some(cond) = child.only_if else { return true };
+    let mut value = under;
+    for key in cond.field.split('.') {
+        match value {
+            Value::Object(o) => match o.get(key) {
+                Some(v) => value = v,
+                None => return true,
+            },
+            _ => break,
+        }
+    }
+    match cond.is {
+        Expect::True => value.as_bool() == Some(true),
+        Expect::NotNull => !value.is_null(),
+        Expect::Text(t) => value.as_str() == Some(t),
     }
 }
 
@@ -1659,6 +1683,31 @@ mod tests {
         assert!(split_dense1(w, &page(&[999, 400], true)).is_none(), "about one more page");
         assert!(split_dense1(w, &page(&[999, 900], true)).is_none(), "about 9 more pages: one part is enough");
         assert!(split_dense1(w, &page(&[0, 0], true)).is_none(), "all at the window's first second");
+    }
+
+    #[test]
+    fn children_are_listed_only_where_the_registry_condition_holds() {
+        use crate::streams::{find, Condition};
+        let child = |name: &str| *find(name).unwrap().child().unwrap();
+        let payouts = child("payout_balance_transactions");
+        assert!(has_children(&payouts, &json!({"id": "po_1", "automatic": true})));
+        assert!(!has_children(&payouts, &json!({"id": "po_2", "automatic": false})));
+        let attempts = child("setup_attempts");
+        assert!(has_children(&attempts, &json!({"id": "seti_1", "latest_attempt": "setatt_1"})));
+        assert!(has_children(&attempts, &json!({"id": "seti_1", "latest_attempt": {"id": "setatt_1"}})), "expanded");
+        assert!(!has_children(&attempts, &json!({"id": "seti_2", "latest_attempt": null})));
+        let usage = child("usage_records");
+        let item = |usage_type: Value| json!({"id": "si_1", "price": {"recurring": {"usage_type": usage_type}}});
+        assert!(has_children(&usage, &item(json!("metered"))));
+        assert!(!has_children(&usage, &item(json!("licensed"))));
+        assert!(!has_children(&usage, &json!({"id": "si_1", "price": {"recurring": null}})), "a one-time price");
+        // A field the object does not carry is unknown: Stripe is asked.
+        assert!(has_children(&payouts, &json!({"id": "po_3"})));
+        assert!(has_children(&usage, &json!({"id": "si_2", "price": {"id": "price_1"}})));
+        // Streams without a condition always are.
+        assert!(has_children(&child("invoice_line_items"), &json!({"id": "in_1"})));
+        let text = ChildSource { only_if: Some(Condition { field: "status", is: Expect::Text("open") }), ..payouts };
+        assert!(!has_children(&text, &json!({"status": 1})));
     }
 
     #[test]

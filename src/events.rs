@@ -12,7 +12,8 @@ the last run to every selected stream.
   with `is_deleted: true`; other records carry `updated` = the event's time.
 - **New objects are left to the windows.** An object created at or after the stream's `created`
   bookmark is listed by this run's windows, which read it later and fresher, so its (non-deletion)
-  events are skipped here.
+  events are skipped here; so are those of a stream read whole every run (only its deletions
+  come from events).
 - **One shape.** Events keep the API version they were created with; an event in another version
   than the pinned one is re-read by id.
 - **Related objects.** Some changes come only as events about another object (a dispute marks
@@ -34,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::now_rfc3339;
-use crate::streams::{EventSource, Related};
+use crate::streams::{EventSource, Related, Source};
 
 /// Stripe lists events of the last 30 days only.
 pub const RETENTION_DAYS: i64 = 30;
@@ -477,10 +478,12 @@ impl Router<'_> {
     }
 }
 
-/// Whether this run's windows will list the object (created at or after the stream's
-/// `created` bookmark), so the events pass leaves it to them.
+/// Whether this run's windows will list the object (for a child: its parent), so the events pass
+/// leaves it to them: created at or after the stream's `created` bookmark, or in a list read whole
+/// every run (external accounts), which lists every object that still exists.
 fn is_listed_by_windows(m: &Member, object: &Value) -> bool {
-    object[m.sel.stream.created_field].as_i64().is_some_and(|c| c >= m.threshold)
+    let listed = m.sel.stream.parent().and_then(crate::streams::find).unwrap_or(m.sel.stream);
+    matches!(listed.source, Source::List { created_filter: false, .. }) || object[m.sel.stream.created_field].as_i64().is_some_and(|c| c >= m.threshold)
 }
 
 /// Replaces each `{field}` of a retrieve path by that field of the object.

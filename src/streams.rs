@@ -39,6 +39,40 @@ pub struct ChildSource {
     pub path: &'static str,
     /// Column of the child record that carries the parent id (set from the parent when missing).
     pub parent_column: &'static str,
+    /// Children are listed only under objects (the parent, or with `via` the intermediate object)
+    /// for which this holds: Stripe refuses the child list of the others, or has nothing in it, so
+    /// asking would cost a request for nothing (or a 400).
+    pub only_if: Option<Condition>,
+}
+
+/// A fact about one field of an object, read from the registry (see [`ChildSource::only_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    /// The field, dotted for nested objects (`price.recurring.usage_type`).
+    pub field: &'static str,
+    pub is: Expect,
+}
+
+/// What a [`Condition`]'s field must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The boolean `true`.
+    True,
+    /// Anything but `null`.
+    NotNull,
+    /// This string.
+    Text(&'static str),
+}
+
+impl Condition {
+    /// How the README's stream table says it.
+    pub fn describe(&self) -> String {
+        match self.is {
+            Expect::True => format!("`{}` is true", self.field),
+            Expect::NotNull => format!("`{}` is not null", self.field),
+            Expect::Text(t) => format!("`{}` is `{t}`", self.field),
+        }
+    }
 }
 
 /// Where a column the tap adds to each record takes its value from.
@@ -196,12 +230,20 @@ const fn whole(path: &'static str) -> Source {
 }
 
 const fn child(parent: &'static str, path: &'static str, parent_column: &'static str) -> Source {
-    Source::Child(ChildSource { parent, embedded: None, parent_expand: None, object_filter: None, via: None, path, parent_column })
+    Source::Child(ChildSource { parent, embedded: None, parent_expand: None, object_filter: None, via: None, path, parent_column, only_if: None })
 }
 
 /// A child whose first page is embedded in the parent object as `field`.
 const fn embedded(parent: &'static str, field: &'static str, path: &'static str, parent_column: &'static str) -> Source {
-    Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: None, object_filter: None, via: None, path, parent_column })
+    Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: None, object_filter: None, via: None, path, parent_column, only_if: None })
+}
+
+/// A child `source` listed only under the objects for which `condition` holds.
+const fn only_if(source: Source, condition: Condition) -> Source {
+    match source {
+        Source::Child(c) => Source::Child(ChildSource { only_if: Some(condition), ..c }),
+        other => other,
+    }
 }
 
 const EXTERNAL_ACCOUNT_EVENTS: &[&str] =
@@ -392,6 +434,7 @@ pub static STREAMS: &[StreamDef] = &[
             via: None,
             path: "/v1/customers/{parent}/bank_accounts",
             parent_column: "customer",
+            only_if: None,
         }),
         events: ev(
             "bank_account",
@@ -604,7 +647,11 @@ pub static STREAMS: &[StreamDef] = &[
         aliases: &["payout_transactions"],
         resource: "balance_transaction",
         key: &["id", "payout"],
-        source: child("payouts", "/v1/balance_transactions?payout={parent}", "payout"),
+        // The `payout` filter works "for automatic Stripe payouts only": a manual payout gets a 400.
+        source: only_if(
+            child("payouts", "/v1/balance_transactions?payout={parent}", "payout"),
+            Condition { field: "automatic", is: Expect::True },
+        ),
         derived: &[legacy("payout_id", DerivedFrom::ParentField("id"))],
         schema: schema!("payout_balance_transactions"),
         ..BASE
@@ -690,7 +737,11 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "setup_attempts",
         resource: "setup_attempt",
-        source: child("setup_intents", "/v1/setup_attempts?setup_intent={parent}", "setup_intent"),
+        // A setup intent never confirmed has no attempt (`latest_attempt: null`): nothing to list.
+        source: only_if(
+            child("setup_intents", "/v1/setup_attempts?setup_intent={parent}", "setup_intent"),
+            Condition { field: "latest_attempt", is: Expect::NotNull },
+        ),
         schema: schema!("setup_attempts"),
         ..BASE
     },
@@ -767,6 +818,8 @@ pub static STREAMS: &[StreamDef] = &[
             via: Some("subscription_items"),
             path: "/v1/subscription_items/{parent}/usage_record_summaries",
             parent_column: "subscription_item",
+            // Usage is reported for metered prices only; Stripe refuses the list of a licensed item.
+            only_if: Some(Condition { field: "price.recurring.usage_type", is: Expect::Text("metered") }),
         }),
         schema: schema!("usage_records"),
         ..BASE
@@ -884,11 +937,15 @@ pub fn markdown_table() -> String {
             }
             Source::Child(c) => {
                 let path = c.path.replace("{parent}", "{id}");
-                let endpoint = match (c.embedded, c.via) {
+                let mut endpoint = match (c.embedded, c.via) {
                     (Some(field), _) => format!("parent's `{field}`, then `{path}` when it `has_more`"),
                     (None, Some(via)) => format!("`{path}` for each of the parent's `{via}`"),
                     (None, None) => format!("`{path}`"),
                 };
+                if let Some(cond) = c.only_if {
+                    let whose = if c.via.is_some() { "those" } else { "parents" };
+                    endpoint.push_str(&format!(", only for {whose} whose {}", cond.describe()));
+                }
                 ("with its parent (parent's `created`)".to_string(), endpoint)
             }
         };

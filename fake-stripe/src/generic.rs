@@ -11,6 +11,8 @@ charges, invoices, coupons, parents). Embedded lists (`subscription.items`, `cre
 Some objects mirror facts the typed model already holds, so both views agree: `payout`s are the automatic
 payouts that swept the balance (`/v1/balance_transactions?payout=po_…` lists what each paid out),
 `refund`s are the charges' refunds, `product`s and one-time `price`s are the catalog sold on invoices.
+Manual payouts (`automatic: false`) are refused by that filter, and licensed subscription items by their
+usage record summaries list, as Stripe refuses them ([`manual_payout`], [`licensed_item_usage`]).
 
 Generation uses its own random stream (the typed dataset is the same with or without these objects).
 */
@@ -849,10 +851,18 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         v["unit_amount_decimal"] = json!(p.unit_amount.to_string());
         g.add(idx("price"), p.price_id.clone(), p.created, v, None);
     }
+    // Every other plan is metered (billed on reported usage: only its subscription items have usage
+    // record summaries), the others licensed (billed on `quantity`).
     for i in 0..n.max(2) {
         let product = catalog.get(i % catalog.len().max(1)).map(|p| p.product_id.clone());
         let t = g.created_of("product", product.as_deref().unwrap_or("")).max(start) + 3600;
-        let plan = g.make("plan", t, product.as_deref(), |_, _| {});
+        let metered = i % 2 == 1;
+        let plan = g.make("plan", t, product.as_deref(), |v, _| {
+            if metered {
+                v["usage_type"] = json!("metered");
+                v["aggregate_usage"] = json!("sum");
+            }
+        });
         g.sync();
         let pv = generic_value(g.s.gget(idx("plan"), &plan).expect("plan")).cloned().unwrap_or_default();
         let mut v = build(g.s, &mut g.rng, idx("price"), &plan, t, product.as_deref());
@@ -861,8 +871,8 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         v["unit_amount_decimal"] = pv["amount_decimal"].clone();
         v["nickname"] = pv["nickname"].clone();
         v["type"] = json!("recurring");
-        v["recurring"] = json!({"aggregate_usage": null, "interval": "month", "interval_count": 1,
-                                "meter": null, "trial_period_days": null, "usage_type": "licensed"});
+        v["recurring"] = json!({"aggregate_usage": pv["aggregate_usage"], "interval": "month", "interval_count": 1,
+                                "meter": null, "trial_period_days": null, "usage_type": pv["usage_type"]});
         if schema("price").is_some_and(|x| !x.properties.contains_key("meter")) {
             v["recurring"].as_object_mut().map(|m| m.shift_remove("meter"));
         }
@@ -890,6 +900,15 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         v["destination"] = banks.first().map_or(Value::Null, |b| json!(b));
         v["status"] = json!(if (at / DAY + 2) * DAY <= now { "paid" } else { "in_transit" });
         g.add(idx("payout"), id, at, v, None);
+    }
+    // Manual payouts (`automatic: false`, requested by hand): Stripe does not itemise them, so
+    // `/v1/balance_transactions?payout=` refuses them (see `manual_payout`).
+    for _ in 0..n.min(2) {
+        let t = g.ts(start);
+        g.make("payout", t, None, |v, _| {
+            v["status"] = json!("paid");
+            v["destination"] = banks.first().map_or(Value::Null, |b| json!(b));
+        });
     }
     // Refunds: the charges' refunds.
     let refunds: Vec<(Refund, String, String)> = g
@@ -939,12 +958,25 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     }
 
     // Resources with children.
+    g.sync();
+    let prices: Vec<Value> = recurring_prices(g.s).iter().map(|p| snapshot(g.s, idx("price"), p)).collect();
     for i in 0..n.max(2) {
         let t = g.ts(start);
         // The first subscription is canceled: hidden from /v1/subscriptions unless status=all or canceled.
         let sub = g.make("subscription", t, None, |v, rng| set_status("subscription", i, v, rng, t, now));
-        for _ in 0..1 + g.rng.below(2) {
-            let item = g.make("subscription_item", t, Some(&sub), |_, _| {});
+        for j in 0..1 + g.rng.below(2) {
+            // Items alternate between licensed and metered prices (the first of every other
+            // subscription is metered); only metered items report usage.
+            let price = prices.get((i + j) % prices.len().max(1)).cloned();
+            let metered = price.as_ref().is_some_and(|p| p["recurring"]["usage_type"] == "metered");
+            let item = g.make("subscription_item", t, Some(&sub), |v, _| {
+                if let Some(p) = price {
+                    v["price"] = p;
+                }
+            });
+            if !metered {
+                continue;
+            }
             for k in 0..1 + g.rng.below(2) {
                 let at = (t + (k as i64 + 1) * 30 * DAY).min(now - 60);
                 g.make("usage_record_summary", at, Some(&item), |v, _| {
@@ -970,12 +1002,17 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
 
         let t = g.ts(start);
         let seti = g.make("setup_intent", t, None, |v, rng| set_status("setup_intent", i, v, rng, t, now));
+        // A setup intent still waiting for its payment method was never confirmed: no attempt,
+        // `latest_attempt: null`. The others made one.
         let at = (t + 60).min(now - 1);
         g.sync();
-        let attempt = g.make("setup_attempt", at, Some(&seti), |_, _| {});
-        g.sync();
-        if let Some(Facts::Generic(x)) = g.s.gget_mut(idx("setup_intent"), &seti).map(|r| &mut r.facts) {
-            x.value["latest_attempt"] = json!(attempt);
+        let confirmed = g.s.gget(idx("setup_intent"), &seti).and_then(generic_value).is_some_and(|v| v["status"] != "requires_payment_method");
+        if confirmed {
+            let attempt = g.make("setup_attempt", at, Some(&seti), |_, _| {});
+            g.sync();
+            if let Some(Facts::Generic(x)) = g.s.gget_mut(idx("setup_intent"), &seti).map(|r| &mut r.facts) {
+                x.value["latest_attempt"] = json!(attempt);
+            }
         }
 
         let t = g.ts(start);
@@ -1237,9 +1274,32 @@ fn check_parent(store: &Store, res: usize, id: &str) -> Result<(), ApiError> {
     })
 }
 
+/// Whether `id` is a payout requested by hand (`automatic: false`): Stripe's
+/// `/v1/balance_transactions?payout=` works "for automatic Stripe payouts only" (the spec's
+/// description of `payout`) and answers 400 for the others.
+pub fn manual_payout(store: &Store, id: &str) -> bool {
+    store.gget(idx("payout"), id).and_then(generic_value).is_some_and(|v| v["automatic"] == false)
+}
+
+/// The fake's answer to listing the usage record summaries of a subscription item whose price is not
+/// metered (`recurring.usage_type: licensed`): usage is reported only for metered prices, so Stripe
+/// refuses the list. The wording is the fake's own (Stripe does not document this message).
+pub fn licensed_item_usage(item: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "Usage record summaries are only available for subscription items with a metered price \
+         (`recurring.usage_type=metered`); the price of subscription item '{item}' is licensed."
+    ))
+}
+
 fn nested_list<'a>(store: &'a Store, same: &[usize], parent: &str, path: &str, raw: &str, spec: &str) -> Result<Page<'a>, ApiError> {
     let q = Query::parse(raw, endpoint_params(spec))?;
     check_parent(store, same[0], parent)?;
+    if RES[same[0]].name == "usage_record_summary" {
+        let item = store.gget(idx("subscription_item"), parent).and_then(generic_value);
+        if item.is_some_and(|v| v["price"]["recurring"]["usage_type"] != "metered") {
+            return Err(licensed_item_usage(parent));
+        }
+    }
     let mut items: Vec<&Record> = same.iter().flat_map(|&i| store.gchildren(i, parent)).collect();
     items.sort_by_key(|r| r.key());
     let object = RES[same[0]].object;

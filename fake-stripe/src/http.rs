@@ -558,6 +558,10 @@ impl<'a> Api<'a> {
         }
         if kind == Kind::BalanceTransaction {
             if let Some(p) = q.str("payout") {
+                if crate::generic::manual_payout(self.store, p) {
+                    return Err(ApiError::invalid("Balance transaction history can only be filtered on automatic transfers, not manual.")
+                        .with_param("payout"));
+                }
                 let p = p.to_string();
                 tests.push(Box::new(move |r| {
                     matches!(&r.facts, Facts::BalanceTransaction(t) if t.payout.as_deref() == Some(p.as_str()))

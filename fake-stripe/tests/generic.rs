@@ -168,7 +168,15 @@ fn child_lists_embedded_and_nested() {
             assert_eq!(item["subscription"], s["id"]);
             let one = api.ok(&format!("/v1/subscription_items/{}", id(item)));
             assert_eq!(&one, item);
-            let usage = api.walk(&format!("/v1/subscription_items/{}/usage_record_summaries", id(item)), 10);
+            let url = format!("/v1/subscription_items/{}/usage_record_summaries", id(item));
+            if item["price"]["recurring"]["usage_type"] != "metered" {
+                // Usage is reported for metered prices only: a licensed item's list is refused.
+                let (status, body) = api.get(&url);
+                assert_eq!((status, body["error"]["type"].as_str()), (400, Some("invalid_request_error")), "{url}: {body}");
+                assert!(body["error"]["message"].as_str().unwrap().contains("metered"), "{body}");
+                continue;
+            }
+            let usage = api.walk(&url, 10);
             assert!(!usage.is_empty());
             for u in &usage {
                 assert_eq!(u["subscription_item"], item["id"]);
@@ -197,9 +205,16 @@ fn child_lists_embedded_and_nested() {
         items.iter().for_each(|i| check_properties(&schema, i, "item"));
         assert!(cs.get("line_items").is_none(), "line_items only when expanded");
     }
-    for seti in fake.objects("setup_intent") {
+    let setis = fake.objects("setup_intent");
+    assert!(setis.iter().any(|s| s["latest_attempt"].is_null()), "some setup intents were never confirmed");
+    for seti in setis {
         let attempts = api.walk(&format!("/v1/setup_attempts?setup_intent={}", id(&seti)), 10);
+        if seti["latest_attempt"].is_null() {
+            assert!(attempts.is_empty(), "no attempt without latest_attempt");
+            continue;
+        }
         assert_eq!(attempts.len(), 1);
+        assert_eq!(seti["latest_attempt"], attempts[0]["id"]);
         assert_eq!(attempts[0]["setup_intent"], seti["id"]);
         check_properties(&schema, &attempts[0], "setup_attempt");
     }
@@ -228,7 +243,17 @@ fn child_lists_embedded_and_nested() {
     let (status, body) = api.get("/v1/payment_methods/pm_nope");
     assert_eq!((status, body["error"]["message"].as_str()), (404, Some("No such PaymentMethod: 'pm_nope'")));
     // Payouts: the balance transactions they paid out.
-    for p in fake.objects("payout").iter().take(5) {
+    let payouts = fake.objects("payout");
+    let (automatic, manual): (Vec<&Value>, Vec<&Value>) = payouts.iter().partition(|p| p["automatic"] == true);
+    assert!(!manual.is_empty(), "some payouts were requested by hand");
+    for p in manual {
+        // The spec: `payout` filters "for automatic Stripe payouts only".
+        let (status, body) = api.get(&format!("/v1/balance_transactions?payout={}", id(p)));
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["message"], "Balance transaction history can only be filtered on automatic transfers, not manual.");
+        assert_eq!(body["error"]["param"], "payout");
+    }
+    for p in automatic.iter().take(5) {
         let swept = api.walk(&format!("/v1/balance_transactions?payout={}", id(p)), 100);
         assert!(!swept.is_empty(), "{}", id(p));
         let net: i64 = swept.iter().map(|t| t["net"].as_i64().unwrap()).sum();

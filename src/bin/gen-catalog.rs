@@ -722,6 +722,7 @@ mod tests {
                 object_filter: None,
                 path: "/v1/parents/{parent}/lines",
                 parent_column: col,
+                only_if: None,
             })
         };
         let out = stream_schema(

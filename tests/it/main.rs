@@ -39,3 +39,5 @@ mod robust;
 mod network;
 /// The state file: future and absurd bookmarks, wrapped STATE messages, unreadable values.
 mod state_file;
+/// Child lists Stripe answers only for some parents (manual payouts, licensed items); whole reads once per run.
+mod child_conditions;
