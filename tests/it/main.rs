@@ -4,6 +4,8 @@
 
 /// `TapRun`: write config/catalog/state files, run the binary, parse and check what it printed.
 mod tap_run;
+/// The ground truth: what the fake holds for every stream of the registry.
+mod truth;
 /// Discovery: the ten streams, their schemas and metadata.
 mod discover;
 /// Syncs: full, incremental, resumed after a kill, field selection, child streams, events window.
