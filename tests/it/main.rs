@@ -29,7 +29,7 @@ mod metrics;
 mod performance;
 /// The API key never appears in what the tap prints, wherever it was typed; it is trimmed.
 mod secrets;
-/// Killed at random moments and resumed: nothing lost.
+/// Killed after the N-th RECORD at points spread over a run, resumed: the fake's data, nothing lost.
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;
