@@ -142,7 +142,7 @@ impl Config {
             })?),
             None => None,
         }
-        .map(|t| sane_start_date(t, chrono::Utc::now().timestamp()));
+        .map(|t| sane_start_date(t, crate::clock::now()));
         let base_url = get("base_url").and_then(Value::as_str).unwrap_or(DEFAULT_BASE_URL);
         let base_url = check_base_url(base_url)?;
         let api_version = get("api_version").and_then(Value::as_str).unwrap_or(DEFAULT_API_VERSION).to_string();

@@ -269,7 +269,8 @@ pub(crate) enum Job {
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
 pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, output: Output) -> Result<()> {
-    let now = sync_start();
+    // The moment the sync starts: windows and the events pass end there.
+    let now = crate::clock::now();
     let mut signals = StopSignals::listen();
     let client = Client::new(config)?;
     let output = Arc::new(output);
@@ -539,17 +540,6 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         None if !skipped.is_empty() => Err(Error::Partial { skipped }),
         None => Ok(()),
     }
-}
-
-/// The moment the sync starts (Unix seconds): windows and the events pass end there. In debug
-/// builds only, `TAP_STRIPE_TEST_NOW` sets it, so that tests can run against the fake Stripe's
-/// virtual clock (days pass between two syncs); release builds have no such hook.
-fn sync_start() -> i64 {
-    #[cfg(debug_assertions)]
-    if let Some(t) = std::env::var("TAP_STRIPE_TEST_NOW").ok().and_then(|v| v.trim().parse::<i64>().ok()) {
-        return t;
-    }
-    chrono::Utc::now().timestamp()
 }
 
 /// The accounts this run reads, the platform's own first. A plain sync reads one account: the

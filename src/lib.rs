@@ -13,6 +13,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
   the state file.
 - [`client`], [`retry`], [`pacer`]: HTTP to Stripe, the pure retry policy, the shared rate limiter.
+- [`clock`]: the one "now" the sync reads (a test hook in debug builds).
 - [`stop`]: SIGTERM and SIGINT, which end a sync with a final STATE.
 - [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
   METRIC lines.
@@ -28,6 +29,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod events;

@@ -268,6 +268,32 @@ impl App {
         self.objects_in(&self.store, resource)
     }
 
+    /// `(parent id, object)` for each object of a child `resource` in an account's data: generic
+    /// children under their parent (`item` under its checkout session, `credit_note_line_item`,
+    /// `usage_record_summary`, ...), `balance_transaction` under the payout that paid it out (those
+    /// no payout paid out are left out). Newest first; empty for other resources.
+    pub fn children_of(&self, account: Option<&str>, resource: &str) -> Result<Vec<(String, Value)>, ApiError> {
+        let store = Self::read(self.store_lock(account)?);
+        let r = Renderer::new(&store);
+        let rows = match crate::generic::index(resource) {
+            Some(res) => store.gtable(res).rows(),
+            None if resource == "balance_transaction" => store.table(Kind::BalanceTransaction).rows(),
+            None => return Ok(Vec::new()),
+        };
+        Ok(rows
+            .iter()
+            .rev()
+            .filter_map(|x| {
+                let parent = match &x.facts {
+                    Facts::Generic(g) => g.parent.clone(),
+                    Facts::BalanceTransaction(t) => t.payout.clone(),
+                    _ => None,
+                }?;
+                Some((parent, r.render(x)))
+            })
+            .collect())
+    }
+
     fn objects_in(&self, lock: &RwLock<Store>, resource: &str) -> Vec<Value> {
         let store = Self::read(lock);
         let r = Renderer::new(&store);

@@ -183,6 +183,22 @@ impl FakeStripe {
         self.app.objects_of(account, resource).unwrap_or_else(|e| panic!("fake-stripe: objects_of {account}: {}", e.message))
     }
 
+    /// `(parent id, object)` for the objects of a child resource that Stripe lists under a parent,
+    /// whether or not the object names it: generic children (`item` under its checkout session,
+    /// `credit_note_line_item` under its credit note, `fee_refund`, `subscription_item`, ...) and
+    /// `balance_transaction` under the payout that paid it out. `account`: `None` for the
+    /// platform's data. Newest first; empty for a resource that has no parent. Read-only (for
+    /// tests that compare a sync with what the fake holds).
+    pub fn children_of(&self, account: Option<&str>, resource: &str) -> Vec<(String, Value)> {
+        self.app.children_of(account, resource).unwrap_or_else(|e| panic!("fake-stripe: children_of {account:?}: {}", e.message))
+    }
+
+    /// Whether the fake runs on a virtual clock (`Options.now` was given): [`FakeStripe::now`]
+    /// moves only with [`FakeStripe::advance_clock`].
+    pub fn clock_is_virtual(&self) -> bool {
+        self.app.store().clock != crate::store::Clock::Real
+    }
+
     /// [`FakeStripe::create`] in a connected account's data: its events go to that account's events.
     pub fn create_in(&self, account: &str, resource: &str, fields: Value) -> Value {
         self.try_create_in(account, resource, fields).unwrap_or_else(|e| panic!("fake-stripe: create {resource} in {account}: {e}"))

@@ -6,8 +6,8 @@ use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
 use crate::hostile::{Hostile, Reply};
-use crate::tap_run::{catalog_selecting, config_for, sync, sync_env, Files};
-use crate::updates::{baseline, oldest, wait_for_next_second};
+use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, sync_env, Files};
+use crate::updates::{baseline, oldest};
 
 fn event_times(fake: &FakeStripe, object_id: &str) -> Vec<i64> {
     fake.objects("event").iter().filter(|e| e["data"]["object"]["id"] == object_id).map(|e| e["created"].as_i64().unwrap()).collect()
@@ -15,33 +15,27 @@ fn event_times(fake: &FakeStripe, object_id: &str) -> Vec<i64> {
 
 #[test]
 fn events_of_one_second_in_any_order_end_with_the_current_object() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let state = baseline(&fake, &files, &["customers"]);
     let cid = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
     fake.set_events_of_a_second_oldest_first(true);
-    // Two changes in one second (retried when the second turned between them).
-    for attempt in 0.. {
-        assert!(attempt < 5, "two updates kept straddling a second");
-        wait_for_next_second();
-        fake.update("customer", &cid, json!({"description": format!("first {attempt}")}));
-        fake.update("customer", &cid, json!({"description": format!("second {attempt}")}));
-        let times = event_times(&fake, &cid);
-        if times.len() >= 2 && times[0] == times[1] {
-            break;
-        }
-    }
-    wait_for_next_second();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
+    // Two changes in one second: the virtual clock does not move between them.
+    fake.update("customer", &cid, json!({"description": "first"}));
+    fake.update("customer", &cid, json!({"description": "second"}));
+    let times = event_times(&fake, &cid);
+    assert!(times.len() >= 2 && times[0] == times[1], "two events in one second: {times:?}");
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let last = out.records("customers").into_iter().rev().find(|r| r["id"] == cid.as_str()).cloned().expect("the customer");
     let current = fake.objects("customer").into_iter().find(|c| c["id"] == cid.as_str()).unwrap();
+    assert_eq!(current["description"], "second");
     assert_eq!(last["description"], current["description"], "the last record is the customer as it is now");
 }
 
 #[test]
 fn an_object_gone_without_a_deletion_event_is_emitted_deleted() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let state = baseline(&fake, &files, &["customers"]);
     let cid = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
@@ -51,8 +45,7 @@ fn an_object_gone_without_a_deletion_event_is_emitted_deleted() {
     fake.update("customer", &cid, json!({"description": "changed, then gone"}));
     fake.set_event_api_version(None);
     fake.purge("customer", &cid);
-    wait_for_next_second();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let records: Vec<&Value> = out.records("customers").into_iter().filter(|r| r["id"] == cid.as_str()).collect();
     assert_eq!(records.len(), 1, "{records:?}");
@@ -61,7 +54,7 @@ fn an_object_gone_without_a_deletion_event_is_emitted_deleted() {
 
 #[test]
 fn a_changed_object_is_read_by_id_once_for_all_the_streams_it_feeds() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let streams = ["customers", "customer_balance_transactions", "bank_accounts"];
     let state = baseline(&fake, &files, &streams);
@@ -69,9 +62,8 @@ fn a_changed_object_is_read_by_id_once_for_all_the_streams_it_feeds() {
     fake.set_event_api_version(Some("2020-08-27"));
     fake.update("customer", &cid, json!({"description": "one read by id"}));
     fake.set_event_api_version(None);
-    wait_for_next_second();
     fake.clear_requests();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&streams), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&streams), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let reads = fake.requests().iter().filter(|r| r.path == format!("/v1/customers/{cid}")).count();
     assert_eq!(reads, 1, "the customer feeds three streams and is read by id once");
@@ -95,13 +87,13 @@ fn a_list_that_is_not_newest_first_stops_the_run() {
 
 #[test]
 fn connected_accounts_and_their_persons_follow_changes_listed_in_each_accounts_events() {
-    let fake = FakeStripe::start(Options { connected_accounts: 2, ..Options::default() });
+    let fake = clocked(Options { connected_accounts: 2, ..Options::default() });
     let files = Files::new();
     let mut config = config_for(&fake);
     config["connected_accounts"] = json!("all");
     config["lookback_window"] = json!(0); // the rerun at the end reads no event twice
     let catalog = catalog_selecting(&["accounts", "persons"]);
-    let first = sync(&files, &config, &catalog, None);
+    let first = sync_at(&fake, &files, &config, &catalog, None);
     assert!(first.success(), "{}", first.stderr);
     let state = first.last_state().unwrap().clone();
 
@@ -117,9 +109,8 @@ fn connected_accounts_and_their_persons_follow_changes_listed_in_each_accounts_e
     let added = fake.create_in(b, "person", json!({"metadata": {"new": "yes"}}));
     // Stripe lists these in the connected accounts' events, none in the platform's.
     assert!(fake.objects("event").iter().all(|e| !["account.updated", "person.updated"].contains(&e["type"].as_str().unwrap())));
-    wait_for_next_second();
 
-    let out = sync(&files, &config, &catalog, Some(&state));
+    let out = sync_at(&fake, &files, &config, &catalog, Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let account = out.records("accounts").into_iter().find(|r| r["id"] == a.as_str()).expect("the changed account");
     assert_eq!(account["metadata"]["tier"], "gold");
@@ -133,17 +124,17 @@ fn connected_accounts_and_their_persons_follow_changes_listed_in_each_accounts_e
         assert!(last["bookmarks"]["accounts"]["accounts"][acct]["updated"].as_i64().is_some(), "{last}");
     }
     // A rerun reads nothing new.
-    let again = sync(&files, &config, &catalog, Some(last));
+    let again = sync_at(&fake, &files, &config, &catalog, Some(last));
     assert!(again.success(), "{}", again.stderr);
     assert!(again.records("accounts").is_empty() && again.records("persons").is_empty(), "{:?}", again.records("persons"));
 }
 
 #[test]
 fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons() {
-    use crate::updates::{compare, fold, Table, Unknowable};
+    use crate::updates::{compare, compare_with_truth, fold, Table, Unknowable};
     use std::collections::{BTreeMap, BTreeSet};
 
-    let fake = FakeStripe::start(Options { connected_accounts: 2, ..Options::default() });
+    let fake = clocked(Options { connected_accounts: 2, ..Options::default() });
     let files = Files::new();
     let mut config = config_for(&fake);
     config["connected_accounts"] = json!("all");
@@ -151,7 +142,7 @@ fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons()
     let catalog = catalog_selecting(&selected);
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let mut unknowable = Unknowable::default();
-    let first = sync(&files, &config, &catalog, None);
+    let first = sync_at(&fake, &files, &config, &catalog, None);
     assert!(first.success(), "{}", first.stderr);
     fold(&mut tables, &first);
     let mut state = first.last_state().unwrap().clone();
@@ -176,18 +167,20 @@ fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons()
         }
         fake.create_in(acct, "person", json!({"metadata": {"created_in_round": round.to_string()}}));
         kinds.insert("person created");
-        wait_for_next_second();
-        let out = sync(&files, &config, &catalog, Some(&state));
+        let out = sync_at(&fake, &files, &config, &catalog, Some(&state));
         assert!(out.success(), "round {round}: {}", out.stderr);
         fold(&mut tables, &out);
         state = out.last_state().unwrap().clone();
     }
     assert_eq!(kinds.len(), 4, "every kind of change happened: {kinds:?}");
 
-    let fresh_out = sync(&Files::new(), &config, &catalog, None);
+    let fresh_out = sync_at(&fake, &Files::new(), &config, &catalog, None);
     assert!(fresh_out.success(), "{}", fresh_out.stderr);
     let mut fresh: BTreeMap<String, Table> = BTreeMap::new();
     fold(&mut fresh, &fresh_out);
+    // The truth: every account's rows as the fake holds them, every field.
+    let problems = compare_with_truth(&selected, &tables, &crate::truth::tables(&fake, true), &unknowable);
+    assert!(problems.is_empty(), "the folded runs differ from the fake's data:\n{}", problems.join("\n"));
     let problems = compare(&selected, &tables, &fresh, &unknowable);
     assert!(problems.is_empty(), "the folded runs differ from a fresh sync:\n{}", problems.join("\n"));
 
@@ -208,20 +201,18 @@ fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons()
 
 #[test]
 fn invoice_items_attached_to_a_new_invoice_without_an_event_are_read_again() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let customer = oldest(&fake, "customer", |_| true)["id"].as_str().unwrap().to_string();
     let item = fake.create("invoiceitem", json!({"customer": customer, "amount": 1500, "currency": "usd"}));
     let item = item["id"].as_str().unwrap().to_string();
-    wait_for_next_second();
     let state = baseline(&fake, &files, &["invoice_items"]);
     let invoice = fake.create("invoice", json!({"customer": customer, "pending_invoice_items_behavior": "include"}));
     let invoice = invoice["id"].as_str().unwrap();
     let types: Vec<String> = fake.objects("event").iter().filter(|e| e["data"]["object"]["id"] == item.as_str()).map(|e| e["type"].as_str().unwrap().to_string()).collect();
     assert_eq!(types, ["invoiceitem.created"], "attaching sends no event about the item");
-    wait_for_next_second();
     fake.clear_requests();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["invoice_items"]), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["invoice_items"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let records = out.records("invoice_items");
     let record = records.iter().find(|r| r["id"] == item.as_str()).expect("the attached item");

@@ -4,6 +4,8 @@
 
 /// `TapRun`: write config/catalog/state files, run the binary, parse and check what it printed.
 mod tap_run;
+/// The ground truth: what the fake holds for every stream of the registry.
+mod truth;
 /// Discovery: the ten streams, their schemas and metadata.
 mod discover;
 /// Syncs: full, incremental, resumed after a kill, field selection, child streams, events window.
@@ -27,7 +29,7 @@ mod metrics;
 mod performance;
 /// The API key never appears in what the tap prints, wherever it was typed; it is trimmed.
 mod secrets;
-/// Killed at random moments and resumed: nothing lost.
+/// Killed after the N-th RECORD at points spread over a run, resumed: the fake's data, nothing lost.
 mod crash;
 /// Faults of Stripe or the network: retried, or a clear stop and a resumable STATE.
 mod faults;

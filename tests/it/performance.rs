@@ -6,10 +6,15 @@ use std::collections::HashSet;
 use fake_stripe::{Dataset, FakeStripe, Options};
 use serde_json::json;
 
-use crate::tap_run::{catalog_selecting, config_for, sync, Files};
+use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, sync_env, tap_clock, Files};
+
+/// The tap's clock for the next sync (see `tap_clock`).
+fn tap_now(fake: &FakeStripe) -> String {
+    tap_clock(fake).remove(0).1
+}
 
 fn big_account() -> FakeStripe {
-    FakeStripe::start(Options { dataset: Dataset { customers: 150, charges_per_customer: 10.0, ..Dataset::default() }, ..Options::default() })
+    clocked(Options { dataset: Dataset { customers: 150, charges_per_customer: 10.0, ..Dataset::default() }, ..Options::default() })
 }
 
 #[test]
@@ -18,7 +23,7 @@ fn a_dense_window_splits_and_every_object_comes_once() {
     let files = Files::new();
     let mut config = config_for(&fake);
     config["date_window_days"] = json!(1000);
-    let out = sync(&files, &config, &catalog_selecting(&["charges"]), None);
+    let out = sync_at(&fake, &files, &config, &catalog_selecting(&["charges"]), None);
     assert!(out.success(), "{}", out.stderr);
     let want: HashSet<String> = fake.objects("charge").iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     assert!(want.len() > 1000);
@@ -77,33 +82,33 @@ fn a_dense_window_splits_and_every_object_comes_once() {
     }
 }
 
+/// A 429 halves the shared pacer's rate (logged), and the run still gives every object. The 429s
+/// are the fake's, queued, not the fruit of the machine's speed: how many 429s a pacer avoids
+/// at Stripe's limits is measured by the benchmark, never asserted here.
 #[test]
-fn the_pacer_keeps_under_the_rate_limit_and_adapts_to_429s() {
+fn a_429_halves_the_pacer_and_every_object_still_arrives() {
     let fake = big_account();
-    fake.set_rate_limit(Some(50));
     let files = Files::new();
     let streams = ["charges", "customers", "customer_balance_transactions"];
-    // Under the limit: no 429 at all.
     let mut config = config_for(&fake);
     config["max_requests_per_second"] = json!(40);
-    config["start_date"] = json!("2025-06-01T00:00:00Z");
-    let out = sync(&files, &config, &catalog_selecting(&streams), None);
+    // A start inside the fake's data: the last 60 days of its clock.
+    let start = fake.now() - 60 * 86_400;
+    config["start_date"] = json!(chrono::DateTime::from_timestamp(start, 0).unwrap().to_rfc3339());
+    // One 429: requests in flight together see a burst as one, so a second one within 50 ms would
+    // not halve the rate again (a matter of timing).
+    fake.fail_next(1, 429, Some("/v1/charges"), None);
+    let out = sync_env(&files, &config, &catalog_selecting(&streams), None, &[("TAP_STRIPE_RETRY_BASE_MS", "1"), ("TAP_STRIPE_TEST_NOW", &tap_now(&fake))]);
     assert!(out.success(), "{}", out.stderr);
-    let reqs = fake.requests();
-    let throttled = reqs.iter().filter(|r| r.status == 429).count();
-    assert!(throttled * 100 <= reqs.len() * 2, "{throttled} of {} requests got 429", reqs.len());
-    // Asked to go faster than Stripe allows: the 429s slow it down and everything still arrives.
-    fake.clear_requests();
-    config["max_requests_per_second"] = json!(500);
-    let fast = sync(&Files::new(), &config, &catalog_selecting(&streams), None);
-    assert!(fast.success(), "{}", fast.stderr);
-    for s in streams {
-        assert_eq!(fast.id_set(s), out.id_set(s), "{s}");
-    }
-    let reqs = fake.requests();
-    let throttled = reqs.iter().filter(|r| r.status == 429).count();
-    assert!(throttled > 0, "the fake's limit was hit");
-    // Starting at ten times the real limit costs a burst of 429s before the rate settles; the
-    // benchmark measures the share on long runs at Stripe's documented limits.
-    assert!(throttled * 2 < reqs.len(), "the pacer backs off: {throttled} of {} requests got 429", reqs.len());
+    assert_eq!(fake.requests().iter().filter(|r| r.status == 429).count(), 1, "the queued 429 was met");
+    assert!(out.stderr.contains("pacing every request at 20.0 requests/s"), "40/s halved to 20/s: {}", out.stderr);
+    // Every charge created since the start, and every customer (children follow their parent's
+    // `created`, so the start bounds customers and their balance transactions alike).
+    let since = |resource: &str| -> HashSet<String> {
+        fake.objects(resource).iter().filter(|o| o["created"].as_i64().unwrap() >= start).map(|o| o["id"].as_str().unwrap().to_string()).collect()
+    };
+    let charges = since("charge");
+    assert!(charges.len() > 100, "the start leaves charges to read: {}", charges.len());
+    assert_eq!(out.id_set("charges"), charges, "charges since the start");
+    assert_eq!(out.id_set("customers"), since("customer"), "customers since the start");
 }

@@ -3,7 +3,7 @@ use std::collections::{BTreeSet, HashSet};
 use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
-use crate::tap_run::{catalog_selecting, config_for, sync, sync_killed_after, Files, Output, TEN_STREAMS as ALL};
+use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, sync_killed_after_records, Files, Output, TEN_STREAMS as ALL};
 
 
 /// The fake Stripe object type behind each stream.
@@ -44,9 +44,9 @@ fn emitted(out: &Output, stream: &str) -> BTreeSet<String> {
 
 #[test]
 fn full_sync_emits_every_object_of_every_stream_once() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&ALL), None);
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&ALL), None);
     assert!(out.success(), "{}", out.stderr);
     for stream in ALL {
         let got = out.ids(stream);
@@ -82,9 +82,9 @@ fn full_sync_emits_every_object_of_every_stream_once() {
 
 #[test]
 fn schema_precedes_records_and_carries_bookmark_properties() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["charges", "invoice_line_items"]), None);
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["charges", "invoice_line_items"]), None);
     assert!(out.success(), "{}", out.stderr);
     let charges = out.schema("charges").unwrap();
     assert_eq!(charges["key_properties"], json!(["id"]));
@@ -97,7 +97,7 @@ fn schema_precedes_records_and_carries_bookmark_properties() {
 
 #[test]
 fn windows_are_half_open_oldest_first_and_fully_paged_before_state() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let mut config = config_for(&fake);
     config["date_window_days"] = json!(60);
@@ -105,7 +105,7 @@ fn windows_are_half_open_oldest_first_and_fully_paged_before_state() {
     // them in the same order, and overlap).
     config["max_concurrency"] = json!(1);
     config["start_date"] = json!(chrono::DateTime::from_timestamp(fake.now() - 400 * 86_400, 0).unwrap().to_rfc3339());
-    let out = sync(&files, &config, &catalog_selecting(&["charges"]), None);
+    let out = sync_at(&fake, &files, &config, &catalog_selecting(&["charges"]), None);
     assert!(out.success(), "{}", out.stderr);
 
     let reqs: Vec<_> = fake.requests().into_iter().filter(|r| r.path == "/v1/charges").collect();
@@ -156,15 +156,15 @@ fn windows_are_half_open_oldest_first_and_fully_paged_before_state() {
 
 #[test]
 fn second_run_with_the_final_state_emits_only_newer_objects() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let config = config_for(&fake);
     let catalog = catalog_selecting(&ALL);
-    let first = sync(&files, &config, &catalog, None);
+    let first = sync_at(&fake, &files, &config, &catalog, None);
     assert!(first.success(), "{}", first.stderr);
     let state = first.last_state().unwrap().clone();
 
-    let second = sync(&files, &config, &catalog, Some(&state));
+    let second = sync_at(&fake, &files, &config, &catalog, Some(&state));
     assert!(second.success(), "{}", second.stderr);
     let records = second.messages.iter().filter(|m| m["type"] == "RECORD").count();
     assert_eq!(records, 0, "nothing was created since the first run");
@@ -176,7 +176,7 @@ fn second_run_with_the_final_state_emits_only_newer_objects() {
     let mid = created[created.len() / 2];
     let mut state = state.clone();
     state["bookmarks"]["charges"] = json!({"created": mid});
-    let third = sync(&files, &config, &catalog_selecting(&["charges"]), Some(&state));
+    let third = sync_at(&fake, &files, &config, &catalog_selecting(&["charges"]), Some(&state));
     assert!(third.success(), "{}", third.stderr);
     let want: BTreeSet<String> =
         ids(&fake.objects("charge").into_iter().filter(|c| c["created"].as_i64().unwrap() >= mid).collect::<Vec<_>>());
@@ -185,7 +185,7 @@ fn second_run_with_the_final_state_emits_only_newer_objects() {
 
 #[test]
 fn singer_io_state_is_understood() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let mut created: Vec<i64> = fake.objects("invoice").iter().map(|c| c["created"].as_i64().unwrap()).collect();
     created.sort();
@@ -194,7 +194,7 @@ fn singer_io_state_is_understood() {
     // under `invoices_events`.
     let recent = fake.now() - 3600;
     let state = json!({"bookmarks": {"invoices": {"date": mid}, "invoices_events": {"updates_created": recent}}});
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["invoices"]), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["invoices"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let want: BTreeSet<String> =
         ids(&fake.objects("invoice").into_iter().filter(|c| c["created"].as_i64().unwrap() >= mid).collect::<Vec<_>>());
@@ -209,24 +209,27 @@ fn singer_io_state_is_understood() {
 
 #[test]
 fn a_run_killed_anywhere_and_resumed_loses_nothing() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let mut config = config_for(&fake);
     config["date_window_days"] = json!(20);
     let streams = ["charges", "customers", "invoice_line_items", "customer_balance_transactions", "coupons"];
     let catalog = catalog_selecting(&streams);
-    let full = sync(&files, &config, &catalog, None);
+    let full = sync_at(&fake, &files, &config, &catalog, None);
     assert!(full.success(), "{}", full.stderr);
-    let total = full.messages.len();
-    for cut in [1, total / 7, total / 3, total / 2, (total * 4) / 5, total - 2] {
-        let killed = sync_killed_after(&files, &config, &catalog, None, cut);
-        let state = killed.last_state().cloned();
-        let resumed = sync(&files, &config, &catalog, state.as_ref());
-        assert!(resumed.success(), "cut {cut}: {}", resumed.stderr);
+    let truth = crate::truth::tables(&fake, false);
+    let total = full.records("charges").len() + full.messages.iter().filter(|m| m["type"] == "RECORD" && m["stream"] != "charges").count();
+    for n in [1, total / 7, total / 3, total / 2, (total * 4) / 5, total - 2] {
+        let killed = sync_killed_after_records(&fake, &files, &config, &catalog, None, n);
+        let state = killed.out.last_state().cloned();
+        let resumed = sync_at(&fake, &files, &config, &catalog, state.as_ref());
+        assert!(resumed.success(), "kill at record {n}: {}", resumed.stderr);
         for stream in streams {
-            let mut union = emitted(&killed, stream);
-            union.extend(emitted(&resumed, stream));
-            assert_eq!(union, emitted(&full, stream), "cut at line {cut}: {stream} complete after resume");
+            let mut union: BTreeSet<String> = killed.out.records(stream).iter().map(|r| crate::updates::key(stream, r)).collect();
+            union.extend(resumed.records(stream).iter().map(|r| crate::updates::key(stream, r)));
+            let want: BTreeSet<String> = truth[stream].keys().cloned().collect();
+            assert!(!want.is_empty(), "{stream}: the fake holds some");
+            assert_eq!(union, want, "kill at record {n}: {stream} = the fake's after resume");
         }
         assert_eq!(
             resumed.last_state().unwrap()["bookmarks"].as_object().unwrap().keys().collect::<Vec<_>>(),
@@ -237,7 +240,7 @@ fn a_run_killed_anywhere_and_resumed_loses_nothing() {
 
 #[test]
 fn deselected_fields_appear_in_neither_schema_nor_records() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let mut catalog = catalog_selecting(&["charges"]);
     let charges = catalog["streams"].as_array_mut().unwrap().iter_mut().find(|s| s["stream"] == "charges").unwrap();
@@ -247,7 +250,7 @@ fn deselected_fields_appear_in_neither_schema_nor_records() {
             m["metadata"]["selected"] = json!(false);
         }
     }
-    let out = sync(&files, &config_for(&fake), &catalog, None);
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog, None);
     assert!(out.success(), "{}", out.stderr);
     let props = &out.schema("charges").unwrap()["schema"]["properties"];
     assert!(props.get("amount").is_none() && props.get("description").is_none());
@@ -263,9 +266,9 @@ fn deselected_fields_appear_in_neither_schema_nor_records() {
 
 #[test]
 fn invoice_line_items_come_from_embedded_lines_and_lines_only_when_has_more() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["invoice_line_items"]), None);
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["invoice_line_items"]), None);
     assert!(out.success(), "{}", out.stderr);
     let invoices = fake.objects("invoice");
     let long: BTreeSet<String> = invoices
@@ -299,16 +302,16 @@ fn invoice_line_items_come_from_embedded_lines_and_lines_only_when_has_more() {
 
 #[test]
 fn a_parent_is_listed_once_however_many_children_are_selected() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let config = config_for(&fake);
     let count = |fake: &FakeStripe| fake.requests().iter().filter(|r| r.path == "/v1/customers").count();
 
-    let alone = sync(&files, &config, &catalog_selecting(&["customers"]), None);
+    let alone = sync_at(&fake, &files, &config, &catalog_selecting(&["customers"]), None);
     assert!(alone.success());
     let n_alone = count(&fake);
     fake.clear_requests();
-    let all = sync(&files, &config, &catalog_selecting(&["customers", "customer_balance_transactions", "bank_accounts"]), None);
+    let all = sync_at(&fake, &files, &config, &catalog_selecting(&["customers", "customer_balance_transactions", "bank_accounts"]), None);
     assert!(all.success(), "{}", all.stderr);
     assert_eq!(count(&fake), n_alone, "customers listed once for the parent and both children");
     assert_eq!(emitted(&all, "customers"), emitted(&alone, "customers"));
@@ -322,9 +325,9 @@ fn a_parent_is_listed_once_however_many_children_are_selected() {
 
 #[test]
 fn a_child_selected_without_its_parent_works() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customer_balance_transactions"]), None);
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customer_balance_transactions"]), None);
     assert!(out.success(), "{}", out.stderr);
     assert!(out.records("customers").is_empty());
     assert_eq!(emitted(&out, "customer_balance_transactions"), ids(&fake.objects("customer_balance_transaction")));
@@ -333,11 +336,11 @@ fn a_child_selected_without_its_parent_works() {
 
 #[test]
 fn events_are_read_from_thirty_days_back_with_a_warning() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let mut config = config_for(&fake);
     config["start_date"] = json!("2020-01-01T00:00:00Z");
-    let out = sync(&files, &config, &catalog_selecting(&["events"]), None);
+    let out = sync_at(&fake, &files, &config, &catalog_selecting(&["events"]), None);
     assert!(out.success(), "{}", out.stderr);
     assert!(out.stderr.contains("WARNING") && out.stderr.contains("30 days"), "{}", out.stderr);
     let first = fake.requests().into_iter().find(|r| r.path == "/v1/events").unwrap();

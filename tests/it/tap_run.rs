@@ -1,11 +1,11 @@
 //! Running the tap binary and reading its output.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use fake_stripe::FakeStripe;
+use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tap-stripe");
@@ -46,13 +46,43 @@ impl Files {
     }
 }
 
-/// A config pointing at the fake. Returns at the start of a new second, so that a sync started
-/// now sees every object the fake created so far (a sync reads up to its start, excluded).
+/// Where the virtual clock of [`clocked`] fakes starts (2025-06-15T15:06:40Z): a fixed moment,
+/// so that nothing in those tests depends on the machine's clock.
+pub const T0: i64 = 1_750_000_000;
+
+/// A fake on a virtual clock starting at [`T0`]; syncs against it go through [`sync_at`] (or
+/// [`tap_clock`]), which set the tap's clock to the fake's.
+pub fn clocked(options: Options) -> FakeStripe {
+    FakeStripe::start(Options { now: Some(T0), ..options })
+}
+
+/// A config pointing at the fake. On the real clock it returns at the start of a new second, so
+/// that a sync started now sees every object the fake created so far (a sync reads up to its
+/// start, excluded); on a virtual clock nothing waits: [`sync_at`] moves the clocks instead.
 pub fn config_for(fake: &FakeStripe) -> Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    std::thread::sleep(std::time::Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos())));
+    if !fake.clock_is_virtual() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        std::thread::sleep(std::time::Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos())));
+    }
     // Loopback: no need to pace at Stripe's test-mode 25 requests/s (tests of the pacer set their own).
     json!({"client_secret": KEY, "base_url": fake.base_url, "account_id": fake.account_id(), "max_requests_per_second": 1000})
+}
+
+/// The environment that sets the tap's clock (`TAP_STRIPE_TEST_NOW`) to a virtual-clock fake's,
+/// after moving that clock one second on: every change made so far is older than the sync's
+/// start (which it excludes), every change made after it belongs to the next sync. Panics on a
+/// real-clock fake.
+pub fn tap_clock(fake: &FakeStripe) -> Vec<(&'static str, String)> {
+    assert!(fake.clock_is_virtual(), "tap_clock needs a fake on a virtual clock (tap_run::clocked)");
+    fake.advance_clock(1);
+    vec![("TAP_STRIPE_TEST_NOW", fake.now().to_string())]
+}
+
+/// A sync on the fake's virtual clock (see [`tap_clock`]).
+pub fn sync_at(fake: &FakeStripe, files: &Files, config: &Value, catalog: &Value, state: Option<&Value>) -> Output {
+    let env = tap_clock(fake);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    sync_env(files, config, catalog, state, &env)
 }
 
 /// The discovered catalog with exactly `streams` selected.
@@ -146,36 +176,71 @@ pub fn sync_env(files: &Files, config: &Value, catalog: &Value, state: Option<&V
     run_env(&args, env)
 }
 
-/// Starts a sync in the background, stdout piped, stderr dropped.
-pub fn spawn_sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>) -> std::process::Child {
+/// Starts a sync in the background with extra environment variables, stdout piped, stderr dropped.
+pub fn spawn_sync(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, env: &[(&str, &str)]) -> std::process::Child {
     let c = files.json("config.json", config);
     let k = files.json("catalog.json", catalog);
     let mut cmd = Command::new(BIN);
-    cmd.args(["--config", &c, "--catalog", &k]);
+    cmd.args(["--config", &c, "--catalog", &k]).envs(env.iter().copied());
     if let Some(s) = state {
         cmd.args(["--state", &files.json("state.json", s)]);
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
 }
 
-/// Starts a sync and kills it (SIGKILL) after `lines` lines of stdout; returns what it printed.
-pub fn sync_killed_after(files: &Files, config: &Value, catalog: &Value, state: Option<&Value>, lines: usize) -> Output {
-    let mut child = spawn_sync(files, config, catalog, state);
+/// What a sync killed at a deterministic point left on its stdout.
+#[derive(Debug)]
+pub struct Killed {
+    /// Every complete line it printed before it died (each checked whole JSON and a valid Singer
+    /// message by [`parse_and_check`]), the lines already in the pipe after the N-th RECORD included.
+    pub out: Output,
+    /// SIGKILL ended it (it had not exited by itself yet).
+    pub killed: bool,
+}
+
+/// Starts a sync of the fake on its virtual clock and kills it (SIGKILL) as soon as the
+/// `records`-th RECORD line has been read from the pipe; then reads what the pipe still held.
+/// Every complete line must be whole JSON (a torn line can only be the last one, unterminated).
+pub fn sync_killed_after_records(
+    fake: &FakeStripe,
+    files: &Files,
+    config: &Value,
+    catalog: &Value,
+    state: Option<&Value>,
+    records: usize,
+) -> Killed {
+    let env = tap_clock(fake);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = spawn_sync(files, config, catalog, state, &env);
     let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout = String::new();
+    let mut bytes = Vec::new();
     let mut seen = 0;
-    while seen < lines {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
+    while seen < records {
+        let start = bytes.len();
+        if reader.read_until(b'\n', &mut bytes).unwrap() == 0 {
             break;
         }
-        stdout.push_str(&line);
-        seen += 1;
+        let line = std::str::from_utf8(&bytes[start..]).expect("UTF-8 stdout");
+        if line.ends_with('\n') {
+            let msg: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("a complete stdout line is not JSON ({e}): {line}"));
+            if msg["type"] == "RECORD" {
+                seen += 1;
+            }
+        }
     }
+    let killed = matches!(child.try_wait(), Ok(None));
     let _ = child.kill();
     let status = child.wait().unwrap();
-    let messages = parse_and_check(&stdout);
-    Output { code: status.code(), messages, stdout, stderr: String::new() }
+    let killed = killed && status.code().is_none();
+    reader.read_to_end(&mut bytes).unwrap();
+    let text = String::from_utf8(bytes).expect("UTF-8 stdout");
+    // A last line cut by the kill (unterminated) is left out; every terminated one is checked.
+    let whole = match text.rfind('\n') {
+        Some(i) => text[..=i].to_string(),
+        None => String::new(),
+    };
+    let messages = parse_and_check(&whole);
+    Killed { out: Output { code: status.code(), messages, stdout: whole, stderr: String::new() }, killed }
 }
 
 /// Every line is a JSON Singer message; every RECORD follows a SCHEMA of its stream and validates

@@ -1,12 +1,11 @@
 //! Changes and deletions after the first sync, through the shared events pass.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
 use fake_stripe::{FakeStripe, Op, Options};
 use serde_json::{json, Value};
 
-use crate::tap_run::{catalog_selecting, config_for, sync, sync_env, sync_killed_after, Files, Output, TEN_STREAMS};
+use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, sync_killed_after_records, Files, Output, TEN_STREAMS};
 
 /// Streams compared by the fold test: every selected stream but `events`, which only grows and
 /// whose older part a fresh sync no longer sees (Stripe keeps 30 days).
@@ -44,13 +43,6 @@ pub(crate) fn fold(tables: &mut BTreeMap<String, Table>, out: &Output) {
             table.insert(k, record);
         }
     }
-}
-
-pub(crate) fn wait_for_next_second() {
-    // Objects changed in the second a sync starts are left to the next run (windows and the
-    // events pass end before the sync's start): a real account keeps changing, but this test's
-    // last sync must see everything.
-    std::thread::sleep(Duration::from_millis(1100));
 }
 
 /// Differences between two folded tables, for a readable failure.
@@ -160,6 +152,8 @@ struct Happened {
     /// Pending invoice items attached to a new invoice (no event of theirs) and re-emitted with
     /// it by the next run.
     attached: usize,
+    /// Random creates, updates and deletes found in the next run, by kind.
+    ops: BTreeMap<String, usize>,
 }
 
 impl Happened {
@@ -169,6 +163,33 @@ impl Happened {
             let flagged = out.records(stream).iter().any(|r| r["id"] == id.as_str() && r["is_deleted"] == true);
             assert!(flagged, "{stream} {id}: removed from its parent, emitted deleted by the next run");
             *self.removed.entry(stream).or_default() += 1;
+        }
+    }
+
+    /// The round's random changes: creates, updates and deletes each happened (a round that
+    /// skipped a kind fails here, not silently), and every change Stripe announces of an object
+    /// of a selected stream that lists it whole (a top-level list with events) is in the next
+    /// run `out`, a deletion as `is_deleted`.
+    fn round(&mut self, round: u64, changes: &[fake_stripe::Change], out: &Output, selected: &[&str]) {
+        for op in [Op::Created, Op::Updated, Op::Deleted] {
+            assert!(changes.iter().any(|c| c.op == op), "round {round}: no {op:?} change among {} random changes", changes.len());
+        }
+        let deleted: HashSet<&str> = changes.iter().filter(|c| c.op == Op::Deleted).map(|c| c.id.as_str()).collect();
+        for c in changes.iter().filter(|c| !c.event_types.is_empty()) {
+            let streams: Vec<&str> = tap_stripe::streams::STREAMS
+                .iter()
+                .filter(|d| d.resource == c.resource && d.events.is_some() && d.parent().is_none() && selected.contains(&d.name))
+                .filter(|d| !matches!(d.source, tap_stripe::streams::Source::List { path, .. } if path.contains("{account}")))
+                .map(|d| d.name)
+                .collect();
+            for stream in streams {
+                let records = out.records(stream);
+                let last = records.iter().rev().find(|r| r["id"] == c.id.as_str());
+                let last = last.unwrap_or_else(|| panic!("round {round}: {stream} {} ({:?}, {:?}) not in the next run", c.id, c.op, c.event_types));
+                let gone = deleted.contains(c.id.as_str());
+                assert_eq!(last["is_deleted"] == true, gone, "round {round}: {stream} {} {:?}: is_deleted {}", c.id, c.op, last["is_deleted"]);
+                *self.ops.entry(format!("{:?}", c.op)).or_default() += 1;
+            }
         }
     }
 
@@ -192,6 +213,9 @@ impl Happened {
     }
 
     fn check(&self, selected: &[&str]) {
+        for op in ["Created", "Updated", "Deleted"] {
+            assert!(self.ops.get(op).is_some_and(|n| *n > 0), "a random {op} change of a selected stream was emitted: {:?}", self.ops);
+        }
         if selected.contains(&"invoice_items") {
             assert!(self.attached > 0, "a pending invoice item was attached to a new invoice");
         }
@@ -263,6 +287,26 @@ pub(crate) fn compare(
     problems
 }
 
+/// Folded runs against the fake's own data (`truth::tables`), stream by stream: every row it
+/// holds and nothing else, each with every field as the fake has it; the rows no connector can
+/// get right (`Unknowable`) left out of both sides.
+pub(crate) fn compare_with_truth(
+    selected: &[&'static str],
+    tables: &BTreeMap<String, Table>,
+    truth: &crate::truth::Tables,
+    unknowable: &Unknowable,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for stream in folded(selected) {
+        let mut got = tables.get(stream).cloned().unwrap_or_default();
+        let mut want = truth[stream].clone();
+        unknowable.drop_from(stream, &mut got, &mut want);
+        let one = |t: Table| BTreeMap::from([(stream.to_string(), t)]);
+        problems.extend(crate::truth::diff(&[stream], &one(got), &one(want)));
+    }
+    problems
+}
+
 #[test]
 fn fold_of_incremental_runs_equals_a_fresh_full_sync() {
     fold_test(&TEN_STREAMS);
@@ -278,7 +322,7 @@ fn fold_of_incremental_runs_equals_a_fresh_full_sync_for_every_stream() {
 fn fold_test(selected: &[&'static str]) {
     // The fake's clock is virtual and each sync starts at its time (`TAP_STRIPE_TEST_NOW`): days
     // pass between rounds, so pending balance transactions settle (Stripe sends no event for it).
-    let fake = FakeStripe::start(Options { now: Some(real_now()), products: vec!["issuing"], ..Options::default() });
+    let fake = clocked(Options { products: vec!["issuing"], ..Options::default() });
     let files = Files::new();
     let config = config_for(&fake);
     let catalog = catalog_selecting(selected);
@@ -317,6 +361,7 @@ fn fold_test(selected: &[&'static str]) {
             let twice = || out.records(stream).into_iter().filter(|r| key(stream, r) == k).map(|r| format!("updated={} is_deleted={} created={}", r["updated"], r["is_deleted"], r["created"])).collect::<Vec<_>>();
             assert!(keys.insert((stream.to_string(), k.clone())), "round {round}: {stream} {k} twice: {:?}", twice());
         }
+        happened.round(round, &changes, &out, selected);
         happened.note(&tables, &out);
         happened.removed(&removed, &out, selected);
         happened.attached(&attached, &out, selected);
@@ -334,32 +379,27 @@ fn fold_test(selected: &[&'static str]) {
     let mut fresh: BTreeMap<String, Table> = BTreeMap::new();
     fold(&mut fresh, &fresh_out);
 
+    // The truth: the fake's own data, every row and every field.
+    let truth = crate::truth::tables(&fake, false);
+    let problems = compare_with_truth(selected, &tables, &truth, &unknowable);
+    assert!(problems.is_empty(), "the folded runs differ from the fake's data:\n{}", problems.join("\n"));
+    // And a second opinion: a fresh sync.
     let problems = compare(selected, &tables, &fresh, &unknowable);
     assert!(problems.is_empty(), "the folded runs differ from a fresh sync:\n{}", problems.join("\n"));
     happened.check(selected);
     let events_seen: HashSet<&String> = tables["events"].keys().collect();
-    assert!(fresh["events"].keys().all(|k| events_seen.contains(k)), "every event of the last 30 days was emitted");
+    assert!(!truth["events"].is_empty());
+    let unseen: Vec<&String> = truth["events"].keys().filter(|k| !events_seen.contains(k)).collect();
+    assert!(unseen.is_empty(), "every event of the last 30 days the fake holds was emitted: {unseen:?}");
 }
 
 /// Two days and an hour: every balance transaction (available two days after midnight of its
 /// creation day) settles.
 const SETTLE_SECS: i64 = 2 * 86_400 + 3600;
 
-fn real_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// A sync that starts one second after the fake's (virtual) clock, which moves there: what
-/// changed before is read, what changes after belongs to the next sync.
-fn sync_at(fake: &FakeStripe, files: &Files, config: &Value, catalog: &Value, state: Option<&Value>) -> Output {
-    fake.advance_clock(1);
-    let now = fake.now().to_string();
-    sync_env(files, config, catalog, state, &[("TAP_STRIPE_TEST_NOW", now.as_str())])
-}
-
 /// A sync of `streams` from the fake's current state, returning the final STATE.
 pub(crate) fn baseline(fake: &FakeStripe, files: &Files, streams: &[&str]) -> Value {
-    let out = sync(files, &config_for(fake), &catalog_selecting(streams), None);
+    let out = sync_at(fake, files, &config_for(fake), &catalog_selecting(streams), None);
     assert!(out.success(), "{}", out.stderr);
     out.last_state().unwrap().clone()
 }
@@ -372,7 +412,7 @@ pub(crate) fn oldest(fake: &FakeStripe, resource: &str, pred: impl Fn(&Value) ->
 
 #[test]
 fn an_update_is_emitted_with_updated_and_a_deletion_with_is_deleted() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let state = baseline(&fake, &files, &["customers", "coupons"]);
     let customer = oldest(&fake, "customer", |_| true);
@@ -381,9 +421,8 @@ fn an_update_is_emitted_with_updated_and_a_deletion_with_is_deleted() {
     let coupon = oldest(&fake, "coupon", |_| true);
     let coupon_id = coupon["id"].as_str().unwrap().to_string();
     fake.delete("coupon", &coupon_id);
-    wait_for_next_second();
 
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers", "coupons"]), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customers", "coupons"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let customers = out.records("customers");
     assert_eq!(customers.len(), 1, "only the changed customer");
@@ -406,7 +445,7 @@ fn an_update_is_emitted_with_updated_and_a_deletion_with_is_deleted() {
 
 #[test]
 fn events_in_an_older_api_version_are_re_read_by_id() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let state = baseline(&fake, &files, &["customers"]);
     let customer = oldest(&fake, "customer", |_| true);
@@ -414,10 +453,9 @@ fn events_in_an_older_api_version_are_re_read_by_id() {
     fake.set_event_api_version(Some("2020-08-27"));
     fake.update("customer", &cid, json!({"description": "changed under an old API version"}));
     fake.set_event_api_version(None);
-    wait_for_next_second();
     fake.clear_requests();
 
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     assert!(fake.requests().iter().any(|r| r.path == format!("/v1/customers/{cid}")), "re-read by id");
     let record = out.records("customers")[0].clone();
@@ -429,7 +467,7 @@ fn events_in_an_older_api_version_are_re_read_by_id() {
 
 #[test]
 fn children_follow_an_updated_and_a_deleted_parent() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let streams = ["invoices", "invoice_line_items"];
     let state = baseline(&fake, &files, &streams);
@@ -445,10 +483,9 @@ fn children_follow_an_updated_and_a_deleted_parent() {
     let doomed_lines: HashSet<String> =
         fake.objects("line_item").iter().filter(|l| l["invoice"] == doomed_id.as_str()).map(|l| l["id"].as_str().unwrap().to_string()).collect();
     fake.delete("invoice", &doomed_id);
-    wait_for_next_second();
     fake.clear_requests();
 
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&streams), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&streams), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     let want: HashSet<String> =
         fake.objects("line_item").iter().filter(|l| l["invoice"] == grown.as_str()).map(|l| l["id"].as_str().unwrap().to_string()).collect();
@@ -479,12 +516,12 @@ fn children_follow_an_updated_and_a_deleted_parent() {
 
 #[test]
 fn a_gap_longer_than_thirty_days_re_reads_the_stream_and_warns() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let now = fake.now();
     // The last sync was 40 days ago.
     let state = json!({"bookmarks": {"customers": {"created": now - 40 * 86_400, "updated": now - 40 * 86_400}}});
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
+    let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
     assert!(out.success(), "a gap never fails the run: {}", out.stderr);
     let warning = out.stderr.lines().find(|l| l.contains("WARNING") && l.contains("customers") && l.contains("re-reading")).expect("a warning says why");
     assert!(warning.contains("30 days"), "{warning}");
@@ -497,33 +534,33 @@ fn a_gap_longer_than_thirty_days_re_reads_the_stream_and_warns() {
 
 #[test]
 fn a_run_killed_during_the_events_pass_and_resumed_loses_nothing() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let config = config_for(&fake);
     let selected = folded(&TEN_STREAMS);
     let catalog = catalog_selecting(&selected);
-    let first = sync(&files, &config, &catalog, None);
+    let first = sync_at(&fake, &files, &config, &catalog, None);
     assert!(first.success(), "{}", first.stderr);
     let state = first.last_state().unwrap().clone();
     let mut tables = BTreeMap::new();
     fold(&mut tables, &first);
     let mut unknowable = Unknowable::default();
     unknowable.note(&fake.random_round(7, 40));
-    wait_for_next_second();
 
-    // Slow Stripe down so the kill lands inside the events pass: after the SCHEMA lines, a few records.
-    fake.set_latency(Duration::from_millis(20));
-    let schemas = selected.len();
-    let killed = sync_killed_after(&files, &config, &catalog, Some(&state), schemas + 3);
-    assert!(killed.messages.iter().filter(|m| m["type"] == "RECORD").all(|m| m["record"]["updated"].is_i64()), "killed inside the events pass");
-    fold(&mut tables, &killed);
-    let resume_from = killed.last_state().cloned().unwrap_or(state);
-    fake.set_latency(Duration::ZERO);
-    let resumed = sync(&files, &config, &catalog, Some(&resume_from));
+    // Killed after the events pass's third record (it comes before the windows of new objects).
+    let killed = sync_killed_after_records(&fake, &files, &config, &catalog, Some(&state), 3);
+    let first: Vec<&Value> = killed.out.messages.iter().filter(|m| m["type"] == "RECORD").take(3).collect();
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|m| m["record"]["updated"].is_i64()), "killed inside the events pass: {first:?}");
+    fold(&mut tables, &killed.out);
+    let resume_from = killed.out.last_state().cloned().unwrap_or(state);
+    let resumed = sync_at(&fake, &files, &config, &catalog, Some(&resume_from));
     assert!(resumed.success(), "{}", resumed.stderr);
     fold(&mut tables, &resumed);
 
-    let fresh_out = sync(&Files::new(), &config, &catalog, None);
+    let problems = compare_with_truth(&selected, &tables, &crate::truth::tables(&fake, false), &unknowable);
+    assert!(problems.is_empty(), "killed + resumed against the fake's data:\n{}", problems.join("\n"));
+    let fresh_out = sync_at(&fake, &Files::new(), &config, &catalog, None);
     let mut fresh = BTreeMap::new();
     fold(&mut fresh, &fresh_out);
     let problems = compare(&selected, &tables, &fresh, &unknowable);
@@ -532,20 +569,19 @@ fn a_run_killed_during_the_events_pass_and_resumed_loses_nothing() {
 
 #[test]
 fn lookback_re_reads_recent_events_without_duplicates() {
-    let fake = FakeStripe::start(Options::default());
+    let fake = clocked(Options::default());
     let files = Files::new();
     let mut config = config_for(&fake);
     config["lookback_window"] = json!(3600);
     let catalog = catalog_selecting(&["customers"]);
-    let first = sync(&files, &config, &catalog, None);
+    let first = sync_at(&fake, &files, &config, &catalog, None);
     let state = first.last_state().unwrap().clone();
     let customer = oldest(&fake, "customer", |_| true);
     let cid = customer["id"].as_str().unwrap().to_string();
     for i in 0..3 {
         fake.update("customer", &cid, json!({"metadata": {"round": i.to_string()}}));
     }
-    wait_for_next_second();
-    let second = sync(&files, &config, &catalog, Some(&state));
+    let second = sync_at(&fake, &files, &config, &catalog, Some(&state));
     assert!(second.success(), "{}", second.stderr);
     // The lookback may bring back other customers changed in the hour before the first run.
     let once = |out: &Output| {
@@ -556,8 +592,7 @@ fn lookback_re_reads_recent_events_without_duplicates() {
     };
     assert_eq!(once(&second)["metadata"]["round"], "2", "the newest state");
     // The next run re-reads the last hour of events: the customer comes again, still once.
-    wait_for_next_second();
-    let third = sync(&files, &config, &catalog, second.last_state());
+    let third = sync_at(&fake, &files, &config, &catalog, second.last_state());
     assert_eq!(once(&third)["metadata"]["round"], "2");
     let gte: i64 = fake.requests().iter().rev().find(|r| r.path == "/v1/events").unwrap().param("created[gte]").unwrap().parse().unwrap();
     let bookmark = second.last_state().unwrap()["bookmarks"]["customers"]["updated"].as_i64().unwrap();
@@ -578,7 +613,7 @@ fn txn_status(out: &Output) -> BTreeMap<(String, String), String> {
 #[test]
 fn balance_transactions_read_while_pending_are_read_again_once_settled() {
     for connected in [0, 1] {
-        let fake = FakeStripe::start(Options { now: Some(real_now()), connected_accounts: connected, ..Options::default() });
+        let fake = clocked(Options { connected_accounts: connected, ..Options::default() });
         let files = Files::new();
         let mut config = config_for(&fake);
         if connected > 0 {
