@@ -139,6 +139,18 @@ impl ApiError {
         .with_code("rate_limit")
     }
 
+    /// 429 from one of the fake's rate limiters (`limit` requests/s; `endpoint` for the
+    /// per-endpoint one): Stripe's message and `Stripe-Rate-Limited-Reason`, plus which limit.
+    pub fn rate_limited_by(limiter: crate::switches::Limiter, endpoint: &str, limit: Option<u32>) -> ApiError {
+        let mut e = ApiError::rate_limited();
+        let limit = limit.map_or_else(String::new, |n| format!(" of {n} requests/s"));
+        e.message = match limiter {
+            crate::switches::Limiter::Global => format!("{} (fake-stripe: the global limit{limit})", e.message),
+            crate::switches::Limiter::Endpoint => format!("{} (fake-stripe: the per-endpoint limit{limit} of {endpoint})", e.message),
+        };
+        e.with_header("Stripe-Rate-Limited-Reason", limiter.reason())
+    }
+
     /// A simulated failure with any status (429 gets the rate-limit body, 5xx an `api_error`).
     pub fn simulated(status: u16) -> ApiError {
         match status {

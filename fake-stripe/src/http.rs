@@ -12,6 +12,7 @@ selection, checks and everything around the route stay the same, and so do the b
 */
 
 use crate::error::ApiError;
+use crate::switches::Limiter;
 use crate::list::{self, Filter, List, Reply, Seq};
 use crate::look::Person;
 use crate::model::{Facts, Kind, Record};
@@ -323,8 +324,13 @@ impl App {
             }
             return Err(e);
         }
-        if !self.switches.take_token() {
-            return Err(ApiError::rate_limited());
+        let endpoint = crate::templates::endpoint(method.as_str(), path);
+        if let Err(limiter) = self.switches.take_token(&endpoint) {
+            let limit = match limiter {
+                Limiter::Global => self.switches.rate_limit(),
+                Limiter::Endpoint => self.switches.endpoint_rate_limit(),
+            };
+            return Err(ApiError::rate_limited_by(limiter, &endpoint, limit));
         }
         let key = api_key(headers).ok_or_else(ApiError::missing_key)?;
         if key != self.api_key {
@@ -761,6 +767,11 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     }
     extra.push(("Stripe-Version", version));
+    let limiter = extra
+        .iter()
+        .find(|(name, _)| *name == "Stripe-Rate-Limited-Reason")
+        .and_then(|(_, v)| Limiter::from_reason(v))
+        .map(|l| l.name().to_string());
     if stripe_path {
         app.switches.log(LoggedRequest {
             method: method.to_string(),
@@ -770,6 +781,7 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
             stripe_account: header_str(&headers, "stripe-account").map(str::to_string),
             status,
             fault: applied,
+            limiter,
         });
     }
     match wire {
@@ -812,6 +824,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_fake/fail", post(fail))
         .route("/_fake/fault", post(fault))
         .route("/_fake/rate_limit", post(rate_limit))
+        .route("/_fake/endpoint_rate_limit", post(endpoint_rate_limit))
         .route("/_fake/forbid", post(forbid))
         .route("/_fake/products", post(products))
         .route("/_fake/reset", post(reset))
@@ -865,6 +878,7 @@ async fn switches(State(app): State<Arc<App>>) -> Response {
         "failures": s.failures(),
         "faults": s.faults().iter().map(Fault::to_json).collect::<Vec<_>>(),
         "rate_limit": s.rate_limit(),
+        "endpoint_rate_limit": s.endpoint_rate_limit(),
         "forbidden": s.forbidden_prefixes(),
         "products": s.products(),
     });
@@ -927,6 +941,10 @@ struct RateLimitBody {
 
 async fn rate_limit(State(app): State<Arc<App>>, body: Bytes) -> Response {
     admin_body(&app, &body, |b: RateLimitBody| app.switches.set_rate_limit(b.per_second))
+}
+
+async fn endpoint_rate_limit(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    admin_body(&app, &body, |b: RateLimitBody| app.switches.set_endpoint_rate_limit(b.per_second))
 }
 
 #[derive(Deserialize)]

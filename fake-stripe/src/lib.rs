@@ -55,4 +55,4 @@ pub use http::API_VERSION;
 pub use model::Kind;
 pub use mutate::{Change, Op};
 pub use server::{FakeStripe, Options};
-pub use switches::{product, Failure, Fault, FaultKind, LoggedRequest, Product, PRODUCTS};
+pub use switches::{product, Failure, Fault, FaultKind, Limiter, LoggedRequest, Product, ENDPOINT_RATE_LIMIT, PRODUCTS};

@@ -48,6 +48,10 @@ struct Cli {
     /// Requests per second allowed (429 beyond).
     #[arg(long)]
     rate_limit: Option<u32>,
+    /// Requests per second allowed to each endpoint (method and path template), while --rate-limit
+    /// is set; 0 for no per-endpoint limit.
+    #[arg(long, default_value_t = 25)]
+    endpoint_rate_limit: u32,
     /// API version of the events created by changes (e.g. 2020-08-27; default 2024-06-20).
     #[arg(long)]
     event_api_version: Option<String>,
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         account_id: None,
         latency: Duration::from_millis(cli.latency_ms),
         rate_limit: cli.rate_limit,
+        endpoint_rate_limit: Some(cli.endpoint_rate_limit).filter(|&n| n > 0),
         connected_accounts: cli.connected_accounts,
         prerender: cli.prerender,
         products,

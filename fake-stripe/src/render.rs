@@ -582,10 +582,19 @@ impl<'a> Renderer<'a> {
             json!({"object": "list", "data": [], "has_more": false, "total_count": 0,
                    "url": format!("/v1/customers/{id}/{what}")})
         };
+        // A child list of generic records, first page embedded, in the order its endpoint lists.
+        let children = |res: &str, url: String| {
+            let mut items = self.store.gchildren(crate::generic::idx(res), id);
+            items.sort_by_key(|x| x.key());
+            self.sublist(url, &items)
+        };
         Some(match (r.kind(), field) {
             (Kind::Customer, "sources") => self.sublist(format!("/v1/customers/{id}/sources"), &self.store.sources(id)),
             (Kind::Customer, "subscriptions") => empty("subscriptions"),
-            (Kind::Customer, "tax_ids") => empty("tax_ids"),
+            (Kind::Customer, "tax_ids") => children("tax_id", format!("/v1/customers/{id}/tax_ids")),
+            (Kind::Generic, "line_items") if matches!(&r.facts, Facts::Generic(g) if crate::generic::RES[g.res].name == "checkout.session") => {
+                children("item", format!("/v1/checkout/sessions/{id}/line_items"))
+            }
             (Kind::Customer, "cash_balance") => json!({
                 "object": "cash_balance", "available": null, "customer": id, "livemode": false,
                 "settings": {"reconciliation_mode": "automatic", "using_merchant_default": true},

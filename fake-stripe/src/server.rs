@@ -36,8 +36,11 @@ pub struct Options {
     pub account_id: Option<String>,
     /// Initial latency per request.
     pub latency: Duration,
-    /// Initial rate limit, requests per second.
+    /// Initial rate limit, requests per second (default none).
     pub rate_limit: Option<u32>,
+    /// Initial limit of each endpoint, requests per second (default 25, Stripe's), applied only
+    /// while `rate_limit` (the global one) is set; `None`: no per-endpoint limit.
+    pub endpoint_rate_limit: Option<u32>,
     /// Connected accounts (default 0). With N > 0 the fake is a Connect platform: `GET /v1/accounts`
     /// lists N accounts (`acct_…`, deterministic per seed), each with its own data generated from
     /// `connected_dataset` (and its own seed), served with `Stripe-Account: acct_…`.
@@ -64,6 +67,7 @@ impl Default for Options {
             account_id: None,
             latency: Duration::ZERO,
             rate_limit: None,
+            endpoint_rate_limit: Some(crate::switches::ENDPOINT_RATE_LIMIT),
             connected_accounts: 0,
             connected_dataset: Dataset::connected(),
             prerender: false,
@@ -117,6 +121,7 @@ impl FakeStripe {
         let app = Arc::new(app);
         app.switches.set_latency(opts.latency);
         app.switches.set_rate_limit(opts.rate_limit);
+        app.switches.set_endpoint_rate_limit(opts.endpoint_rate_limit);
         for p in &opts.products {
             app.switches.set_product(p, true).map_err(std::io::Error::other)?;
         }
@@ -351,9 +356,17 @@ impl FakeStripe {
         self.app.switches.faults()
     }
 
-    /// Requests per second allowed (token bucket, bursts up to one second's worth); `None` for no limit.
+    /// Requests per second allowed (token bucket, bursts up to one second's worth); `None` for no limit
+    /// (and then no per-endpoint limit either).
     pub fn set_rate_limit(&self, per_second: Option<u32>) {
         self.app.switches.set_rate_limit(per_second);
+    }
+
+    /// Requests per second allowed to each endpoint (method and path template, ids replaced) while a
+    /// global rate limit is set; default 25, Stripe's; `None` for none. A request refused by it gets
+    /// 429 with `Stripe-Rate-Limited-Reason: endpoint-rate` and is logged with `limiter: "endpoint"`.
+    pub fn set_endpoint_rate_limit(&self, per_second: Option<u32>) {
+        self.app.switches.set_endpoint_rate_limit(per_second);
     }
 
     /// Answers 403 (missing restricted-key permission) to requests whose path starts with `path_prefix`.

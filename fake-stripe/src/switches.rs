@@ -1,8 +1,16 @@
 /*!
 Behaviour switches for tests and benchmarks, and the request log.
 
-Applied to every `/v1/…` request in this order: latency, queued failures, rate limit, then (after
-authentication) forbidden path prefixes. Admin endpoints (`/_fake/…`) are never affected nor logged.
+Applied to every `/v1/…` request in this order: latency, queued failures, rate limits, then (after
+authentication) forbidden path prefixes.
+
+Rate limits are Stripe's two token buckets, both starting full: one global (`set_rate_limit`) and, only
+while that one is enabled, one per endpoint (`set_endpoint_rate_limit`, default 25/s like Stripe's
+"25 requests per second for each individual API endpoint unless otherwise noted"). An endpoint is the
+method and path template, ids replaced (`GET /v1/customers/{id}/tax_ids` for every customer); with no
+global limit there is no per-endpoint one either, so a fake without a rate limit has none at all. A
+refused request gets 429 with `Stripe-Rate-Limited-Reason: global-rate` or `endpoint-rate` (the header
+real Stripe sends), names the limiter in its message, and is logged with `limiter` set. Admin endpoints (`/_fake/…`) are never affected nor logged.
 Queued [`Fault`]s then alter the response on the wire (cut, truncated or non-JSON bodies, delays) or,
 for lists, its content (a repeated page, a missing object).
 */
@@ -139,6 +147,9 @@ pub struct LoggedRequest {
     /// id left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// For a 429 of the fake's rate limits: the limiter that refused it (a [`Limiter::name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<String>,
 }
 
 impl LoggedRequest {
@@ -153,7 +164,7 @@ impl LoggedRequest {
     }
 }
 
-/// A token bucket holding up to one second of requests.
+/// A token bucket holding up to one second of requests, full when made.
 #[derive(Debug)]
 struct Bucket {
     per_second: u32,
@@ -162,17 +173,63 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
+    fn full(per_second: u32, now: Instant) -> Bucket {
+        Bucket { per_second, tokens: f64::from(per_second), last: now }
+    }
+
+    /// Tokens held at `now`.
+    fn refill(&mut self, now: Instant) -> f64 {
         let rate = f64::from(self.per_second);
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(rate);
+        self.tokens = (self.tokens + now.saturating_duration_since(self.last).as_secs_f64() * rate).min(rate);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
+        self.tokens
+    }
+}
+
+/// Which of the fake's rate limiters refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limiter {
+    Global,
+    Endpoint,
+}
+
+impl Limiter {
+    /// `global` or `endpoint` (the request log's `limiter`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Limiter::Global => "global",
+            Limiter::Endpoint => "endpoint",
         }
+    }
+
+    /// The value of `Stripe-Rate-Limited-Reason` real Stripe sends for this limiter.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Limiter::Global => "global-rate",
+            Limiter::Endpoint => "endpoint-rate",
+        }
+    }
+
+    /// The limiter a `Stripe-Rate-Limited-Reason` value names.
+    pub fn from_reason(reason: &str) -> Option<Limiter> {
+        match reason {
+            "global-rate" => Some(Limiter::Global),
+            "endpoint-rate" => Some(Limiter::Endpoint),
+            _ => None,
+        }
+    }
+}
+
+/// Stripe's default limit of each endpoint, requests per second.
+pub const ENDPOINT_RATE_LIMIT: u32 = 25;
+
+/// The per-endpoint limit: Stripe's 25/s unless changed.
+#[derive(Debug, Clone, Copy)]
+struct EndpointLimit(Option<u32>);
+
+impl Default for EndpointLimit {
+    fn default() -> EndpointLimit {
+        EndpointLimit(Some(ENDPOINT_RATE_LIMIT))
     }
 }
 
@@ -181,6 +238,9 @@ struct State {
     latency: Duration,
     failures: VecDeque<Failure>,
     bucket: Option<Bucket>,
+    endpoint_limit: EndpointLimit,
+    /// One bucket per endpoint (`GET /v1/charges`), made full at its first request.
+    endpoints: HashMap<String, Bucket>,
     forbidden: Vec<String>,
     faults: VecDeque<Fault>,
     /// The query of the last list request served normally, per path (for `repeat_cursor`).
@@ -318,19 +378,49 @@ impl Switches {
         self.state().last_list.get(path).cloned()
     }
 
+    /// The global limit (`None`: no rate limit at all, per-endpoint included). Both limits start
+    /// full again.
     pub fn set_rate_limit(&self, per_second: Option<u32>) {
-        self.state().bucket = per_second
-            .filter(|&n| n > 0)
-            .map(|n| Bucket { per_second: n, tokens: f64::from(n), last: Instant::now() });
+        let mut s = self.state();
+        s.bucket = per_second.filter(|&n| n > 0).map(|n| Bucket::full(n, Instant::now()));
+        s.endpoints.clear();
     }
 
     pub fn rate_limit(&self) -> Option<u32> {
         self.state().bucket.as_ref().map(|b| b.per_second)
     }
 
-    /// False when the request exceeds the rate limit.
-    pub fn take_token(&self) -> bool {
-        self.state().bucket.as_mut().is_none_or(Bucket::take)
+    /// The limit of each endpoint (default [`ENDPOINT_RATE_LIMIT`]; `None`: none), applied only
+    /// while a global limit is set. Every endpoint's bucket starts full again.
+    pub fn set_endpoint_rate_limit(&self, per_second: Option<u32>) {
+        let mut s = self.state();
+        s.endpoint_limit = EndpointLimit(per_second.filter(|&n| n > 0));
+        s.endpoints.clear();
+    }
+
+    pub fn endpoint_rate_limit(&self) -> Option<u32> {
+        self.state().endpoint_limit.0
+    }
+
+    /// Takes a token of the global limit and of the endpoint's (`endpoint`: method and path
+    /// template, see [`endpoint`]); `Err` names the limiter that refused (then neither is taken).
+    pub fn take_token(&self, endpoint: &str) -> Result<(), Limiter> {
+        let now = Instant::now();
+        let mut s = self.state();
+        let s = &mut *s;
+        let Some(global) = s.bucket.as_mut() else { return Ok(()) };
+        if global.refill(now) < 1.0 {
+            return Err(Limiter::Global);
+        }
+        if let Some(limit) = s.endpoint_limit.0 {
+            let b = s.endpoints.entry(endpoint.to_string()).or_insert_with(|| Bucket::full(limit, now));
+            if b.refill(now) < 1.0 {
+                return Err(Limiter::Endpoint);
+            }
+            b.tokens -= 1.0;
+        }
+        global.tokens -= 1.0;
+        Ok(())
     }
 
     pub fn forbid(&self, path_prefix: &str) {
@@ -432,9 +522,27 @@ mod tests {
     fn bucket_limits_bursts() {
         let s = Switches::default();
         s.set_rate_limit(Some(3));
-        let ok = (0..10).filter(|_| s.take_token()).count();
+        let ok = (0..10).filter(|_| s.take_token("GET /v1/charges").is_ok()).count();
         assert_eq!(ok, 3);
         s.set_rate_limit(None);
-        assert!(s.take_token());
+        assert!(s.take_token("GET /v1/charges").is_ok());
+    }
+
+    #[test]
+    fn each_endpoint_has_its_own_bucket_under_the_global_one() {
+        let s = Switches::default();
+        assert!((0..100).all(|_| s.take_token("GET /v1/charges").is_ok()), "no global limit: no endpoint limit");
+        s.set_rate_limit(Some(10));
+        s.set_endpoint_rate_limit(Some(4));
+        let charges: Vec<_> = (0..6).map(|_| s.take_token("GET /v1/charges")).collect();
+        assert_eq!(charges.iter().filter(|r| r.is_ok()).count(), 4, "the endpoint's bucket starts full: {charges:?}");
+        assert_eq!(charges[5], Err(Limiter::Endpoint));
+        // Refused requests took no global token: 6 more fit, on other endpoints.
+        assert!((0..4).all(|_| s.take_token("GET /v1/customers").is_ok()));
+        assert!((0..2).all(|_| s.take_token("GET /v1/invoices").is_ok()));
+        assert_eq!(s.take_token("GET /v1/invoices"), Err(Limiter::Global));
+        s.set_endpoint_rate_limit(None);
+        s.set_rate_limit(Some(10));
+        assert_eq!((0..12).filter(|_| s.take_token("GET /v1/charges").is_ok()).count(), 10, "only the global limit");
     }
 }

@@ -148,9 +148,44 @@ pub fn endpoint_params(path: &str) -> &'static BTreeMap<String, ParamKind> {
     loaded().endpoints.get(path).unwrap_or_else(|| panic!("endpoint {path} not in endpoints.json"))
 }
 
+/// The endpoint a request counts against in the per-endpoint rate limit: `METHOD template`, the
+/// template being the spec path `path` matches with every parameter spelled `{id}`
+/// (`GET /v1/customers/{id}/tax_ids`). A literal segment beats a parameter (`/v1/charges/search` is
+/// not a charge id); a path no served endpoint matches is its own endpoint.
+pub fn endpoint(method: &str, path: &str) -> String {
+    let segs: Vec<&str> = path.split('/').collect();
+    let mut best: Option<(usize, &str)> = None;
+    for spec in loaded().endpoints.keys() {
+        let spec_segs: Vec<&str> = spec.split('/').collect();
+        if spec_segs.len() != segs.len() {
+            continue;
+        }
+        let matches = spec_segs.iter().zip(&segs).all(|(s, p)| s.starts_with('{') || s == p);
+        let literal = spec_segs.iter().filter(|s| !s.starts_with('{')).count();
+        if matches && best.is_none_or(|(n, _)| literal > n) {
+            best = Some((literal, spec));
+        }
+    }
+    let template = match best {
+        Some((_, spec)) => spec.split('/').map(|s| if s.starts_with('{') { "{id}" } else { s }).collect::<Vec<_>>().join("/"),
+        None => path.to_string(),
+    };
+    format!("{method} {template}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_are_method_and_template() {
+        assert_eq!(endpoint("GET", "/v1/charges"), "GET /v1/charges");
+        assert_eq!(endpoint("GET", "/v1/charges/ch_1"), "GET /v1/charges/{id}");
+        assert_eq!(endpoint("GET", "/v1/customers/cus_1/tax_ids"), "GET /v1/customers/{id}/tax_ids");
+        assert_eq!(endpoint("GET", "/v1/customers/cus_2/tax_ids"), "GET /v1/customers/{id}/tax_ids");
+        assert_eq!(endpoint("GET", "/v1/checkout/sessions/cs_1/line_items"), "GET /v1/checkout/sessions/{id}/line_items");
+        assert_eq!(endpoint("POST", "/v1/nothing_here"), "POST /v1/nothing_here");
+    }
 
     #[test]
     fn every_template_has_its_schema_properties() {
