@@ -42,6 +42,8 @@ pub struct Client {
     pacer: Arc<Pacer>,
     /// The Files and Search APIs' lower budget, taken on top of `pacer` by their requests.
     narrow: Arc<Pacer>,
+    /// How long a request takes, moving average, in microseconds (0: none measured yet).
+    latency_us: Arc<AtomicU64>,
     in_flight: Arc<Semaphore>,
     /// `Stripe-Account` of this handle's requests, over the config's `account_id` (Connect).
     account: Option<HeaderValue>,
@@ -88,8 +90,9 @@ impl Client {
             http,
             base_url: config.base_url.clone(),
             policy,
-            pacer: Arc::new(Pacer::new(config.requests_per_second)),
-            narrow: Arc::new(Pacer::new(config.requests_per_second.min(crate::pacer::FILES_SEARCH_PER_SECOND))),
+            pacer: Arc::new(Pacer::new(config.requests_per_second, Some(config.requests_per_second_per_endpoint))),
+            narrow: Arc::new(Pacer::new(config.requests_per_second.min(crate::pacer::FILES_SEARCH_PER_SECOND), None)),
+            latency_us: Arc::new(AtomicU64::new(0)),
             in_flight: Arc::new(Semaphore::new(config.max_concurrency)),
             account: None,
         })
@@ -102,9 +105,26 @@ impl Client {
         Ok(Client { account: Some(value), ..self.clone() })
     }
 
-    /// Whether a request could be sent now without waiting for the rate limit.
-    pub fn has_spare_rate(&self) -> bool {
-        self.pacer.has_spare()
+    /// Whether a request to `path` could be sent now without waiting for the rate limits (the
+    /// global one and its endpoint's).
+    pub fn has_spare_rate(&self, path: &str) -> bool {
+        self.pacer.has_spare(&metrics::endpoint(path))
+    }
+
+    /// Parts of a listing of `path` worth reading at once: what keeps its endpoint busy at the
+    /// rate it is paced at, given how long requests take (`pacer::parts_needed`).
+    pub fn parts_for(&self, path: &str) -> usize {
+        let measured = self.latency_us.load(Ordering::Relaxed);
+        // Before any request is measured: a quarter of a second.
+        let latency = if measured == 0 { 0.25 } else { measured as f64 / 1e6 };
+        crate::pacer::parts_needed(self.pacer.rate_of(&metrics::endpoint(path)), latency)
+    }
+
+    fn note_latency(&self, took: Duration) {
+        let us = took.as_micros().min(u64::MAX as u128) as u64;
+        let old = self.latency_us.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { (old * 4 + us) / 5 };
+        self.latency_us.store(new.max(1), Ordering::Relaxed);
     }
 
     /// `GET {base_url}{path}?{query}`, retried per the policy, parsed as `T`.
@@ -144,10 +164,11 @@ impl Client {
         loop {
             let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
             let narrow = crate::pacer::in_files_or_search(path);
+            let endpoint = metrics::endpoint(path);
             if narrow {
-                self.narrow.acquire().await;
+                self.narrow.acquire(&endpoint).await;
             }
-            self.pacer.acquire().await;
+            self.pacer.acquire(&endpoint).await;
             let started = std::time::Instant::now();
             let mut request = self.http.get(&url).query(query);
             if let Some(account) = &self.account {
@@ -155,15 +176,14 @@ impl Client {
             }
             let sent = request.send().await;
             let status = sent.as_ref().ok().map(|r| r.status().as_u16());
-            if status == Some(429) {
-                let before = self.pacer.rate();
-                self.pacer.throttled();
+            if let (Some(429), Ok(resp)) = (status, sent.as_ref()) {
+                let reason = header(resp.headers(), "stripe-rate-limited-reason");
+                let slowed = self.pacer.throttled(&endpoint, reason.as_deref());
                 if narrow {
-                    self.narrow.throttled();
+                    self.narrow.throttled(&endpoint, reason.as_deref());
                 }
-                let after = self.pacer.rate();
-                if after < before {
-                    log::info(&format!("Stripe answered 429 (rate limited): pacing every request at {after:.1} requests/s"));
+                if let Some(line) = slowed_line(&endpoint, reason.as_deref(), slowed) {
+                    log::info(&line);
                 }
             }
             let (outcome, should_retry, retry_after, failure) = match sent {
@@ -179,6 +199,7 @@ impl Client {
                     match read_body(resp, MAX_BODY_BYTES).await {
                         Ok(body) if status == 200 => match parse(&body) {
                             Ok(v) => {
+                                self.note_latency(started.elapsed());
                                 metrics::http_request(path, Some(200), true, started.elapsed());
                                 return Ok(v);
                             }
@@ -240,6 +261,22 @@ impl Client {
     pub async fn get_value(&self, path: &str, query: &Query) -> Result<Value> {
         self.get(path, query).await
     }
+}
+
+/// What the log says when a 429 lowered a rate (`None` when it did not: a burst of 429s lowers
+/// it once).
+fn slowed_line(endpoint: &str, reason: Option<&str>, slowed: crate::pacer::Slowed) -> Option<String> {
+    if slowed.after >= slowed.before {
+        return None;
+    }
+    let after = slowed.after;
+    Some(match (slowed.limiter, reason) {
+        (crate::pacer::Limiter::Endpoint, Some(reason)) => format!(
+            "Stripe answered 429 (rate limited, {reason}): pacing GET {endpoint} at {after:.1} requests/s; other endpoints keep their pace"
+        ),
+        (_, Some(reason)) => format!("Stripe answered 429 (rate limited, {reason}): pacing every request at {after:.1} requests/s"),
+        (_, None) => format!("Stripe answered 429 (rate limited): pacing every request at {after:.1} requests/s"),
+    })
 }
 
 /// A redirect is never followed (Stripe never redirects): the run stops, pointing at `base_url`.

@@ -197,11 +197,25 @@ pub(crate) struct Capacity {
     target: usize,
     running: std::sync::atomic::AtomicUsize,
     queued: std::sync::atomic::AtomicUsize,
+    /// Window jobs running per listing: its parts read at once, all on its one endpoint.
+    parts: Vec<std::sync::atomic::AtomicUsize>,
 }
 
 impl Capacity {
-    fn new(max_concurrency: usize) -> Capacity {
-        Capacity { target: max_concurrency.max(2), running: Default::default(), queued: Default::default() }
+    fn new(max_concurrency: usize, listings: usize) -> Capacity {
+        Capacity {
+            target: max_concurrency.max(2),
+            running: Default::default(),
+            queued: Default::default(),
+            parts: (0..listings).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Whether another part of a listing may start while `running` of its parts run and
+    /// `needed` keep its endpoint busy ([`Client::parts_for`]): more would only wait for the
+    /// endpoint's limit, holding jobs that other endpoints could use.
+    fn part_may_start(running: usize, needed: usize) -> bool {
+        running < needed.max(1)
     }
 
     /// Jobs that could start now without anything waiting for them.
@@ -317,7 +331,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
     let mut tiles: Vec<slice::Tiles> = listings.iter().map(|l| l.windows).collect();
 
     let (tx, mut rx) = mpsc::channel::<Event>(CHANNEL_CAPACITY);
-    let capacity = Arc::new(Capacity::new(config.max_concurrency));
+    let capacity = Arc::new(Capacity::new(config.max_concurrency, listings.len()));
     let mut jobs = tokio::task::JoinSet::new();
     let mut counts: HashMap<&'static str, Tally> = HashMap::new();
     let mut last_count = std::time::Instant::now();
@@ -332,13 +346,18 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
 
     loop {
         while failure.is_none() && jobs.len() < config.max_concurrency {
+            // A listing's parts beyond what its endpoint's rate serves wait; their jobs go to
+            // other listings (other endpoints) meanwhile.
+            let room = |li: usize| {
+                Capacity::part_may_start(capacity.parts[li].load(Ordering::Relaxed), listing_parts(&listings[li]))
+            };
             let may_start = |job: &Job| match job {
                 Job::Events { .. } => true,
-                Job::Window { listing, .. } => passed[listings[*listing].account],
+                Job::Window { listing, .. } => passed[listings[*listing].account] && room(*listing),
             };
             let mut runnable = pending.iter().position(may_start);
             if runnable.is_none() {
-                let next = (0..listings.len()).find(|&li| passed[listings[li].account] && tiles[li].remaining() > 0);
+                let next = (0..listings.len()).find(|&li| passed[listings[li].account] && tiles[li].remaining() > 0 && room(li));
                 if let Some((li, window)) = next.and_then(|li| tiles[li].next().map(|w| (li, w))) {
                     progress[li].push(window);
                     pending.push_back(Job::Window { listing: li, window });
@@ -371,7 +390,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                     Job::Window { listing, window } => {
                         let pass = &passes[listings[listing].account];
                         capacity.running.fetch_add(1, Ordering::Relaxed);
+                        capacity.parts[listing].fetch_add(1, Ordering::Relaxed);
                         let done = read_window(&listings, listing, window, after, pass, &capacity, &tx).await;
+                        capacity.parts[listing].fetch_sub(1, Ordering::Relaxed);
                         capacity.running.fetch_sub(1, Ordering::Relaxed);
                         done.map(|window| Job::Window { listing, window })
                     }
@@ -865,6 +886,12 @@ pub(crate) fn iso(t: i64) -> String {
 }
 
 /// The `expand[]` values the parent listing sends for its active children, and the fields they add.
+/// Parts of `listing` worth reading at once ([`Client::parts_for`] of its endpoint).
+fn listing_parts(listing: &Listing) -> usize {
+    let Source::List { path, .. } = listing.parent.source else { return usize::MAX };
+    listing.members().next().map_or(usize::MAX, |m| m.account.client.parts_for(path))
+}
+
 fn child_expansions(listing: &Listing) -> Vec<&'static str> {
     let mut expand: Vec<&str> = Vec::new();
     for child in listing.children.iter().filter(|c| c.active()) {
@@ -1002,7 +1029,9 @@ async fn read_window(
             let split = if pages == 1 {
                 split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
-                match capacity.idle_for(client.has_spare_rate()) {
+                // Parts this listing's endpoint has room for, besides those running.
+                let room = client.parts_for(path).saturating_sub(capacity.parts[li].load(Ordering::Relaxed));
+                match capacity.idle_for(client.has_spare_rate(path)).min(room) {
                     0 => None,
                     idle => split_dense(window, has_more, oldest, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
                 }
@@ -1640,8 +1669,17 @@ mod tests {
     }
 
     #[test]
+    fn a_listing_starts_no_more_parts_than_its_endpoint_serves() {
+        assert!(Capacity::part_may_start(0, 2));
+        assert!(Capacity::part_may_start(8, 9));
+        assert!(!Capacity::part_may_start(9, 9), "25/s at 150 ms: 9 parts at once");
+        assert!(!Capacity::part_may_start(2, 2), "a fast server: 2 parts keep the endpoint busy");
+        assert!(Capacity::part_may_start(0, 0), "a listing can always start");
+    }
+
+    #[test]
     fn idle_jobs_get_parts_while_the_rate_has_room_or_in_the_tail() {
-        let c = Capacity::new(8);
+        let c = Capacity::new(8, 1);
         c.running.store(6, Ordering::Relaxed);
         assert_eq!(c.idle_for(true), 2, "the limit has room: give the idle jobs parts");
         assert_eq!(c.idle_for(false), 0, "requests wait for the limit: more parts only add partial pages");

@@ -233,6 +233,17 @@ const fn child(parent: &'static str, path: &'static str, parent_column: &'static
     Source::Child(ChildSource { parent, embedded: None, parent_expand: None, object_filter: None, via: None, path, parent_column, only_if: None })
 }
 
+/// A child whose first page is embedded in the parent object as `field` when the parent's list is
+/// asked to expand it (`expand[]=data.{field}`, an includable list).
+const fn expanded(parent: &'static str, field: &'static str, path: &'static str, parent_column: &'static str) -> Source {
+    let expand = match field.as_bytes() {
+        b"tax_ids" => "data.tax_ids",
+        b"line_items" => "data.line_items",
+        _ => panic!("add the expand[] value of this field"),
+    };
+    Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: Some(expand), object_filter: None, via: None, path, parent_column, only_if: None })
+}
+
 /// A child whose first page is embedded in the parent object as `field`.
 const fn embedded(parent: &'static str, field: &'static str, path: &'static str, parent_column: &'static str) -> Source {
     Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: None, object_filter: None, via: None, path, parent_column, only_if: None })
@@ -368,7 +379,9 @@ pub static STREAMS: &[StreamDef] = &[
         name: "checkout_sessions_line_items",
         resource: "item",
         key: &["id", "checkout_session"],
-        source: child("checkout_sessions", "/v1/checkout/sessions/{parent}/line_items", "checkout_session"),
+        // The first 10 line items come embedded in each session (`expand[]=data.line_items`): the
+        // endpoint is asked only for a session with more.
+        source: expanded("checkout_sessions", "line_items", "/v1/checkout/sessions/{parent}/line_items", "checkout_session"),
         schema: schema!("checkout_sessions_line_items"),
         ..BASE
     },
@@ -461,7 +474,9 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "tax_ids",
         resource: "tax_id",
-        source: child("customers", "/v1/customers/{parent}/tax_ids", "customer"),
+        // The first 10 tax ids come embedded in each customer (`expand[]=data.tax_ids`): the
+        // endpoint is asked only for a customer with more.
+        source: expanded("customers", "tax_ids", "/v1/customers/{parent}/tax_ids", "customer"),
         events: ev(
             "tax_id",
             &["customer.tax_id.created", "customer.tax_id.deleted", "customer.tax_id.updated"],

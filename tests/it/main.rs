@@ -27,6 +27,8 @@ mod access;
 mod metrics;
 /// Concurrency: split windows, the shared pacer.
 mod performance;
+/// Stripe's global and per-endpoint rate limits; children embedded in their parents' lists.
+mod rate;
 /// The API key never appears in what the tap prints, wherever it was typed; it is trimmed.
 mod secrets;
 /// Killed after the N-th RECORD at points spread over a run, resumed: the fake's data, nothing lost.
