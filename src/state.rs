@@ -126,8 +126,16 @@ impl State {
         self.set_updated_in(stream, None, updated);
     }
 
+    /// An entry that has no `created` bookmark yet (a first sync not past its first window) gets
+    /// `"created": null`: an entry with `updated` and no `created` key at all is Airbyte
+    /// source-stripe's, whose `updated` is where its reading got to (see
+    /// `protocol::airbyte::state_from_airbyte`); this tap's never is.
     pub fn set_updated_in(&mut self, stream: &str, account: Option<&str>, updated: i64) {
-        self.entry(stream, account).insert("updated".into(), json!(updated));
+        let entry = self.entry(stream, account);
+        entry.insert("updated".into(), json!(updated));
+        if !CREATED_KEYS.iter().any(|k| entry.contains_key(*k)) {
+            entry.insert("created".into(), Value::Null);
+        }
     }
 
     /// Moves a stream's `created` bookmark back (a stream re-read from its start).
@@ -406,7 +414,7 @@ mod tests {
         assert_eq!(s.created("charges"), Some(3));
         assert_eq!(
             s.to_value()["bookmarks"]["charges"],
-            json!({"created": 3, "accounts": {"acct_1": {"created": 10}, "acct_2": {"updated": 20}}})
+            json!({"created": 3, "accounts": {"acct_1": {"created": 10}, "acct_2": {"updated": 20, "created": null}}})
         );
         let back = state(s.to_value());
         assert_eq!(back.created_in("charges", Some("acct_1")), Some(10));

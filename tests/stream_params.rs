@@ -11,8 +11,11 @@ use serde_json::Value;
 use tap_stripe::streams::{Source, StreamDef, STREAMS};
 
 fn spec() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/stripe-openapi/spec3-2024-06-20.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // Vendored in the repository, gzip-compressed (vendor/stripe-openapi/README.md).
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor/stripe-openapi/spec3-2024-06-20.json.gz");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

@@ -332,6 +332,9 @@ impl App {
             };
             return Err(ApiError::rate_limited_by(limiter, &endpoint, limit));
         }
+        if !self.switches.take_path_token(path) {
+            return Err(ApiError::rate_limited());
+        }
         let key = api_key(headers).ok_or_else(ApiError::missing_key)?;
         if key != self.api_key {
             return Err(ApiError::invalid_key(&key));
@@ -344,7 +347,7 @@ impl App {
         let header = header_str(headers, "stripe-account");
         let context = self.store_lock(header).map_err(|_| ApiError::account_invalid(&key, header.unwrap_or("")))?;
         let context_id = Self::read(context).account_id.clone();
-        if self.switches.is_forbidden(path) {
+        if self.switches.is_forbidden(path) || self.switches.is_forbidden_in(&context_id, path) {
             return Err(ApiError::permission(&key, &context_id, &permission_for(path)));
         }
         if let Some(p) = self.switches.inactive_product(path) {
@@ -715,6 +718,7 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
     let headers = req.headers().clone();
     let cut = req.extensions().get::<ConnectInfo<Cut>>().map(|c| c.0.clone());
     let request_id = app.request_id();
+    let _in_flight = (!path.starts_with("/_fake/")).then(|| app.switches.enter());
     let latency = app.switches.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

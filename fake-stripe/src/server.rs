@@ -374,6 +374,24 @@ impl FakeStripe {
         self.app.switches.forbid(path_prefix);
     }
 
+    /// [`forbid`](Self::forbid) in one account only: `account` is a connected account's id (the
+    /// request's `Stripe-Account`) or the platform's own.
+    pub fn forbid_in(&self, account: &str, path_prefix: &str) {
+        self.app.switches.forbid_in(account, path_prefix);
+    }
+
+    /// A rate limit of its own for paths starting with `prefix` (like Stripe's 20 requests/s for
+    /// Files and Search), on top of [`set_rate_limit`](Self::set_rate_limit); `None` removes it.
+    pub fn set_rate_limit_on(&self, prefix: &str, per_second: Option<u32>) {
+        self.app.switches.set_rate_limit_on(prefix, per_second);
+    }
+
+    /// The most Stripe API requests the fake was handling at once (from arrival, latency included,
+    /// to the answer) since it started or since [`clear_requests`](Self::clear_requests).
+    pub fn max_in_flight(&self) -> usize {
+        self.app.switches.max_in_flight()
+    }
+
     /// Activates (`true`) or deactivates a product the account needs activated (`"issuing"`, see
     /// `Options.products`); panics on an unknown name.
     pub fn enable_product(&self, product: &str, enabled: bool) {

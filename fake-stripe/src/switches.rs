@@ -18,6 +18,7 @@ for lists, its content (a repeated page, a missing object).
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -241,7 +242,11 @@ struct State {
     endpoint_limit: EndpointLimit,
     /// One bucket per endpoint (`GET /v1/charges`), made full at its first request.
     endpoints: HashMap<String, Bucket>,
+    /// Rate limits of their own for paths starting with a prefix (Stripe's Files and Search limits).
+    path_buckets: Vec<(String, Bucket)>,
     forbidden: Vec<String>,
+    /// (account id, path prefix): refused in that account only.
+    forbidden_in: Vec<(String, String)>,
     faults: VecDeque<Fault>,
     /// The query of the last list request served normally, per path (for `repeat_cursor`).
     last_list: HashMap<String, String>,
@@ -277,6 +282,9 @@ pub fn product(name: &str) -> Option<&'static Product> {
 pub struct Switches {
     state: Mutex<State>,
     log: Mutex<Vec<LoggedRequest>>,
+    /// Stripe API requests being handled now, and the most handled at once since the log was cleared.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     /// Names of the [`PRODUCTS`] the account has activated (none by default, like most accounts).
     /// A property of the account, not a switch: `reset` keeps it.
     products: Mutex<Vec<&'static str>>,
@@ -423,6 +431,42 @@ impl Switches {
         Ok(())
     }
 
+    /// A rate limit of its own (a bucket holding one second's worth) for the paths starting with
+    /// `prefix`, on top of the overall one; `None` removes it.
+    pub fn set_rate_limit_on(&self, prefix: &str, per_second: Option<u32>) {
+        let mut s = self.state();
+        s.path_buckets.retain(|(p, _)| p != prefix);
+        if let Some(n) = per_second.filter(|&n| n > 0) {
+            s.path_buckets.push((prefix.to_string(), Bucket::full(n, Instant::now())));
+        }
+    }
+
+    /// False when the request exceeds the rate limit of a prefix of `path`.
+    pub fn take_path_token(&self, path: &str) -> bool {
+        let mut s = self.state();
+        let now = Instant::now();
+        s.path_buckets.iter_mut().filter(|(p, _)| path.starts_with(p.as_str())).fold(true, |ok, (_, b)| {
+            if b.refill(now) < 1.0 {
+                return false;
+            }
+            b.tokens -= 1.0;
+            ok
+        })
+    }
+
+    /// Counts a Stripe API request as in flight until the returned guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// The most Stripe API requests handled at once since the start or the last `clear_requests`
+    /// (a request counts from its arrival, latency included, until its answer is made).
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
     pub fn forbid(&self, path_prefix: &str) {
         self.state().forbidden.push(path_prefix.to_string());
     }
@@ -433,6 +477,16 @@ impl Switches {
 
     pub fn is_forbidden(&self, path: &str) -> bool {
         self.state().forbidden.iter().any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Refuses (403) requests under `path_prefix` made in `account` (its `Stripe-Account`, or the
+    /// platform's own id without the header) only.
+    pub fn forbid_in(&self, account: &str, path_prefix: &str) {
+        self.state().forbidden_in.push((account.to_string(), path_prefix.to_string()));
+    }
+
+    pub fn is_forbidden_in(&self, account: &str, path: &str) -> bool {
+        self.state().forbidden_in.iter().any(|(a, p)| a == account && path.starts_with(p.as_str()))
     }
 
     /// Activates (or deactivates) a product of [`PRODUCTS`]; `Err` for a name that is not one.
@@ -472,6 +526,16 @@ impl Switches {
 
     pub fn clear_requests(&self) {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.max_in_flight.store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+/// One request in flight (see [`Switches::enter`]).
+pub struct InFlight<'a>(&'a Switches);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -516,6 +580,24 @@ mod tests {
         s.reset();
         assert!(s.inactive_product("/v1/issuing/cards").is_none(), "reset keeps the account's products");
         assert!(s.set_product("treasury", true).is_err());
+    }
+
+    #[test]
+    fn path_limits_and_the_in_flight_gauge() {
+        let s = Switches::default();
+        s.set_rate_limit_on("/v1/files", Some(2));
+        let ok = (0..5).filter(|_| s.take_path_token("/v1/files/file_1")).count();
+        assert_eq!(ok, 2);
+        assert!(s.take_path_token("/v1/file_links"), "another prefix is not limited");
+        let (a, b) = (s.enter(), s.enter());
+        drop(a);
+        let _c = s.enter();
+        drop(b);
+        assert_eq!(s.max_in_flight(), 2);
+        s.clear_requests();
+        assert_eq!(s.max_in_flight(), 1, "what is in flight when cleared");
+        s.forbid_in("acct_1", "/v1/charges");
+        assert!(s.is_forbidden_in("acct_1", "/v1/charges") && !s.is_forbidden_in("acct_2", "/v1/charges"));
     }
 
     #[test]

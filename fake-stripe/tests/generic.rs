@@ -294,9 +294,21 @@ fn creation_events_of_generated_objects_are_listed() {
     let schema = schema();
     let events = api.walk("/v1/events?type=customer.subscription.*", 100);
     let all_types: BTreeSet<String> = types(&fake.objects("event")).into_iter().collect();
-    for t in ["payment_method.attached", "customer.tax_id.created", "product.created"] {
-        let _ = t; // present when such objects were created within the last 30 days
+    // A creation event for exactly the objects created within the 30 days of events Stripe keeps.
+    let mut seen = 0;
+    for (t, resource) in [("payment_method.attached", "payment_method"), ("customer.tax_id.created", "tax_id"), ("product.created", "product")] {
+        let recent: BTreeSet<String> = fake
+            .objects(resource)
+            .iter()
+            .filter(|o| o["created"].as_i64().unwrap() >= NOW - 30 * 86_400)
+            .map(id)
+            .collect();
+        let announced: BTreeSet<String> =
+            fake.objects("event").iter().filter(|e| e["type"] == t).map(|e| id(&e["data"]["object"])).collect();
+        assert_eq!(announced, recent, "{t}: one event per {resource} created in the last 30 days");
+        seen += recent.len();
     }
+    assert!(seen > 0, "the dataset creates some of these objects within the last 30 days");
     assert!(all_types.len() > 8, "{all_types:?}");
     for e in &events {
         check_properties(&schema, &e["data"]["object"], "subscription");

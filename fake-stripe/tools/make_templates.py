@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Generate fake-stripe/templates/ from Stripe's OpenAPI description (API version 2024-06-20).
 
-    python3 fake-stripe/tools/make_templates.py [DIR]   # DIR defaults to /work/shared/stripe-openapi
+    python3 fake-stripe/tools/make_templates.py [DIR]   # DIR defaults to vendor/stripe-openapi
 
-DIR must hold `spec3-2024-06-20.json` and `fixtures3.json`. The fake never reads DIR at run time: it embeds
+DIR must hold `spec3-2024-06-20.json` and `fixtures3.json`, each possibly gzip-compressed (`.json.gz`, as in
+the repository's vendor/stripe-openapi/). The fake never reads DIR at run time: it embeds
 the files written here (commit them).
 
 Outputs, all under fake-stripe/templates/:
@@ -25,12 +26,25 @@ Conforming rules (fixtures3.json follows a newer API version, so its field set d
   * keys the 2024-06-20 schema does not know are dropped (reported on stderr).
 Keys are written `id`, `object`, then alphabetically, like Stripe's responses.
 """
+import gzip
 import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "templates")
+# The spec and fixtures vendored in the repository.
+VENDORED = os.path.join(os.path.dirname(os.path.dirname(HERE)), "vendor", "stripe-openapi")
+
+
+def load(src, name):
+    """`name` in `src`, as it is or gzip-compressed (`name.gz`)."""
+    path = os.path.join(src, name)
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    with gzip.open(path + ".gz", "rt") as f:
+        return json.load(f)
 
 # The resources the fake serves (and nested resources it renders).
 RESOURCES = [
@@ -315,9 +329,9 @@ def endpoint_params(spec, path):
 
 
 def main():
-    src = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/stripe-openapi"
-    spec = json.load(open(os.path.join(src, "spec3-2024-06-20.json")))
-    fixtures = json.load(open(os.path.join(src, "fixtures3.json")))["resources"]
+    src = sys.argv[1] if len(sys.argv) > 1 else VENDORED
+    spec = load(src, "spec3-2024-06-20.json")
+    fixtures = load(src, "fixtures3.json")["resources"]
     assert spec["info"]["version"] == "2024-06-20", spec["info"]["version"]
     c = Conformer(spec)
     os.makedirs(OUT, exist_ok=True)

@@ -26,8 +26,8 @@ const MAX_DEPTH: usize = 4;
 #[derive(Parser, Debug)]
 #[command(about = "Generate catalog/<stream>.json from Stripe's OpenAPI spec")]
 struct Args {
-    /// Stripe OpenAPI 3 description (JSON).
-    #[arg(long, default_value = "../shared/stripe-openapi/spec3-2024-06-20.json")]
+    /// Stripe OpenAPI 3 description (JSON, or gzip-compressed JSON when the name ends in `.gz`).
+    #[arg(long, default_value = "vendor/stripe-openapi/spec3-2024-06-20.json.gz")]
     spec: PathBuf,
     /// Directory the schema files are written to.
     #[arg(long, default_value = "catalog")]
@@ -51,8 +51,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// A file's text; gunzipped when its name ends in `.gz` (the vendored spec is compressed).
+fn read_text(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)?;
+        Ok(text)
+    } else {
+        String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
 fn run(args: &Args) -> Result<ExitCode, String> {
-    let text = std::fs::read_to_string(&args.spec)
+    let text = read_text(&args.spec)
         .map_err(|e| format!("cannot read spec {}: {e}", args.spec.display()))?;
     let spec: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.spec.display()))?;

@@ -155,7 +155,7 @@ pub fn state_from_airbyte(value: Value) -> std::result::Result<Value, String> {
         let name = s.pointer("/stream_descriptor/name").and_then(Value::as_str);
         match (name, s.get("stream_state")) {
             (Some(name), Some(Value::Object(st))) => {
-                bookmarks.insert(name.to_string(), Value::Object(st.clone()));
+                bookmarks.insert(name.to_string(), Value::Object(from_source_stripe(st)));
                 Ok(())
             }
             (Some(_), None | Some(Value::Null)) => Ok(()),
@@ -204,6 +204,22 @@ pub fn state_from_airbyte(value: Value) -> std::result::Result<Value, String> {
         _ => return Err(EXPECTED.to_string()),
     }
     Ok(json!({ "bookmarks": bookmarks }))
+}
+
+/// Airbyte source-stripe keeps one cursor per stream, `{"updated": N}`: everything up to N was
+/// read. This tap's entries always hold a `created` key once they hold `updated` (a first sync
+/// writes `"created": null`), so an entry with `updated` and no creation bookmark at all is
+/// source-stripe's, and N is taken as the `created` bookmark too. (Changes before N that
+/// source-stripe did not read cannot be told apart; the events pass applies those since N.)
+fn from_source_stripe(st: &Map<String, Value>) -> Map<String, Value> {
+    let mut st = st.clone();
+    let created_keys = ["created", "date", "replication_key_value"];
+    if let Some(updated) = st.get("updated").filter(|u| !u.is_null()).cloned() {
+        if !created_keys.iter().any(|k| st.contains_key(*k)) {
+            st.insert("created".into(), updated);
+        }
+    }
+    st
 }
 
 /// What a `read` writes, with the descriptors of the configured catalog.
@@ -283,6 +299,10 @@ mod tests {
         assert_eq!(state_from_airbyte(Value::Null), json!({"bookmarks": {}}));
         let singer = json!({"type": "STATE", "value": {"bookmarks": {"charges": {"created": 3}}}});
         assert_eq!(state_from_airbyte(singer), json!({"bookmarks": {"charges": {"created": 3}}}));
+        let source_stripe = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": {"updated": 9}}}]);
+        assert_eq!(state_from_airbyte(source_stripe), json!({"bookmarks": {"charges": {"updated": 9, "created": 9}}}));
+        let ours_first_sync = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": {"updated": 9, "created": null}}}]);
+        assert_eq!(state_from_airbyte(ours_first_sync), json!({"bookmarks": {"charges": {"updated": 9, "created": null}}}));
         let no_state_yet = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": null}}]);
         assert_eq!(state_from_airbyte(no_state_yet), json!({"bookmarks": {}}));
         // PyAirbyte: nulls and unknown keys; a repeated key parses (the last one wins).

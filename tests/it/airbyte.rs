@@ -52,9 +52,9 @@ fn check_good_bad_forbidden_unreachable_and_invalid() {
     assert!(message.contains("Invalid API Key") && message.contains("401"), "{message}");
 
     fake.forbid("/v1/charges");
-    let (_, lines, _) = airbyte(&["check", "--config", &good]);
+    let (code, lines, _) = airbyte(&["check", "--config", &good]);
     let (s, message) = status(&lines);
-    assert_eq!(s, "SUCCEEDED");
+    assert_eq!((code, s.as_str()), (Some(0), "SUCCEEDED"));
     assert!(message.contains("charges") && message.contains("403"), "{message}");
 
     let unreachable = files.json("u.json", &json!({"client_secret": "sk_test_x", "base_url": "http://127.0.0.1:9"}));
@@ -78,7 +78,7 @@ fn discover_and_invalid_config_errors() {
 
     let invalid = files.json("i.json", &json!({"client_secret": 1}));
     let (code, lines, stderr) = airbyte(&["discover", "--config", &invalid]);
-    assert_ne!(code, Some(0));
+    assert_eq!(code, Some(2), "a bad config file: {lines:?}");
     assert!(stderr.is_empty(), "Airbyte mode logs on stdout: {stderr}");
     let trace = lines.iter().find(|m| m["type"] == "TRACE").expect("a TRACE ERROR");
     assert_eq!(trace["trace"]["error"]["failure_type"], "config_error");
@@ -145,10 +145,12 @@ fn read_emits_records_states_after_them_and_exact_descriptors() {
     // A second read with the last state per stream reads nothing new; a full refresh ignores it.
     let state: Vec<Value> = lines.iter().filter(|m| m["type"] == "STATE").map(|m| m["state"].clone()).collect();
     let state = files.json("s2.json", &Value::Array(state));
-    let (_, again, _) = airbyte(&["read", "--config", &config, "--catalog", &catalog, "--state", &state]);
+    let (code, again, stderr) = airbyte(&["read", "--config", &config, "--catalog", &catalog, "--state", &state]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(again.iter().filter(|m| m["type"] == "RECORD").count(), 0);
     let full = files.json("k2.json", &configured(&[("coupons", Some("stripe"), "full_refresh")]));
-    let (_, full_lines, _) = airbyte(&["read", "--config", &config, "--catalog", &full, "--state", &state]);
+    let (code, full_lines, stderr) = airbyte(&["read", "--config", &config, "--catalog", &full, "--state", &state]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(full_lines.iter().filter(|m| m["type"] == "RECORD").count(), coupons);
 }
 
@@ -160,7 +162,7 @@ fn a_forbidden_stream_is_incomplete_with_a_trace_error() {
     let config = files.json("c.json", &config_for(&fake));
     let catalog = files.json("k.json", &configured(&[("charges", None, "incremental"), ("coupons", None, "incremental")]));
     let (code, lines, _) = airbyte(&["read", "--config", &config, "--catalog", &catalog]);
-    assert_ne!(code, Some(0));
+    assert_eq!(code, Some(3), "some streams refused (403) and skipped: {lines:?}");
     let errors: Vec<&Value> = lines.iter().filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR").collect();
     assert!(errors.iter().any(|e| e["trace"]["error"]["stream_descriptor"] == json!({"name": "charges"})
         && e["trace"]["error"]["failure_type"] == "config_error"));

@@ -45,3 +45,5 @@ mod network;
 mod state_file;
 /// Child lists Stripe answers only for some parents (manual payouts, licensed items); whole reads once per run.
 mod child_conditions;
+/// README claims no other file checked: in-flight cap, Files budget, Connect refusals and membership, resumes, Airbyte errors.
+mod claims;

@@ -28,6 +28,9 @@ fn about_in_every_format_and_with_meltano_arguments() {
     assert!(text.stdout.contains("Capabilities: catalog, discover, state, properties, about"));
 }
 
+/// How long the fake waits before answering, in the timer test.
+const LATENCY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// `INFO METRIC: {json}` lines of stderr.
 fn metrics(stderr: &str) -> Vec<Value> {
     stderr.lines().filter_map(|l| l.strip_prefix("INFO METRIC: ")).map(|j| serde_json::from_str(j).unwrap()).collect()
@@ -38,6 +41,8 @@ fn record_counts_add_up_and_requests_are_timed_with_their_status() {
     let fake = FakeStripe::start(Options::default());
     let files = Files::new();
     fake.fail_next(1, 503, Some("/v1/coupons"), None);
+    // Every answer waits this long: a lower bound on each timer that no machine speed changes.
+    fake.set_latency(LATENCY);
     let streams = ["coupons", "invoices", "invoice_line_items"];
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&streams), None);
     assert!(out.success(), "{}", out.stderr);
@@ -54,7 +59,12 @@ fn record_counts_add_up_and_requests_are_timed_with_their_status() {
     assert_eq!(timers.len(), fake.requests().len(), "one timer per HTTP attempt");
     assert!(timers.iter().any(|t| t["tags"]["http_status_code"] == 503 && t["tags"]["status"] == "failed"));
     assert!(timers.iter().any(|t| t["tags"]["endpoint"] == "/v1/invoices/{id}/lines" && t["tags"]["http_status_code"] == 200));
-    assert!(timers.iter().all(|t| t["type"] == "timer" && t["value"].as_f64().unwrap() >= 0.0));
+    for t in &timers {
+        assert_eq!(t["type"], "timer", "{t}");
+        // Seconds: at least the fake's latency, below the 60 s request timeout (milliseconds would not be).
+        let secs = t["value"].as_f64().unwrap_or_else(|| panic!("a number of seconds: {t}"));
+        assert!((LATENCY.as_secs_f64()..30.0).contains(&secs), "{t}");
+    }
     let summary = out.stderr.lines().find(|l| l.contains("invoices:") && l.contains("new")).expect("a summary per stream");
     assert!(summary.contains("requests to /v1/invoices"), "{summary}");
 }

@@ -168,7 +168,7 @@ fn a_redirect_is_not_followed_and_names_base_url() {
     let (_files, c, k) = files_for(&fake_free, &["coupons"]);
 
     let (code, _, stderr) = tap(&["--config", &c, "--catalog", &k], &[]);
-    assert_ne!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(2), "a 3xx stops the run with exit 2 (fix base_url): {stderr}");
     let critical = stderr.lines().find(|l| l.contains("CRITICAL")).unwrap_or_else(|| panic!("no CRITICAL line: {stderr}"));
     assert!(critical.contains("`base_url`") && critical.contains("redirect"), "{critical}");
     assert_eq!(redirector.requests().len(), 1, "not retried: {:?}", redirector.requests());

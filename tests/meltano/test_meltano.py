@@ -129,6 +129,10 @@ class Fake:
     def clear_requests(self) -> None:
         self._call("DELETE", "/_fake/requests")
 
+    def set_latency(self, ms: int) -> None:
+        """Every Stripe request waits `ms` before it is answered (0: none)."""
+        self._call("POST", "/_fake/latency", {"ms": ms})
+
     def ids(self, stream: str) -> list[str]:
         return [o["id"] for o in self.objects(STREAM_RESOURCES[stream])]
 
@@ -508,10 +512,17 @@ def test_direct_sync_messages_and_metrics(fake: Fake, tmp_path: Path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     catalog = full_catalog(tmp_path)
     fake.clear_requests()
-    sync = subprocess.run(
-        [str(TAP_BIN), "--config", str(tmp_path / "config.json"), "--catalog", str(catalog)],
-        capture_output=True, text=True, timeout=180,
-    )
+    # Every request takes at least this long: a lower bound on each http_request_duration timer
+    # that does not depend on the machine's speed.
+    latency_ms = 20
+    fake.set_latency(latency_ms)
+    try:
+        sync = subprocess.run(
+            [str(TAP_BIN), "--config", str(tmp_path / "config.json"), "--catalog", str(catalog)],
+            capture_output=True, text=True, timeout=180,
+        )
+    finally:
+        fake.set_latency(0)
     stripe_requests = [r for r in fake.requests() if r.get("path", "").startswith("/v1/")]
     assert sync.returncode == 0, _tail(sync.stderr)
 
@@ -561,7 +572,10 @@ def test_direct_sync_messages_and_metrics(fake: Fake, tmp_path: Path):
     timers = [p for p in points if p.metric == "http_request_duration"]
     assert timers, "no http_request_duration timer on stderr"
     for p in timers:
-        assert p.metric_type == "timer" and isinstance(p.value, (int, float)) and p.value >= 0, p
+        assert p.metric_type == "timer" and isinstance(p.value, (int, float)), p
+        # Seconds: at least the fake's latency, and below the 60 s request timeout (milliseconds
+        # or a nonsense value would not be).
+        assert latency_ms / 1000 <= p.value < 30, p
         assert p.tags.get("endpoint"), p
         assert isinstance(p.tags.get("http_status_code"), int), p
         assert p.tags.get("status") in ("succeeded", "failed"), p
