@@ -82,7 +82,7 @@ fn a_list_that_is_not_newest_first_stops_the_run() {
     assert_eq!(out.code, Some(5), "{}", out.stderr);
     assert!(out.stderr.contains("not newest first"), "{}", out.stderr);
     let state = out.last_state().expect("a final STATE");
-    assert!(state["bookmarks"]["charges"].get("created").is_none(), "the bookmark did not move: {state}");
+    assert!(state["bookmarks"]["charges"]["created"].is_null(), "the bookmark did not move: {state}");
 }
 
 #[test]

@@ -103,7 +103,7 @@ fn a_panicking_job_ends_the_run_with_exit_1_one_critical_line_and_a_valid_state(
     let messages = parse_and_check(&ended.stdout);
     let last = messages.last().expect("output");
     assert_eq!(last["type"], "STATE", "the run ends with a STATE");
-    assert!(last["value"]["bookmarks"]["charges"].get("created").is_none(), "charges were never read: {last}");
+    assert!(last["value"]["bookmarks"]["charges"]["created"].is_null(), "charges were never read: {last}");
 }
 
 #[test]
