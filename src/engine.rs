@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
@@ -885,13 +886,13 @@ pub(crate) fn iso(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_else(|| t.to_string())
 }
 
-/// The `expand[]` values the parent listing sends for its active children, and the fields they add.
 /// Parts of `listing` worth reading at once ([`Client::parts_for`] of its endpoint).
 fn listing_parts(listing: &Listing) -> usize {
     let Source::List { path, .. } = listing.parent.source else { return usize::MAX };
     listing.members().next().map_or(usize::MAX, |m| m.account.client.parts_for(path))
 }
 
+/// The `expand[]` values the parent listing sends for its active children.
 fn child_expansions(listing: &Listing) -> Vec<&'static str> {
     let mut expand: Vec<&str> = Vec::new();
     for child in listing.children.iter().filter(|c| c.active()) {
@@ -980,7 +981,7 @@ async fn read_window(
                     .await
                     .map(Page::Raw)
             }
-            _ => client.list(path, &q).await.map(Page::Parsed),
+            _ => client.list_of(path, &q).await.map(|p| Page::Parsed(ParsedPage::new(p, created_field))),
         };
         // Whether this page completes the window, split off from the rest.
         let mut split_off = false;
@@ -1023,14 +1024,14 @@ async fn read_window(
         pages += 1;
         if created_filter {
             // Only lists read by `created` move a bookmark by their order; those read whole do not.
-            order = page.check_order(order, created_field).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
+            order = page.check_order(order).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
             // The first page tells the window's density; later, idle jobs take over the rest.
-            let (has_more, oldest) = (page.has_more(), page.oldest_created(created_field));
+            let (has_more, oldest) = (page.has_more(), page.oldest());
             let split = if pages == 1 {
                 split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
                 // Parts this listing's endpoint has room for, besides those running.
-                let room = client.parts_for(path).saturating_sub(capacity.parts[li].load(Ordering::Relaxed));
+                let room = listing_parts(listing).saturating_sub(capacity.parts[li].load(Ordering::Relaxed));
                 match capacity.idle_for(client.has_spare_rate(path)).min(room) {
                     0 => None,
                     idle => split_dense(window, has_more, oldest, pages, PAGES_PER_TAIL_PART, (idle as i64 + 1).min(MAX_PARTS)),
@@ -1062,49 +1063,52 @@ async fn read_window(
                 continue;
             }
         };
-        // Objects a resumed listing meets again were handled before it resumed.
-        let mut page = page;
         // The pager goes on after the page's last object, skipped or not.
-        let (has_more, last_id) = (page.has_more, page.data.last().and_then(|o| o.get("id")).and_then(Value::as_str).map(str::to_string));
-        let oldest = page.data.last().and_then(|o| o.get(created_field)).and_then(Value::as_i64);
-        if !skip.is_empty() {
-            page.data.retain(|o| !skip.contains(&id_of(o)));
-        }
+        let (has_more, last_id, oldest) = (page.has_more, page.last_id(), page.oldest());
+        // Objects a resumed listing meets again were handled before it resumed.
+        let skipped = |id: &Option<String>| !skip.is_empty() && skip.contains(id.as_deref().unwrap_or_default());
         let read_ids = page
-            .data
+            .keys
             .iter()
-            .filter(|o| !created_filter || o.get(created_field).and_then(Value::as_i64) == oldest)
-            .map(id_of)
+            .filter(|(id, created)| !skipped(id) && (!created_filter || *created == oldest))
+            .map(|(id, _)| id.clone().unwrap_or_default())
             .collect();
         tail.note(oldest, read_ids, !created_filter);
-        // The children of the page's parents first, fetched concurrently; then the parents,
-        // moved out of the page (no copy).
-        let mut fetches = Vec::new();
-        for object in &page.data {
-            for child in listing.children.iter().filter(|m| m.active() && is_new_for(m, object, created_filter)) {
-                fetches.push(listed_children(child, object, pass, tx));
-            }
-        }
-        futures::stream::iter(fetches).buffer_unordered(CHILD_FANOUT).try_collect::<Vec<()>>().await?;
         pager
             .advance_to(has_more, last_id)
             .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
-        if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active()) {
-            for mut record in page.data {
-                if !is_new_for(pm, &record, created_filter) {
-                    continue;
-                }
+        // Each object is parsed when its turn comes, and dropped once handled: its embedded
+        // children are emitted at once (no request), and what is left of them to fetch keeps a
+        // slim copy of the parent (its id and the fields legacy columns copy), so the page's
+        // objects are not held while child endpoints are paced.
+        let mut rest: Vec<ChildRest> = Vec::new();
+        for (text, (id, _)) in page.data.into_iter().zip(page.keys) {
+            if skipped(&id) {
+                continue;
+            }
+            let mut object: Value = serde_json::from_str(text.get())
+                .map_err(|e| Error::BadResponse { url: crate::client::display_url(path, &q), problem: format!("a list item is not JSON ({e})") })?;
+            drop(text);
+            for child in listing.children.iter().filter(|m| m.active() && is_new_for(m, &object, created_filter)) {
+                rest.extend(listed_children(child, &object, pass, tx).await?);
+            }
+            if let Some(pm) = listing.parent_member.as_ref().filter(|m| m.active() && is_new_for(m, &object, created_filter)) {
                 if let Some(t) = &pm.settle {
-                    t.observe_value(&record);
+                    t.observe_value(&object);
                 }
-                if let Some(obj) = record.as_object_mut() {
+                if let Some(obj) = object.as_object_mut() {
                     for f in &expanded_fields {
                         obj.remove(*f);
                     }
                 }
-                send_record(pm, record, None, Change::default(), &extracted, tx).await?;
+                send_record(pm, object, None, Change::default(), &extracted, tx).await?;
             }
         }
+        let mut fetches = Vec::with_capacity(rest.len());
+        for r in rest {
+            fetches.push(r.finish(pass, tx));
+        }
+        futures::stream::iter(fetches).buffer_unordered(CHILD_FANOUT).try_collect::<Vec<()>>().await?;
         if pager.is_done() || split_off {
             return Ok(window);
         }
@@ -1132,8 +1136,40 @@ impl Tail {
 
 /// A page of a listing, parsed or passed through.
 enum Page {
-    Parsed(crate::page::ListPage),
+    Parsed(ParsedPage),
     Raw(RawRead),
+}
+
+/// A page whose objects are parsed one at a time, as they are handled: until then each is held
+/// as its JSON text (a page of 100 invoices with their lines is 1.3 MB of text, and several
+/// times that as parsed objects).
+struct ParsedPage {
+    data: Vec<Box<RawValue>>,
+    has_more: bool,
+    /// `id` and `created` of each object, in order.
+    keys: Vec<(Option<String>, Option<i64>)>,
+}
+
+impl ParsedPage {
+    fn new(page: crate::page::ListPage<Box<RawValue>>, created: &str) -> ParsedPage {
+        let keys = page
+            .data
+            .iter()
+            .map(|text| match serde_json::from_str::<RawObject<'_>>(text.get()) {
+                Ok(o) => (o.str("id"), o.i64(created)),
+                Err(_) => (None, None),
+            })
+            .collect();
+        ParsedPage { data: page.data, has_more: page.has_more, keys }
+    }
+
+    fn last_id(&self) -> Option<String> {
+        self.keys.last()?.0.clone()
+    }
+
+    fn oldest(&self) -> Option<i64> {
+        self.keys.last()?.1
+    }
 }
 
 /// What a page passed through yields: its RECORD lines and what the pager and the splitting
@@ -1207,25 +1243,25 @@ impl Page {
     /// `id` of the page's last (oldest) object.
     fn last_id(&self) -> Option<String> {
         match self {
-            Page::Parsed(p) => p.data.last()?.get("id")?.as_str().map(str::to_string),
+            Page::Parsed(p) => p.last_id(),
             Page::Raw(p) => p.last_id.clone(),
         }
     }
 
     /// Checks that the page lists newest first, after `before` (the previous page's oldest
     /// `created`); returns its oldest `created` (or `before` when it has none).
-    fn check_order(&self, before: Option<i64>, created: &str) -> std::result::Result<Option<i64>, String> {
+    fn check_order(&self, before: Option<i64>) -> std::result::Result<Option<i64>, String> {
         match self {
-            Page::Parsed(p) => crate::page::check_newest_first(p.data.iter().filter_map(|o| o.get(created)?.as_i64()), before),
+            Page::Parsed(p) => crate::page::check_newest_first(p.keys.iter().filter_map(|(_, c)| *c), before),
             // The page's own order was checked when it was read.
             Page::Raw(p) => crate::page::check_newest_first(p.newest.into_iter().chain(p.oldest), before),
         }
     }
 
     /// `created` of the page's last (oldest) object.
-    fn oldest_created(&self, created: &str) -> Option<i64> {
+    fn oldest(&self) -> Option<i64> {
         match self {
-            Page::Parsed(p) => p.data.last()?.get(created)?.as_i64(),
+            Page::Parsed(p) => p.oldest(),
             Page::Raw(p) => p.oldest,
         }
     }
@@ -1238,14 +1274,46 @@ fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
 }
 
 /// The children of a parent met in a window: those the events pass did not already emit.
-async fn listed_children(
-    child: &Member,
+/// Emits the embedded children of a listed parent (those the events pass did not emit) and
+/// returns what is left to fetch, if anything.
+async fn listed_children<'a>(
+    member: &'a Member,
     parent: &Value,
     pass: &events::Pass,
     tx: &mpsc::Sender<Event>,
-) -> Result<()> {
-    let mut not_emitted_by_events = pass;
-    read_children(child, parent, Change::default(), Some(&mut not_emitted_by_events), tx).await
+) -> Result<Option<ChildRest<'a>>> {
+    let child = member.sel.stream.child().expect("a child stream");
+    if child.via.is_some() {
+        return Ok(Some(ChildRest::Via(member, parent.clone())));
+    }
+    let Some(mut under) = Under::new(member, child, parent, parent) else { return Ok(None) };
+    if under.pages.first.is_some() {
+        let mut once = pass;
+        under.step(Change::default(), &mut Some(&mut once), tx).await?;
+    }
+    Ok((!under.pages.is_done()).then_some(ChildRest::Pages(under)))
+}
+
+/// A listed parent's children still to be fetched once the parent's page is gone.
+enum ChildRest<'a> {
+    Pages(Under<'a>),
+    /// Children listed under other children (usage records under a subscription's items): read
+    /// under a copy of the whole parent.
+    Via(&'a Member, Value),
+}
+
+impl ChildRest<'_> {
+    async fn finish(self, pass: &events::Pass, tx: &mpsc::Sender<Event>) -> Result<()> {
+        let mut once = pass;
+        match self {
+            ChildRest::Pages(mut under) => {
+                let mut once: Option<&mut (dyn Once + Send)> = Some(&mut once);
+                while under.step(Change::default(), &mut once, tx).await? {}
+                Ok(())
+            }
+            ChildRest::Via(member, parent) => read_children(member, &parent, Change::default(), Some(&mut once), tx).await,
+        }
+    }
 }
 
 /// How to split a window whose `pages`-th page is `page` (`pages` pages, newest first, read so
@@ -1306,7 +1374,7 @@ pub(crate) async fn read_children(
     let via = crate::streams::find(via).and_then(StreamDef::child).expect("`via` names a child stream of the same parent");
     let mut middle: Vec<Value> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    let mut pages = ChildPages::new(member, via, parent);
+    let mut pages = ChildPages::new(member, via, &id_of(parent), parent);
     while let Some(page) = pages.next(tx).await? {
         // A list read again from its start (its cursor was deleted) repeats what came before.
         middle.extend(page.into_iter().filter(|i| seen.insert(id_of(i))));
@@ -1332,24 +1400,59 @@ async fn read_under(
     mut once: Option<&mut (dyn Once + Send)>,
     tx: &mpsc::Sender<Event>,
 ) -> Result<()> {
-    let Some(under_id) = under.get("id").and_then(Value::as_str) else {
-        return Ok(());
-    };
-    if !has_children(child, under) {
-        return Ok(());
+    let Some(mut under) = Under::new(member, child, under, parent) else { return Ok(()) };
+    while under.step(change, &mut once, tx).await? {}
+    Ok(())
+}
+
+/// The children of one object being read: the pages of its child list, emitted with the object's
+/// id in their parent column and a slim copy of the stream's parent for legacy columns.
+struct Under<'a> {
+    member: &'a Member,
+    child: &'a ChildSource,
+    pages: ChildPages<'a>,
+    under_id: String,
+    /// The parent's id and the fields the child's legacy columns copy (see [`slim_parent`]).
+    parent: Value,
+    /// Children emitted (a list read again from its start repeats them).
+    sent: HashSet<String>,
+}
+
+impl<'a> Under<'a> {
+    /// `None` when the object has no id or cannot have children of this kind (see [`has_children`]).
+    fn new(member: &'a Member, child: &'a ChildSource, under: &Value, parent: &Value) -> Option<Under<'a>> {
+        let under_id = under.get("id").and_then(Value::as_str)?.to_string();
+        if !has_children(child, under) {
+            return None;
+        }
+        let pages = ChildPages::new(member, child, &under_id, under);
+        Some(Under { member, child, pages, under_id, parent: slim_parent(member.sel.stream, parent), sent: HashSet::new() })
     }
-    let mut sent: HashSet<String> = HashSet::new();
-    let mut pages = ChildPages::new(member, child, under);
-    while let Some(page) = pages.next(tx).await? {
+
+    /// Reads the next page and emits its children (each once, and not when `once` says this run
+    /// already did); `false` when there was no page left.
+    async fn step(&mut self, change: Change, once: &mut Option<&mut (dyn Once + Send)>, tx: &mpsc::Sender<Event>) -> Result<bool> {
+        let Some(page) = self.pages.next(tx).await? else { return Ok(false) };
         let extracted = now_rfc3339();
         for item in page {
             let id = id_of(&item);
-            if sent.insert(id.clone()) && once.as_mut().is_none_or(|o| o.first(member.name(), id)) {
-                send_child(member, child, parent, under_id, item, change, &extracted, tx).await?;
+            if self.sent.insert(id.clone()) && once.as_mut().is_none_or(|o| o.first(self.member.name(), id)) {
+                send_child(self.member, self.child, &self.parent, &self.under_id, item, change, &extracted, tx).await?;
             }
         }
+        Ok(true)
     }
-    Ok(())
+}
+
+/// What of a parent its children's records need: its id and the fields of the child stream's
+/// legacy columns (`DerivedFrom::ParentField`).
+fn slim_parent(child: &StreamDef, parent: &Value) -> Value {
+    let copied = child.derived.iter().filter_map(|d| match d.from {
+        DerivedFrom::ParentField(f) => Some(f),
+        _ => None,
+    });
+    let fields = std::iter::once("id").chain(copied).filter_map(|f| Some((f.to_string(), parent.get(f)?.clone())));
+    Value::Object(fields.collect())
 }
 
 /// The pages of children under one object: its embedded first page (if any), then the child
@@ -1357,44 +1460,51 @@ async fn read_under(
 struct ChildPages<'a> {
     member: &'a Member,
     child: &'a ChildSource,
-    under: &'a Value,
+    under_id: String,
     /// Path and fixed query of the child endpoint.
     path: String,
     fixed: Query,
     pager: Pager,
-    /// The embedded page is still to be read.
-    embedded: bool,
+    /// The embedded page, still to be read.
+    first: Option<Vec<Value>>,
 }
 
 impl<'a> ChildPages<'a> {
-    fn new(member: &'a Member, child: &'a ChildSource, under: &'a Value) -> ChildPages<'a> {
-        let under_id = under.get("id").and_then(Value::as_str).unwrap_or_default();
+    fn new(member: &'a Member, child: &'a ChildSource, under_id: &str, under: &Value) -> ChildPages<'a> {
         let full = child.path.replace("{parent}", under_id).replace("{account}", &member.account.id);
         let (path, fixed) = split_query(&full);
-        ChildPages { member, child, under, path: path.to_string(), fixed, pager: Pager::new(), embedded: true }
+        let mut pager = if under_id.is_empty() { Pager::finished() } else { Pager::new() };
+        let mut first = None;
+        if let Some(embedded) = child.embedded.and_then(|f| under.get(f)).filter(|v| v.is_object() && !under_id.is_empty()) {
+            let items = embedded.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+            if !embedded.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
+                pager = Pager::finished();
+            } else if child.object_filter.is_none() {
+                // A filtered embedded page (sources → bank accounts) cannot be continued with
+                // the filtered endpoint's cursor: that endpoint is re-read whole (the caller
+                // skips repeats).
+                if let Some(last) = items.last() {
+                    pager = Pager::after(id_of(last));
+                }
+            }
+            first = Some(kept(child, items));
+        }
+        ChildPages { member, child, under_id: under_id.to_string(), path: path.to_string(), fixed, pager, first }
+    }
+
+    /// Whether every page was read.
+    fn is_done(&self) -> bool {
+        self.first.is_none() && self.pager.is_done()
     }
 
     /// The next page of kept children; `None` when there are no more, or when they cannot be
     /// listed (403: the stream is disabled; 400/404: the parent is gone, logged).
     async fn next(&mut self, tx: &mpsc::Sender<Event>) -> Result<Option<Vec<Value>>> {
-        if self.pager.is_done() || self.under.get("id").and_then(Value::as_str).is_none() {
-            return Ok(None);
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
         }
-        if std::mem::take(&mut self.embedded) {
-            if let Some(embedded) = self.child.embedded.and_then(|f| self.under.get(f)).filter(|v| v.is_object()) {
-                let items = embedded.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
-                if !embedded.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
-                    self.pager = Pager::finished();
-                } else if self.child.object_filter.is_none() {
-                    // A filtered embedded page (sources → bank accounts) cannot be continued with
-                    // the filtered endpoint's cursor: that endpoint is re-read whole (the caller
-                    // skips repeats).
-                    if let Some(last) = items.last() {
-                        self.pager = Pager::after(id_of(last));
-                    }
-                }
-                return Ok(Some(self.kept(items)));
-            }
+        if self.pager.is_done() {
+            return Ok(None);
         }
         let mut q: Query = self.fixed.clone();
         q.push(("limit".into(), PAGE_LIMIT.to_string()));
@@ -1413,7 +1523,7 @@ impl<'a> ChildPages<'a> {
                     "{}: the child of starting_after={} under {} was deleted meanwhile ({message}); listing its children again",
                     self.member.name(),
                     self.pager.cursor().unwrap_or_default(),
-                    id_of(self.under)
+                    self.under_id
                 ));
                 self.pager = Pager::new();
                 return Ok(Some(Vec::new()));
@@ -1431,7 +1541,7 @@ impl<'a> ChildPages<'a> {
                     "{}: cannot list the children of {}: Stripe answered {status} ({message}); \
                      the parent was probably deleted, and rows already loaded keep their last state",
                     self.member.name(),
-                    id_of(self.under)
+                    self.under_id
                 ));
                 return Ok(None);
             }
@@ -1440,12 +1550,12 @@ impl<'a> ChildPages<'a> {
         self.pager
             .advance(&page)
             .map_err(|problem| Error::BadResponse { url: crate::client::display_url(&self.path, &q), problem })?;
-        Ok(Some(self.kept(page.data)))
+        Ok(Some(kept(self.child, page.data)))
     }
+}
 
-    fn kept(&self, items: Vec<Value>) -> Vec<Value> {
-        items.into_iter().filter(|i| keep(self.child, i)).collect()
-    }
+fn kept(child: &ChildSource, items: Vec<Value>) -> Vec<Value> {
+    items.into_iter().filter(|i| keep(child, i)).collect()
 }
 
 /// A child path's own query (`/v1/setup_attempts?setup_intent=seti_1`) as parameters.
@@ -1759,5 +1869,18 @@ mod tests {
         fill_derived(charges, &mut rec, None);
         assert_eq!(rec["order"], "or_1", "a value Stripe still sends wins");
         assert_eq!(rec["dispute"], Value::Null);
+    }
+
+    #[test]
+    fn a_slim_parent_keeps_what_its_childrens_legacy_columns_copy() {
+        let lines = crate::streams::find("invoice_line_items").unwrap();
+        let invoice = json!({"id": "in_1", "customer": "cus_1", "created": 1700000000, "lines": {"data": [{"id": "il_1"}]}, "total": 9});
+        let slim = slim_parent(lines, &invoice);
+        assert_eq!(slim, json!({"id": "in_1", "customer": "cus_1", "created": 1700000000}));
+        let mut rec = json!({"id": "il_1"}).as_object().unwrap().clone();
+        fill_derived(lines, &mut rec, Some(&slim));
+        let mut whole = json!({"id": "il_1"}).as_object().unwrap().clone();
+        fill_derived(lines, &mut whole, Some(&invoice));
+        assert_eq!(rec, whole, "the legacy columns are the same from the slim copy");
     }
 }
