@@ -2,11 +2,13 @@
 """tap-stripe benchmark: tap-stripe vs singer-io tap-stripe 3.3.0 vs Airbyte source-stripe 5.14.1.
 
 Started by bench/run.sh (which builds and installs); see BENCHMARKS.md.
-Usage: bench.py [--only TOOL,...] SCENARIO...   (scenarios: a b c)
-Env: BENCH_A_N, BENCH_B_N, BENCH_C_N (charges), BENCH_ANCHORS_C=1 (anchors in c),
+Usage: bench.py [--only TOOL,...] SCENARIO...   (scenarios: a b c d e f m)
+Env: BENCH_A_N .. BENCH_F_N (charges), BENCH_M_CUSTOMERS, BENCH_ANCHORS_C=1 (anchors in c),
      BENCH_TIMEOUT (seconds per run, default 1800).
 """
+import collections
 import json
+import math
 import os
 import re
 import subprocess
@@ -37,6 +39,37 @@ SCENARIOS = {
     "d": dict(title="(d) pipelines into Singer targets, charges, no latency", n=int(os.environ.get("BENCH_D_N", "100000")),
               latency=0, rate=None, prerender=True, pipeline=True),
 }
+# Stripe's documented read limits (docs.stripe.com/rate-limits), which (b), (e), (f) and (m) give the
+# fake: 100 requests/s for a live key in all, 25 requests/s for each endpoint.
+STRIPE_GLOBAL = 100
+STRIPE_ENDPOINT = 25
+# (e), (f) and (m): at Stripe's limits, with Stripe's latency, and a printed lower bound on time.
+SCENARIOS["e"] = dict(title="(e) one stream at Stripe's limits: charges, 150 ms latency, 100/s, 25/s per endpoint",
+                      n=int(os.environ.get("BENCH_E_N", "20000")), latency=150, rate=STRIPE_GLOBAL, prerender=True,
+                      bound=True)
+# The pacer's recovery: tap-stripe told ten times Stripe's limits (as a user who set
+# max_requests_per_second too high would), so only the 429s can slow it down.
+SCENARIOS["f"] = dict(title="(f) an over-asked pacer: tap-stripe told 10x Stripe's limits, charges, 150 ms latency",
+                      n=int(os.environ.get("BENCH_F_N", "20000")), latency=150, rate=STRIPE_GLOBAL, prerender=True,
+                      bound=True, anchors=False,
+                      tap_config={"max_requests_per_second": 10 * STRIPE_GLOBAL,
+                                  "max_requests_per_second_per_endpoint": 10 * STRIPE_ENDPOINT})
+# A whole account where a child endpoint dominates: one request per customer to each of two child
+# endpoints, against a few dozen list pages. Each tool syncs the streams of these it has.
+M_CUSTOMERS = int(os.environ.get("BENCH_M_CUSTOMERS", "1000"))
+SCENARIOS["m"] = dict(
+    title="(m) a whole account at Stripe's limits: 7 streams, children per customer, 150 ms latency",
+    n=M_CUSTOMERS * 5, latency=150, rate=STRIPE_GLOBAL, prerender=True, bound=True,
+    fake_args=["--customers", str(M_CUSTOMERS), "--charges-per-customer", "5", "--invoices-per-customer", "1",
+               "--generic-objects", str(M_CUSTOMERS // 3)],
+    streams={
+        "tap-stripe": ["charges", "customers", "customer_balance_transactions", "payment_methods", "invoices",
+                       "invoice_line_items", "events"],
+        # singer-io 3.3.0 has neither customer balance transactions nor payment methods.
+        "singer-io": ["charges", "customers", "invoices", "invoice_line_items", "events"],
+        "airbyte": ["charges", "customers", "customer_balance_transactions", "payment_methods", "invoices",
+                    "invoice_line_items", "events"],
+    })
 # The Singer targets of (d), each in its own virtualenv (bench/run.sh installs them from the pins of
 # tests/meltano): the command and its config.
 TARGETS = {
@@ -52,11 +85,11 @@ def http(base, path, method="GET"):
     return json.loads(body) if body else None
 
 
-def start_fake(n, latency, rate, prerender, tmp):
+def start_fake(n, latency, rate, prerender, tmp, fake_args=None):
     customers = max(1, round(n / CHARGES_PER_CUSTOMER))
-    args = [FAKE, "--port", "0", "--key", KEY, "--customers", str(customers),
-            "--charges-per-customer", str(CHARGES_PER_CUSTOMER), "--invoices-per-customer", "0",
-            "--latency-ms", str(latency)]
+    dataset = fake_args or ["--customers", str(customers), "--charges-per-customer", str(CHARGES_PER_CUSTOMER),
+                            "--invoices-per-customer", "0"]
+    args = [FAKE, "--port", "0", "--key", KEY, *dataset, "--latency-ms", str(latency)]
     if rate:
         args += ["--rate-limit", str(rate)]
     if prerender:
@@ -107,7 +140,62 @@ def run_tool(cmd, env, base, tmp, name):
     reqs = [r for r in log if not r["path"].startswith("/_fake")]
     n429 = sum(1 for r in reqs if r.get("status") == 429)
     return dict(tool=name, rc=rc, records=records, requests=len(reqs), r429=n429, wall=wall,
-                rps=records / wall if wall else 0, rss=rss_mb, cpu=cpu)
+                rps=records / wall if wall else 0, rss=rss_mb, cpu=cpu,
+                by_endpoint=collections.Counter(endpoint(r) for r in reqs))
+
+
+# A Stripe id in a path (cus_3W3xsOTSauX44M, in_1Abc…): a lower-case prefix, then a random tail
+# with a capital or a digit ("balance_transactions" is not one).
+STRIPE_ID = re.compile(r"^[a-z]+(?:_[a-z]+)*_[A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*$")
+
+
+def endpoint(r):
+    """The endpoint of a logged request as Stripe's per-endpoint limit counts it: the method and
+    the path with ids replaced."""
+    return r["method"] + " " + "/".join("{id}" if STRIPE_ID.match(p) else p for p in r["path"].split("/"))
+
+
+def pages(n):
+    """List requests to read n objects, 100 a page (an empty list still takes one)."""
+    return max(1, math.ceil(n / 100))
+
+
+def minimum_requests(base, streams):
+    """The fewest requests any connector needs to copy these streams of the fake's account, per
+    endpoint, from the fake's own objects: list pages of 100, one request per parent for a child
+    endpoint (nothing in a customer tells whether it has balance transactions or payment methods),
+    and for invoice lines only the pages past the 10 each invoice embeds."""
+    need = collections.Counter()
+    objects = lambda resource: http(base, f"/_fake/objects/{resource}")
+    tops = {"charges": ("charge", "/v1/charges"), "customers": ("customer", "/v1/customers"),
+            "invoices": ("invoice", "/v1/invoices"), "events": ("event", "/v1/events")}
+    children = {"customer_balance_transactions": ("customer_balance_transaction", "/v1/customers/{id}/balance_transactions"),
+                "payment_methods": ("payment_method", "/v1/customers/{id}/payment_methods")}
+    customers = None
+    for s in streams:
+        if s in tops:
+            resource, path = tops[s]
+            need["GET " + path] += pages(len(objects(resource)))
+        elif s in children:
+            resource, path = children[s]
+            if customers is None:
+                customers = [c["id"] for c in objects("customer")]
+            per = collections.Counter(o.get("customer") for o in objects(resource))
+            need["GET " + path] += sum(pages(per[c]) for c in customers)
+        elif s == "invoice_line_items":
+            per = collections.Counter(o.get("invoice") for o in objects("line_item"))
+            need["GET /v1/invoices/{id}/lines"] += sum(math.ceil((k - 10) / 100) for k in per.values() if k > 10)
+        else:
+            raise SystemExit(f"no minimum known for stream {s}")
+    return need
+
+
+def lower_bound(need, global_rate=STRIPE_GLOBAL, endpoint_rate=STRIPE_ENDPOINT):
+    """Seconds no connector can beat at Stripe's limits: all requests at the global rate, or the
+    busiest endpoint at its own rate, whichever is longer (limiters that start full, latency and
+    the opening burst left out)."""
+    busiest = max(need.values(), default=0)
+    return max(sum(need.values()) / global_rate, busiest / endpoint_rate)
 
 
 def gnu_time(path):
@@ -175,7 +263,7 @@ def pipeline_table(sc, records, results):
     print(flush=True)
 
 
-def tap_catalog(cfg, tmp, cmd, name):
+def tap_catalog(cfg, tmp, cmd, name, selected=("charges",)):
     out = subprocess.run(cmd + ["--config", cfg, "--discover"], capture_output=True, text=True, cwd=tmp,
                          env={**os.environ, **ENV_EXTRA})
     if out.returncode != 0:
@@ -183,11 +271,14 @@ def tap_catalog(cfg, tmp, cmd, name):
     cat = json.loads(out.stdout)
     streams = []
     for s in cat["streams"]:
-        if s["tap_stream_id"] == "charges":
+        if s["tap_stream_id"] in selected:
             for m in s["metadata"]:
                 if m["breadcrumb"] == []:
                     m["metadata"]["selected"] = True
             streams.append(s)
+    missing = set(selected) - {s["tap_stream_id"] for s in streams}
+    if missing:
+        raise RuntimeError(f"{name} has no stream {sorted(missing)}")
     cat["streams"] = streams
     path = os.path.join(tmp, f"{name}-catalog.json")
     json.dump(cat, open(path, "w"))
@@ -199,10 +290,13 @@ ENV_EXTRA = {}
 
 def scenario(key, tools):
     sc = SCENARIOS[key]
+    streams = sc.get("streams", {})
+    selected = lambda tool: streams.get(tool, ["charges"])
     tmp = tempfile.mkdtemp(prefix=f"bench-{key}-")
-    print(f"\n== {sc['title']}: N={sc['n']:,} requested charges ==", flush=True)
+    size = " ".join(sc["fake_args"]) if sc.get("fake_args") else f"N={sc['n']:,} requested charges"
+    print(f"\n== {sc['title']}: {size} ==", flush=True)
     t0 = time.monotonic()
-    fake, base = start_fake(sc["n"], sc["latency"], sc["rate"], sc["prerender"], tmp)
+    fake, base = start_fake(sc["n"], sc["latency"], sc["rate"], sc["prerender"], tmp, sc.get("fake_args"))
     ENV_EXTRA["BENCH_STRIPE_BASE"] = base
     try:
         print(f"fake at {base} ready in {time.monotonic() - t0:.1f}s, fake RSS {rss_kb(fake.pid) / 1024:.0f} MB",
@@ -215,6 +309,7 @@ def scenario(key, tools):
             # No rate limit in the scenario: the tap need not pace itself at Stripe's 100/s (the
             # anchors do not pace at all).
             cfg["max_requests_per_second"] = 10000
+        cfg.update(sc.get("tap_config", {}))
         cfg_path = os.path.join(tmp, "config.json")
         json.dump(cfg, open(cfg_path, "w"))
         singer_cfg = os.path.join(tmp, "singer-config.json")
@@ -222,9 +317,10 @@ def scenario(key, tools):
         ab_cfg = os.path.join(tmp, "airbyte-config.json")
         json.dump({k: cfg[k] for k in ("client_secret", "account_id", "start_date")}, open(ab_cfg, "w"))
         ab_cat = os.path.join(tmp, "airbyte-catalog.json")
-        json.dump({"streams": [{"stream": {"name": "charges", "json_schema": {},
+        json.dump({"streams": [{"stream": {"name": name, "json_schema": {},
                                            "supported_sync_modes": ["full_refresh", "incremental"]},
-                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]},
+                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+                               for name in selected("airbyte")]},
                   open(ab_cat, "w"))
         singer_cmd = [os.path.join(BENCH, ".venv-singer/bin/python"), os.path.join(BENCH, "singer_wrapper.py")]
         airbyte_cmd = [os.path.join(BENCH, ".venv-airbyte/bin/python"), os.path.join(BENCH, "airbyte_wrapper.py")]
@@ -240,12 +336,12 @@ def scenario(key, tools):
             pipeline_table(sc, ref["records"], results)
             return
         if "tap-stripe" in tools:
-            cat = tap_catalog(cfg_path, tmp, [TAP], "tap-stripe")
+            cat = tap_catalog(cfg_path, tmp, [TAP], "tap-stripe", selected("tap-stripe"))
             results.append(run_tool([TAP, "--config", cfg_path, "--catalog", cat], {}, base, tmp, "tap-stripe"))
             print_row(results[-1], None)
         if sc.get("anchors", True):
             if "singer-io" in tools:
-                cat = tap_catalog(singer_cfg, tmp, singer_cmd, "singer-io")
+                cat = tap_catalog(singer_cfg, tmp, singer_cmd, "singer-io", selected("singer-io"))
                 results.append(run_tool(singer_cmd + ["--config", singer_cfg, "--catalog", cat], ENV_EXTRA, base, tmp,
                                         "singer-io 3.3.0"))
                 print_row(results[-1], None)
@@ -255,9 +351,39 @@ def scenario(key, tools):
                 print_row(results[-1], None)
         print(f"\nfake RSS at end {rss_kb(fake.pid) / 1024:.0f} MB; logs in {tmp}")
         table(sc, results)
+        if sc.get("bound"):
+            bound_table(sc, base, results, {r["tool"]: selected(r["tool"].split()[0]) for r in results})
     finally:
         fake.terminate()
         fake.wait()
+
+
+def bound_table(sc, base, results, selected):
+    """Each tool's wall time against the lower bound for the streams it synced (tools sync
+    different streams in (m): each is measured against its own), the share of 429s, and the
+    requests per endpoint against the minimum."""
+    print(f"Lower bound at Stripe's limits ({STRIPE_GLOBAL}/s in all, {STRIPE_ENDPOINT}/s per endpoint), from the "
+          f"fewest requests the data needs:\n")
+    print("| tool | streams | minimum requests | busiest endpoint (minimum) | lower bound s | wall s | wall ÷ bound "
+          "| records/s | 429s | 429 share |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    needs = {}
+    for r in results:
+        need = needs[r["tool"]] = minimum_requests(base, selected[r["tool"]])
+        busiest, most = max(need.items(), key=lambda kv: kv[1])
+        bound = lower_bound(need)
+        share = r["r429"] / r["requests"] if r["requests"] else 0
+        print(f"| {r['tool']} | {len(selected[r['tool']])} | {sum(need.values()):,} | `{busiest}` ({most:,}) | "
+              f"{bound:.2f} | {r['wall']:.2f} | {r['wall'] / bound:.2f} | {r['rps']:,.0f} | {r['r429']:,} | "
+              f"{share:.2%} |")
+    print("\nRequests per endpoint (each tool's, then the minimum for tap-stripe's streams):\n")
+    ref = next(iter(needs.values()), collections.Counter())
+    names = sorted(set(ref) | {e for r in results for e in r["by_endpoint"]})
+    print("| endpoint | " + " | ".join(r["tool"] for r in results) + " | minimum |")
+    print("|---|" + "---|" * (len(results) + 1))
+    for e in names:
+        print(f"| `{e}` | " + " | ".join(f"{r['by_endpoint'].get(e, 0):,}" for r in results) + f" | {ref.get(e, 0):,} |")
+    print(flush=True)
 
 
 HDR = f"| {'tool':<16} | {'exit':>4} | {'records':>9} | {'requests':>8} | {'429s':>6} | {'wall s':>8} | " \
@@ -296,7 +422,7 @@ def main():
     if args[:1] == ["--only"]:
         tools = set(args[1].split(","))
         args = args[2:]
-    for key in args or ["a", "b", "c", "d"]:
+    for key in args or ["a", "b", "c", "d", "e", "f", "m"]:
         scenario(key, tools)
 
 

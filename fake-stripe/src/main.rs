@@ -39,6 +39,10 @@ struct Cli {
     /// Mean number of invoices per customer (default 1.5).
     #[arg(long)]
     invoices_per_customer: Option<f64>,
+    /// About how many objects of each generic resource (subscriptions, payment methods, payouts, …)
+    /// to generate with their children (default: none for --customers and --scale, 3 otherwise).
+    #[arg(long)]
+    generic_objects: Option<usize>,
     /// Reference time of the dataset, unix seconds; starts a virtual clock (default: the real clock).
     #[arg(long)]
     now: Option<i64>,
@@ -79,6 +83,9 @@ fn main() -> ExitCode {
     }
     if let Some(i) = cli.invoices_per_customer {
         dataset.invoices_per_customer = i;
+    }
+    if let Some(g) = cli.generic_objects {
+        dataset.new_resources = g;
     }
     let mut products = Vec::new();
     for name in &cli.enable {
