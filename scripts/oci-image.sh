@@ -23,8 +23,10 @@
 # makes (target/debug/tap-stripe: quick to build; it also has the test-only hooks of debug builds,
 # see README "Guarantees and exit codes"). For an image to ship, build the release binary and run
 #   cargo build --release && TAP_STRIPE_BIN=target/release/tap-stripe scripts/oci-image.sh
-# then copy the layout anywhere (`skopeo copy oci:target/oci-image/layout:0.1.0 docker://…` pushes
-# it to a registry, `skopeo copy … docker-archive:tap-stripe.tar` makes a `docker load` file).
+# then hand the layout to any OCI tool: Debian's skopeo pushes it to a registry
+# (`skopeo copy oci:target/oci-image/layout:0.1.0 docker://REGISTRY/tap-stripe/source-stripe:0.1.0`)
+# or makes a file for `docker load`
+# (`skopeo copy oci:target/oci-image/layout:0.1.0 docker-archive:image.tar:tap-stripe/source-stripe:0.1.0`).
 # Output, kept for inspection: target/oci-image/ (layout/ the image, run/rootfs the unpacked copy
 # the checks ran in).
 set -euo pipefail
