@@ -822,10 +822,11 @@ fn plan(
         }
         let start = parent_member.iter().chain(children.iter()).map(|m| m.threshold).min().unwrap_or(now);
         // A sample reads the newest object: one window, whatever `date_window_days` says.
-        let windows = match mode {
-            Mode::Sync => windows_of(config, parent, start, now),
-            Mode::Sample => slice::Tiles::new(start.min(now), now, i64::MAX),
+        let window_secs = match mode {
+            Mode::Sync => config.window_secs,
+            Mode::Sample => None,
         };
+        let windows = windows_of(window_secs, parent, start, now);
         let listing = Listing { account: a, parent, parent_member, children, windows, mode };
         listings.push(listing);
     }
@@ -846,9 +847,9 @@ fn plan(
 }
 
 /// The `created` windows a listing reads from `start` to the sync's start.
-fn windows_of(config: &Config, parent: &StreamDef, start: i64, now: i64) -> slice::Tiles {
+fn windows_of(window_secs: Option<i64>, parent: &StreamDef, start: i64, now: i64) -> slice::Tiles {
     match parent.source {
-        Source::List { created_filter: true, .. } => match config.window_secs {
+        Source::List { created_filter: true, .. } => match window_secs {
             Some(size) => slice::Tiles::new(start, now, size),
             // Adaptive: one window, split by the density its first page shows (empty
             // history costs one request, dense history is read in parallel parts).
@@ -926,7 +927,8 @@ fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<A
         m.reread = true;
     }
     let start = l.members().map(|m| m.threshold).min().unwrap_or(now);
-    l.windows = windows_of(config, l.parent, start, now);
+    let window_secs = if l.mode == Mode::Sample { None } else { config.window_secs };
+    l.windows = windows_of(window_secs, l.parent, start, now);
 }
 
 pub(crate) fn iso(t: i64) -> String {
