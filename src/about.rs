@@ -8,8 +8,12 @@ use serde_json::{json, Value};
 use crate::cli::AboutFormat;
 use crate::config::SPEC_JSON;
 
-/// What this tap supports, as Singer capability names.
-pub const CAPABILITIES: &[&str] = &["catalog", "discover", "state", "properties", "about"];
+/// What this tap supports, as the Singer SDK names its capabilities (Meltano Hub's list):
+/// `catalog` (and not `properties` too: the Hub allows one of them; `--properties` is still
+/// accepted as a legacy name of `--catalog`), `discover`, `state`, `about`, `test` (`--test`,
+/// `--test=schema`) and `structured-logging` (JSON log lines when Meltano's
+/// `SINGER_SDK_LOG_CONFIG` asks for them, see [`crate::log`]).
+pub const CAPABILITIES: &[&str] = &["catalog", "discover", "state", "about", "test", "structured-logging"];
 
 fn info() -> Value {
     let settings: Value = serde_json::from_str(SPEC_JSON).expect("spec.json is valid JSON");
@@ -70,6 +74,22 @@ mod tests {
         }
         assert_eq!(v["settings"]["properties"]["client_secret"]["airbyte_secret"], true);
         assert!(v["capabilities"].as_array().unwrap().iter().any(|c| c == "state"));
+    }
+
+    #[test]
+    fn capabilities_are_singer_sdk_names_with_catalog_not_properties() {
+        // The names singer-sdk's PluginCapabilities/TapCapabilities and Meltano Hub use.
+        let known = [
+            "catalog", "properties", "discover", "state", "about", "stream-maps", "schema-flattening",
+            "activate-version", "batch", "test", "log-based", "structured-logging",
+        ];
+        for c in CAPABILITIES {
+            assert!(known.contains(c), "{c}");
+        }
+        assert!(CAPABILITIES.contains(&"catalog") && !CAPABILITIES.contains(&"properties"));
+        for c in ["test", "structured-logging"] {
+            assert!(CAPABILITIES.contains(&c), "{c}");
+        }
     }
 
     #[test]

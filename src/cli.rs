@@ -47,6 +47,22 @@ pub struct Cli {
     /// created since are read.
     #[arg(short, long, value_name = "FILE")]
     pub state: Option<String>,
+
+    /// Test the config and the streams, as Singer SDK taps do: `--test` (or `--test=all`) syncs
+    /// one record per stream and stops, with no STATE (no bookmark moves); `--test=schema` prints
+    /// the SCHEMA messages only, with no request. The streams are those `--catalog` selects, or
+    /// every stream without a catalog; `--state` is ignored.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "all", conflicts_with = "discover")]
+    pub test: Option<TestMode>,
+}
+
+/// What `--test` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestMode {
+    /// One record per stream (requests to Stripe).
+    All,
+    /// SCHEMA messages only (no request).
+    Schema,
 }
 
 /// Formats of `--about`.
@@ -97,6 +113,8 @@ pub enum Command {
     About { format: AboutFormat },
     /// Sync the streams the catalog selects.
     Sync { config: Vec<String>, catalog: Option<String>, state: Option<String> },
+    /// `--test`: one record per stream, or the SCHEMA messages only.
+    Test { config: Vec<String>, catalog: Option<String>, mode: TestMode },
     /// Airbyte `spec`.
     AirbyteSpec,
     /// Airbyte `check`.
@@ -110,7 +128,7 @@ pub enum Command {
 impl Command {
     /// Whether the command speaks the Airbyte protocol (errors become TRACE messages).
     pub fn is_airbyte(&self) -> bool {
-        !matches!(self, Command::Discover { .. } | Command::Sync { .. } | Command::About { .. })
+        !matches!(self, Command::Discover { .. } | Command::Sync { .. } | Command::Test { .. } | Command::About { .. })
     }
 }
 
@@ -126,6 +144,8 @@ impl Cli {
         }
         if self.about {
             Command::About { format: self.format }
+        } else if let Some(mode) = self.test {
+            Command::Test { config: self.config, catalog: self.catalog.or(self.properties), mode }
         } else if self.discover {
             Command::Discover { config: self.config }
         } else {
@@ -180,6 +200,21 @@ mod tests {
             Command::AirbyteRead { config: "c".into(), catalog: "k".into(), state: Some("s".into()) }
         );
         assert!(cmd(&["spec"]).is_airbyte() && !cmd(&["-d"]).is_airbyte());
+    }
+
+    #[test]
+    fn test_flag_as_singer_sdk_spells_it() {
+        let all = Command::Test { config: vec!["c".into()], catalog: None, mode: TestMode::All };
+        assert_eq!(cmd(&["--config", "c", "--test"]), all);
+        assert_eq!(cmd(&["--config", "c", "--test=all"]), all);
+        assert_eq!(cmd(&["--test", "--config", "c"]), all);
+        assert_eq!(
+            cmd(&["--config", "c", "--catalog", "k", "--state", "s", "--test=schema"]),
+            Command::Test { config: vec!["c".into()], catalog: Some("k".into()), mode: TestMode::Schema }
+        );
+        assert!(Cli::try_parse_from(["tap-stripe", "--test=everything"]).is_err());
+        assert!(Cli::try_parse_from(["tap-stripe", "--test", "--discover"]).is_err());
+        assert!(!cmd(&["--test"]).is_airbyte());
     }
 
     #[test]

@@ -17,6 +17,10 @@ Jobs run up to `max_concurrency` at a time (every request also waits for the pro
 pacer); the code does not assume any order between windows. A dense window splits itself while
 it is read (see [`read_window`]), and the children of a page's parents are fetched concurrently.
 The events pass is a barrier: windows start when it is done.
+
+`--test` runs the same loop as a *sample* ([`Mode::Sample`]): every listing reads one page of one
+object (its newest since `start_date`) and its children, each stream writes at most one record,
+and no STATE is written (nothing was read whole, so no bookmark may move).
 */
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -134,6 +138,8 @@ pub(crate) struct Listing {
     pub children: Vec<Member>,
     /// The `created` windows the listing is read in, made as the run gets to them.
     windows: slice::Tiles,
+    /// A sample reads one page of one object.
+    mode: Mode,
 }
 
 impl Listing {
@@ -282,8 +288,28 @@ pub(crate) enum Job {
     Window { listing: usize, window: Window },
 }
 
+/// How a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A sync: everything since the bookmarks, STATE messages after the records they cover.
+    Sync,
+    /// `--test`: a first sync's newest object of each listing (one page of one object, and its
+    /// children), at most one record per stream, no STATE.
+    Sample,
+}
+
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
-pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, output: Output) -> Result<()> {
+pub async fn sync(config: &Config, selected: Vec<Selection>, state: State, output: Output) -> Result<()> {
+    run(config, selected, state, output, Mode::Sync).await
+}
+
+/// `--test`: one record per selected stream (where the account has one), Singer messages, no STATE.
+pub async fn sample(config: &Config, selected: Vec<Selection>) -> Result<()> {
+    run(config, selected, State::default_value(), Output::Singer, Mode::Sample).await
+}
+
+async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output: Output, mode: Mode) -> Result<()> {
+    let sample = mode == Mode::Sample;
     // The moment the sync starts: windows and the events pass end there.
     let now = crate::clock::now();
     let mut signals = StopSignals::listen();
@@ -293,7 +319,7 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         accounts = resolve_accounts(config, &client, &selected) => accounts?,
         signal = signals.next() => return Err(Error::Stopped { signal }),
     };
-    let listings = Arc::new(plan(config, selected, &state, now, &output, &accounts));
+    let listings = Arc::new(plan(config, selected, &state, now, &output, &accounts, mode));
     let passes: Arc<Vec<events::Pass>> =
         Arc::new((0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect());
     let mut writer = Writer::stdout();
@@ -430,6 +456,10 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
         match event {
             Event::Record { stream, line, kind } => {
                 let tally = counts.entry(stream).or_default();
+                // A sample writes one record per stream (children come many to a parent).
+                if sample && tally.total() > 0 {
+                    continue;
+                }
                 if tally.total() == 0 {
                     output.first_record(&mut writer, stream)?;
                 }
@@ -470,7 +500,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             Event::Done(Job::Events { account }) => {
                 passed[account] = true;
                 commit_updates(&listings, account, &mut state, now);
-                output.state(&mut writer, &state, &mut since_state, &all)?;
+                if !sample {
+                    output.state(&mut writer, &state, &mut since_state, &all)?;
+                }
             }
             Event::Split { listing, whole, parts, continuing, after } => {
                 progress[listing].split(whole, &parts);
@@ -494,7 +526,9 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
                         }
                         moved.push(m.name());
                     }
-                    output.state(&mut writer, &state, &mut since_state, &moved)?;
+                    if !sample {
+                        output.state(&mut writer, &state, &mut since_state, &moved)?;
+                    }
                 }
             }
             Event::Failed(error) => {
@@ -551,7 +585,16 @@ pub async fn sync(config: &Config, selected: Vec<Selection>, mut state: State, o
             t.write(&mut state, m.name(), m.book(), failure.is_none() && m.active());
         }
     }
-    output.state(&mut writer, &state, &mut since_state, &all)?;
+    if sample {
+        let with_record = all.iter().filter(|n| counts.get(*n).is_some_and(|t| t.total() > 0)).count();
+        log::info(&format!(
+            "test: {with_record} of {} streams sent a record (a stream without one has no object since start_date, \
+             or none under the first parent listed); no STATE written: a test moves no bookmark",
+            all.len()
+        ));
+    } else {
+        output.state(&mut writer, &state, &mut since_state, &all)?;
+    }
     for name in &all {
         let complete = failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::complete);
         output.end(&mut writer, name, if complete { Outcome::Complete } else { Outcome::Incomplete })?;
@@ -679,6 +722,7 @@ fn plan(
     now: i64,
     output: &Arc<Output>,
     accounts: &[Arc<Account>],
+    mode: Mode,
 ) -> Vec<Listing> {
     let mut listings: Vec<Listing> = Vec::new();
     for (a, account) in accounts.iter().enumerate() {
@@ -778,8 +822,13 @@ fn plan(
             continue;
         }
         let start = parent_member.iter().chain(children.iter()).map(|m| m.threshold).min().unwrap_or(now);
-        let windows = windows_of(config, parent, start, now);
-        let listing = Listing { account: a, parent, parent_member, children, windows };
+        // A sample reads the newest object: one window, whatever `date_window_days` says.
+        let window_secs = match mode {
+            Mode::Sync => config.window_secs,
+            Mode::Sample => None,
+        };
+        let windows = windows_of(window_secs, parent, start, now);
+        let listing = Listing { account: a, parent, parent_member, children, windows, mode };
         listings.push(listing);
     }
     }
@@ -799,9 +848,9 @@ fn plan(
 }
 
 /// The `created` windows a listing reads from `start` to the sync's start.
-fn windows_of(config: &Config, parent: &StreamDef, start: i64, now: i64) -> slice::Tiles {
+fn windows_of(window_secs: Option<i64>, parent: &StreamDef, start: i64, now: i64) -> slice::Tiles {
     match parent.source {
-        Source::List { created_filter: true, .. } => match config.window_secs {
+        Source::List { created_filter: true, .. } => match window_secs {
             Some(size) => slice::Tiles::new(start, now, size),
             // Adaptive: one window, split by the density its first page shows (empty
             // history costs one request, dense history is read in parallel parts).
@@ -858,7 +907,7 @@ fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<A
         let parent_member = l.parent_member.as_ref().and_then(&mut follow);
         let children: Vec<Member> = l.children.iter().filter_map(&mut follow).collect();
         if parent_member.is_some() || !children.is_empty() {
-            extra.push(Listing { account: a, parent: l.parent, parent_member, children, windows: slice::Tiles::new(now, now, 1) });
+            extra.push(Listing { account: a, parent: l.parent, parent_member, children, windows: slice::Tiles::new(now, now, 1), mode: l.mode });
         }
     }
     listings.extend(extra);
@@ -879,7 +928,8 @@ fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<A
         m.reread = true;
     }
     let start = l.members().map(|m| m.threshold).min().unwrap_or(now);
-    l.windows = windows_of(config, l.parent, start, now);
+    let window_secs = if l.mode == Mode::Sample { None } else { config.window_secs };
+    l.windows = windows_of(window_secs, l.parent, start, now);
 }
 
 pub(crate) fn iso(t: i64) -> String {
@@ -935,7 +985,11 @@ async fn read_window(
     let client = &account.client;
     let path = path.replace("{account}", &account.id);
     let path = path.as_str();
-    let mut base: Query = vec![("limit".into(), PAGE_LIMIT.to_string())];
+    let limit = match listing.mode {
+        Mode::Sync => PAGE_LIMIT,
+        Mode::Sample => 1,
+    };
+    let mut base: Query = vec![("limit".into(), limit.to_string())];
     for (k, v) in listing.parent.params {
         base.push((k.to_string(), v.to_string()));
     }
@@ -977,7 +1031,7 @@ async fn read_window(
                 let threshold = if created_filter { pm.threshold } else { i64::MIN };
                 let skip = &skip;
                 client
-                    .get_parsed(path, &q, |body| read_raw_page(pm, body, threshold, &extracted, skip, !created_filter))
+                    .get_parsed(path, &q, |body| read_raw_page(pm, body, limit, threshold, &extracted, skip, !created_filter))
                     .await
                     .map(Page::Raw)
             }
@@ -1027,7 +1081,9 @@ async fn read_window(
             order = page.check_order(order).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
             // The first page tells the window's density; later, idle jobs take over the rest.
             let (has_more, oldest) = (page.has_more(), page.oldest());
-            let split = if pages == 1 {
+            let split = if listing.mode == Mode::Sample {
+                None
+            } else if pages == 1 {
                 split_dense(window, has_more, oldest, 1, PAGES_PER_PART, MAX_PARTS)
             } else {
                 // Parts this listing's endpoint has room for, besides those running.
@@ -1057,7 +1113,7 @@ async fn read_window(
                         let _ = tx.send(Event::Record { stream: pm.name(), line, kind: Kind::Listed }).await;
                     }
                 }
-                if pager.is_done() || split_off {
+                if pager.is_done() || split_off || listing.mode == Mode::Sample {
                     return Ok(window);
                 }
                 continue;
@@ -1109,7 +1165,7 @@ async fn read_window(
             fetches.push(r.finish(pass, tx));
         }
         futures::stream::iter(fetches).buffer_unordered(CHILD_FANOUT).try_collect::<Vec<()>>().await?;
-        if pager.is_done() || split_off {
+        if pager.is_done() || split_off || listing.mode == Mode::Sample {
             return Ok(window);
         }
     }
@@ -1191,6 +1247,7 @@ struct RawRead {
 fn read_raw_page(
     member: &Member,
     body: &[u8],
+    limit: u32,
     threshold: i64,
     extracted: &str,
     skip: &HashSet<String>,
@@ -1201,7 +1258,7 @@ fn read_raw_page(
     let body = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 text ({e})"))?;
     let page: crate::page::ListPage<RawObject<'_>> =
         serde_json::from_str(body).map_err(|e| format!("the body is not the expected JSON ({e})"))?;
-    crate::page::check_full(&page, PAGE_LIMIT)?;
+    crate::page::check_full(&page, limit)?;
     if !whole {
         crate::page::check_newest_first(page.data.iter().filter_map(|o| o.i64(created)), None)?;
     }

@@ -3,7 +3,8 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 
 # Layout
 
-- [`cli`]: the command line, parsed once into a [`cli::Command`]; [`about`]: `--about`.
+- [`cli`]: the command line, parsed once into a [`cli::Command`]; [`about`]: `--about`; `--test`
+  is a sync in [`engine::Mode::Sample`] (or SCHEMA messages only).
 - [`config`]: the config file, checked against `spec.json`, resolved into [`config::Config`].
 - [`streams`]: the registry, one plain entry per Stripe table; schemas in `catalog/`.
 - [`catalog`]: `--discover` output and the selection read from `--catalog`.
@@ -97,6 +98,39 @@ pub async fn run(command: Command) -> Result<()> {
             }
             engine::sync(&config, selected, state, protocol::Output::Singer).await
         }
+        Command::Test { config, catalog, mode } => {
+            if config.is_empty() {
+                return Err(Error::Input {
+                    what: "config",
+                    path: "(none)".into(),
+                    problem: "--test needs --config FILE with at least client_secret".into(),
+                });
+            }
+            let config = Config::load(&config)?;
+            log::set_level(config.log_level);
+            let selected = match &catalog {
+                Some(path) => catalog::selection(&config::read_json_file_with("catalog", path, catalog::light)?, path)?,
+                None => streams::STREAMS.iter().map(catalog::Selection::all).collect(),
+            };
+            if selected.is_empty() {
+                log::warn("the catalog selects no stream: --test tests nothing (mark streams \"selected\": true)");
+            }
+            match mode {
+                cli::TestMode::Schema => {
+                    // Each stream once (a catalog may name one by an alias too), as a sync starts.
+                    let mut writer = protocol::Writer::stdout();
+                    let mut seen = std::collections::HashSet::new();
+                    for sel in selected.iter().filter(|s| seen.insert(s.stream.name)) {
+                        let bookmark = catalog::replication_key(sel.stream);
+                        protocol::Output::Singer.start(&mut writer, sel.stream.name, &sel.schema_json(), sel.stream.key, bookmark)?;
+                    }
+                    writer.flush()?;
+                    log::info(&format!("test=schema: {} SCHEMA messages, no request made", seen.len()));
+                    Ok(())
+                }
+                cli::TestMode::All => engine::sample(&config, selected).await,
+            }
+        }
         Command::About { format } => protocol::write_line_now(&about::about(format)),
         Command::AirbyteSpec => protocol::write_line_now(&airbyte::spec_line()),
         Command::AirbyteCheck { config } => {
@@ -140,6 +174,10 @@ pub async fn run(command: Command) -> Result<()> {
 /// sync the same way, through `engine::sync`, after its final STATE).
 pub fn run_to_exit(command: Command) -> u8 {
     let airbyte = command.is_airbyte();
+    if !airbyte {
+        // Meltano's SINGER_SDK_LOG_CONFIG: structured (JSON) stderr lines when it asks for them.
+        log::init_from_env();
+    }
     std::panic::set_hook(Box::new(|info| log::log(log::Level::Error, &format!("panic: {info}"))));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Internal {

@@ -1,5 +1,6 @@
 /*!
-Singer metrics on stderr: `INFO METRIC: {json}` lines that Meltano and singer-python read.
+Singer metrics on stderr: `INFO METRIC: {json}` lines that Meltano and singer-python read (with
+structured logging, JSON lines whose `metric_info` is the point, as singer-sdk writes them).
 
 - `http_request_duration` (timer, seconds) for every HTTP attempt, tagged with the endpoint (ids
   replaced by `{id}`), the HTTP status code and `succeeded`/`failed`;
@@ -27,7 +28,15 @@ fn emit(metric: serde_json::Value) {
     if log::is_airbyte() || !log::enabled(Level::Info) {
         return;
     }
-    log::stderr_line(&format!("INFO METRIC: {}", crate::secret::mask(&metric.to_string())));
+    let raw = metric.to_string();
+    let text = crate::secret::mask(&raw);
+    if log::is_structured() {
+        // singer-sdk's shape: message "METRIC", the point under `metric_info`.
+        let masked: serde_json::Value = serde_json::from_str(&text).unwrap_or(metric);
+        log::stderr_line(&log::structured_line(Level::Info, "tap-stripe.metrics", "METRIC", Some(&masked)));
+        return;
+    }
+    log::stderr_line(&format!("INFO METRIC: {text}"));
 }
 
 /// An endpoint as a metric tag: ids become `{id}`, the query is dropped. A segment is a resource

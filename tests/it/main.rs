@@ -25,6 +25,8 @@ mod all_streams;
 mod access;
 /// `--about`, METRIC lines and `log_level`.
 mod metrics;
+/// What Meltano users expect of SDK taps: `--test`, `--test=schema`, structured logging.
+mod meltano;
 /// Concurrency: split windows, the shared pacer.
 mod performance;
 /// Stripe's global and per-endpoint rate limits; children embedded in their parents' lists.

@@ -17,15 +17,18 @@ fn about_in_every_format_and_with_meltano_arguments() {
     let about: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(about["name"], "tap-stripe");
     assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
-    for cap in ["catalog", "discover", "state", "properties", "about"] {
-        assert!(about["capabilities"].as_array().unwrap().iter().any(|c| c == cap), "{cap}");
+    let caps = about["capabilities"].as_array().unwrap();
+    for cap in ["catalog", "discover", "state", "about", "test", "structured-logging"] {
+        assert!(caps.iter().any(|c| c == cap), "{cap}");
     }
+    // Meltano Hub: `catalog` or `properties`, not both (`--properties` is still accepted).
+    assert!(!caps.iter().any(|c| c == "properties"), "{caps:?}");
     let spec: Value = serde_json::from_str(include_str!("../../spec.json")).unwrap();
     assert_eq!(about["settings"], spec);
     let md = run(&["--about", "--format", "markdown", "--discover"]);
     assert!(md.stdout.contains("| client_secret | True |"), "{}", md.stdout);
     let text = run(&["--about", "--discover"]);
-    assert!(text.stdout.contains("Capabilities: catalog, discover, state, properties, about"));
+    assert!(text.stdout.contains("Capabilities: catalog, discover, state, about, test, structured-logging"), "{}", text.stdout);
 }
 
 /// How long the fake waits before answering, in the timer test.

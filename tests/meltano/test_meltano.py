@@ -7,8 +7,9 @@ Run (installs are separate and idempotent):
 
 What runs: a fake Stripe server on a free port (one for the whole session) and a throwaway Meltano
 project in a temporary folder, generated from meltano/meltano.yml with
-  - the extractor's `executable` = a small logging wrapper that execs the tap binary (it records
-    the argv Meltano passes and the content of the --state file, then gets out of the way),
+  - the extractor's `pip_url` dropped and its `executable` = a small logging wrapper that execs the
+    tap binary (it records the argv Meltano passes and the content of the --state file, then gets
+    out of the way); test_meltano_wheel.py installs the extractor from the wheel instead,
   - `base_url` = the fake; `client_secret` from TAP_STRIPE_CLIENT_SECRET (the .env route),
   - the loaders' `pip_url` replaced by the executables that scripts/meltano-env.sh installed.
 
@@ -139,8 +140,15 @@ class Fake:
 
 @pytest.fixture(scope="session")
 def fake(tmp_path_factory) -> Fake:
+    server = start_fake(tmp_path_factory.mktemp("fake"))
+    yield server
+    stop_fake(server)
+
+
+def start_fake(folder: Path) -> Fake:
+    """A fake Stripe server on a free port, its stderr in `folder`."""
     _require(FAKE_BIN, "build it with `cargo build -p fake-stripe` (or set FAKE_STRIPE_BIN)")
-    log = tmp_path_factory.mktemp("fake") / "fake-stripe.stderr"
+    log = folder / "fake-stripe.stderr"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             # Issuing activated (accounts lack it by default): "*.*" then fills every table.
@@ -158,14 +166,16 @@ def fake(tmp_path_factory) -> Fake:
     if not first.startswith("listening on "):
         process.kill()
         pytest.fail(f"fake-stripe said {first!r}; stderr: {log.read_text()}", pytrace=False)
-    server = Fake(first.split()[2], process)
-    yield server
-    process.terminate()
+    return Fake(first.split()[2], process)
+
+
+def stop_fake(server: Fake) -> None:
+    server.process.terminate()
     try:
-        process.wait(timeout=10)
+        server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        server.process.kill()
+        server.process.wait()
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +275,10 @@ def project(fake: Fake, tmp_path_factory) -> Project:
     config = yaml.safe_load(EXAMPLE_PROJECT.read_text())
     plugins = config["plugins"]
     (tap,) = [p for p in plugins["extractors"] if p["name"] == PLUGIN]
-    assert "pip_url" not in tap, "the example's tap-stripe must be a prebuilt binary (no pip_url)"
+    # The example installs the wheel (pip_url) and runs its `tap-stripe`; test_meltano_wheel.py
+    # does that. Here the tap is the binary under test behind the argv-logging wrapper instead.
+    assert (tap.get("pip_url"), tap.get("executable")) == ("tap-stripe-rs", "tap-stripe"), tap
+    tap.pop("pip_url")
     tap["executable"] = str(wrapper)
     tap.setdefault("config", {})["base_url"] = fake.base_url
     # The fake is on loopback: no need to pace at Stripe's test-mode 25 requests/s.
