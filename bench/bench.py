@@ -365,8 +365,8 @@ def bound_table(sc, base, results, selected):
     print(f"Lower bound at Stripe's limits ({STRIPE_GLOBAL}/s in all, {STRIPE_ENDPOINT}/s per endpoint), from the "
           f"fewest requests the data needs:\n")
     print("| tool | streams | minimum requests | busiest endpoint (minimum) | lower bound s | wall s | wall ÷ bound "
-          "| records/s | 429s | 429 share |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| records/s | requests per 1,000 records | 429s | 429 share |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     needs = {}
     for r in results:
         need = needs[r["tool"]] = minimum_requests(base, selected[r["tool"]])
@@ -374,8 +374,8 @@ def bound_table(sc, base, results, selected):
         bound = lower_bound(need)
         share = r["r429"] / r["requests"] if r["requests"] else 0
         print(f"| {r['tool']} | {len(selected[r['tool']])} | {sum(need.values()):,} | `{busiest}` ({most:,}) | "
-              f"{bound:.2f} | {r['wall']:.2f} | {r['wall'] / bound:.2f} | {r['rps']:,.0f} | {r['r429']:,} | "
-              f"{share:.2%} |")
+              f"{bound:.2f} | {r['wall']:.2f} | {r['wall'] / bound:.2f} | {r['rps']:,.0f} | "
+              f"{1000 * r['requests'] / r['records'] if r['records'] else float('nan'):.1f} | {r['r429']:,} | {share:.2%} |")
     print("\nRequests per endpoint (each tool's, then the minimum for tap-stripe's streams):\n")
     ref = next(iter(needs.values()), collections.Counter())
     names = sorted(set(ref) | {e for r in results for e in r["by_endpoint"]})
@@ -422,7 +422,9 @@ def main():
     if args[:1] == ["--only"]:
         tools = set(args[1].split(","))
         args = args[2:]
-    for key in args or ["a", "b", "c", "d", "e", "f", "m"]:
+    # (b) is left out by default: since the fake enforces the per-endpoint limit it is (e)'s setup
+    # (without the bound), measured as (e).
+    for key in args or ["a", "c", "d", "e", "f", "m"]:
         scenario(key, tools)
 
 
