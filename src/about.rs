@@ -80,8 +80,18 @@ mod tests {
     fn capabilities_are_singer_sdk_names_with_catalog_not_properties() {
         // The names singer-sdk's PluginCapabilities/TapCapabilities and Meltano Hub use.
         let known = [
-            "catalog", "properties", "discover", "state", "about", "stream-maps", "schema-flattening",
-            "activate-version", "batch", "test", "log-based", "structured-logging",
+            "catalog",
+            "properties",
+            "discover",
+            "state",
+            "about",
+            "stream-maps",
+            "schema-flattening",
+            "activate-version",
+            "batch",
+            "test",
+            "log-based",
+            "structured-logging",
         ];
         for c in CAPABILITIES {
             assert!(known.contains(c), "{c}");

@@ -230,9 +230,8 @@ pub fn selection(catalog: &Value, path: &str) -> Result<Vec<Selection>> {
         if !is_selected(stream_md, entry.get("schema")) {
             continue;
         }
-        let def = crate::streams::find_or_alias(name).ok_or_else(|| {
-            bad(format!("selects stream `{name}`, which tap-stripe does not have; run --discover for the list"))
-        })?;
+        let def = crate::streams::find_or_alias(name)
+            .ok_or_else(|| bad(format!("selects stream `{name}`, which tap-stripe does not have; run --discover for the list")))?;
         if chosen.iter().any(|s| s.stream.name == def.name) {
             return Err(bad(format!("lists stream `{name}` twice")));
         }
@@ -248,8 +247,10 @@ pub fn selection(catalog: &Value, path: &str) -> Result<Vec<Selection>> {
                 let legacy = entry.pointer(&format!("/schema/properties/{}/selected", escape(field)));
                 let deselected = match md.and_then(|m| m.get("selected")).and_then(Value::as_bool) {
                     Some(sel) => !sel,
-                    None => md.and_then(|m| m.get("inclusion")).and_then(Value::as_str) == Some("unsupported")
-                        || legacy.and_then(Value::as_bool) == Some(false),
+                    None => {
+                        md.and_then(|m| m.get("inclusion")).and_then(Value::as_str) == Some("unsupported")
+                            || legacy.and_then(Value::as_bool) == Some(false)
+                    }
                 };
                 if deselected {
                     excluded.insert(field.to_string());
@@ -363,11 +364,25 @@ mod tests {
         let text = cat.to_string();
         let light = light(&text).expect("a catalog");
         let key = |r: Result<Vec<Selection>>| match r {
-            Ok(sel) => Ok(sel.iter().map(|s| (s.stream.name, { let mut e: Vec<_> = s.excluded.iter().cloned().collect(); e.sort(); e })).collect::<Vec<_>>()),
+            Ok(sel) => Ok(sel
+                .iter()
+                .map(|s| {
+                    (s.stream.name, {
+                        let mut e: Vec<_> = s.excluded.iter().cloned().collect();
+                        e.sort();
+                        e
+                    })
+                })
+                .collect::<Vec<_>>()),
             Err(e) => Err(e.to_string()),
         };
         assert_eq!(key(selection(&light, "c.json")), key(selection(cat, "c.json")), "{text:.300}");
-        assert!(light.to_string().len() * 2 < text.len() || text.len() < 10_000, "the schemas' bodies are left out: {} of {}", light.to_string().len(), text.len());
+        assert!(
+            light.to_string().len() * 2 < text.len() || text.len() < 10_000,
+            "the schemas' bodies are left out: {} of {}",
+            light.to_string().len(),
+            text.len()
+        );
     }
 
     #[test]
@@ -387,7 +402,9 @@ mod tests {
         }
         same_selection(&cat);
         same_selection(&json!({"streams": [{"tap_stream_id": "coupons", "schema": {"selected": true, "properties": {}}}]}));
-        same_selection(&json!({"streams": [{"tap_stream_id": null, "stream": "coupons", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}));
+        same_selection(
+            &json!({"streams": [{"tap_stream_id": null, "stream": "coupons", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}),
+        );
         same_selection(&json!({"streams": [{"stream": "coupons", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}));
         assert!(light("[1]").is_none() && light(r#"{"streams": 3}"#).is_none() && light(r#"{"streams": [{"schema": true}]}"#).is_none());
     }

@@ -25,9 +25,9 @@ use crate::log;
 use crate::metrics;
 use crate::pacer::Pacer;
 use crate::page::{self, ListPage};
+use crate::retry::{self, Decision, Outcome, Policy};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use crate::retry::{self, Decision, Outcome, Policy};
 
 /// Query parameters of one request, in order.
 pub type Query = Vec<(String, String)>;
@@ -83,9 +83,12 @@ impl Client {
         if reqwest::Url::parse(&config.base_url).is_ok_and(|u| crate::config::is_loopback(&u)) {
             builder = builder.no_proxy();
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Http { url: config.base_url.clone(), status: None, message: e.to_string(), request_id: None })?;
+        let http = builder.build().map_err(|e| Error::Http {
+            url: config.base_url.clone(),
+            status: None,
+            message: e.to_string(),
+            request_id: None,
+        })?;
         Ok(Client {
             http,
             base_url: config.base_url.clone(),
@@ -101,7 +104,8 @@ impl Client {
     /// A handle whose requests read `account` (`Stripe-Account`), sharing this one's connection
     /// pool, pacer and cap on requests in flight.
     pub fn for_account(&self, account: &str) -> Result<Client> {
-        let value = HeaderValue::from_str(account).map_err(|_| Error::config("account_ids", "holds an account id that is not a valid header value"))?;
+        let value = HeaderValue::from_str(account)
+            .map_err(|_| Error::config("account_ids", "holds an account id that is not a valid header value"))?;
         Ok(Client { account: Some(value), ..self.clone() })
     }
 
@@ -151,12 +155,7 @@ impl Client {
     /// `GET`, the 200 body handed to `parse`, which turns it into the result or says what is
     /// wrong with it (then the request is retried like a body cut short). The body is dropped
     /// once parsed: `parse` may borrow from it and keep only what it needs.
-    pub async fn get_parsed<R>(
-        &self,
-        path: &str,
-        query: &Query,
-        parse: impl Fn(&[u8]) -> std::result::Result<R, String>,
-    ) -> Result<R> {
+    pub async fn get_parsed<R>(&self, path: &str, query: &Query, parse: impl Fn(&[u8]) -> std::result::Result<R, String>) -> Result<R> {
         let url = format!("{}{}", self.base_url, path);
         let shown = display_url(path, query);
         let mut attempt = 1;
@@ -320,7 +319,12 @@ pub const MAX_BODY_BYTES: usize = 64 << 20;
 /// Reads a response body of at most `cap` bytes, chunk by chunk; a body announced or found
 /// larger is refused without reading the rest.
 async fn read_body(mut resp: reqwest::Response, cap: usize) -> std::result::Result<Vec<u8>, String> {
-    let too_large = || format!("the response body is larger than {} MB, far more than any Stripe page; check `base_url` and any proxy in between", cap >> 20);
+    let too_large = || {
+        format!(
+            "the response body is larger than {} MB, far more than any Stripe page; check `base_url` and any proxy in between",
+            cap >> 20
+        )
+    };
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(too_large());
     }
@@ -407,12 +411,12 @@ fn certificate_problem(e: &reqwest::Error) -> Option<String> {
         }
         if let Some(tls @ rustls::Error::InvalidCertificate(reason)) = tls {
             return Some(match reason {
-                C::NotValidForName | C::NotValidForNameContext { .. } => format!(
-                    "the server's TLS certificate is not valid for the host of `base_url` ({tls}): check `base_url`"
-                ),
-                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => format!(
-                    "the server's TLS certificate is expired or not yet valid ({tls}): check the system clock and `base_url`"
-                ),
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    format!("the server's TLS certificate is not valid for the host of `base_url` ({tls}): check `base_url`")
+                }
+                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
+                    format!("the server's TLS certificate is expired or not yet valid ({tls}): check the system clock and `base_url`")
+                }
                 _ => format!(
                     "the server's TLS certificate is not trusted ({tls}): if a proxy or firewall on this network \
                      re-signs TLS, set SSL_CERT_FILE to a PEM file holding its CA certificate, or install that CA in \

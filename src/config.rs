@@ -117,11 +117,7 @@ impl Config {
             match value {
                 Value::Object(map) => merged.extend(map),
                 _ => {
-                    return Err(Error::Input {
-                        what: "config",
-                        path: path.clone(),
-                        problem: "must hold a JSON object of settings".into(),
-                    })
+                    return Err(Error::Input { what: "config", path: path.clone(), problem: "must hold a JSON object of settings".into() })
                 }
             }
         }
@@ -159,9 +155,8 @@ impl Config {
         }
         let log_level = match get("log_level").and_then(Value::as_str) {
             None => crate::log::Level::Info,
-            Some(name) => crate::log::Level::parse(name).ok_or_else(|| {
-                Error::config("log_level", format!("must be debug, info, warning, error or critical, got {name:?}"))
-            })?,
+            Some(name) => crate::log::Level::parse(name)
+                .ok_or_else(|| Error::config("log_level", format!("must be debug, info, warning, error or critical, got {name:?}")))?,
         };
         let live = api_key.is_live();
         let requests_per_second = get("max_requests_per_second").and_then(Value::as_f64).unwrap_or(if live {
@@ -172,14 +167,9 @@ impl Config {
         // Stripe's 25/s per endpoint; but a global ceiling set above Stripe's documented 100/s is
         // not Stripe's documented limits (a raised account, a proxy, a test server), and then each
         // endpoint may use all of it unless limited on its own.
-        let requests_per_second_per_endpoint =
-            get("max_requests_per_second_per_endpoint").and_then(Value::as_f64).unwrap_or(
-                if requests_per_second > crate::pacer::LIVE_PER_SECOND {
-                    requests_per_second
-                } else {
-                    crate::pacer::ENDPOINT_PER_SECOND
-                },
-            );
+        let requests_per_second_per_endpoint = get("max_requests_per_second_per_endpoint").and_then(Value::as_f64).unwrap_or(
+            if requests_per_second > crate::pacer::LIVE_PER_SECOND { requests_per_second } else { crate::pacer::ENDPOINT_PER_SECOND },
+        );
         let listed: Vec<String> = get("account_ids")
             .and_then(Value::as_array)
             .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_string).collect())
@@ -315,10 +305,7 @@ fn validate(value: &Value, spec: &Value) -> Result<()> {
     if !value.is_object() {
         return Err(Error::config("(root)", "the config must be a JSON object"));
     }
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(spec)
-        .expect("spec.json is a valid JSON Schema");
+    let validator = jsonschema::options().should_validate_formats(true).build(spec).expect("spec.json is a valid JSON Schema");
     let Some(error) = validator.iter_errors(value).next() else {
         return Ok(());
     };
@@ -331,14 +318,7 @@ fn validate(value: &Value, spec: &Value) -> Result<()> {
         };
         return Err(Error::config(key, hint));
     }
-    let key = error
-        .instance_path()
-        .as_str()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let key = error.instance_path().as_str().trim_start_matches('/').split('/').next().unwrap_or("").to_string();
     let prop = &spec["properties"][&key];
     let got = value.get(&key).unwrap_or(&Value::Null);
     let shown = if key == "client_secret" { "(hidden)".to_string() } else { got.to_string() };
@@ -401,8 +381,7 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
 /// The API key travels in a header: plain `http://` is accepted only to a loopback address
 /// (tests, a local proxy).
 fn check_base_url(raw: &str) -> Result<String> {
-    let url = reqwest::Url::parse(raw)
-        .map_err(|e| Error::config("base_url", format!("is not a valid URL ({e}), got {raw:?}")))?;
+    let url = reqwest::Url::parse(raw).map_err(|e| Error::config("base_url", format!("is not a valid URL ({e}), got {raw:?}")))?;
     if !url.username().is_empty() || url.password().is_some() {
         // The HTTP client would send them as Basic auth in place of the key.
         return Err(Error::config(

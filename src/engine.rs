@@ -27,14 +27,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use futures::{StreamExt, TryStreamExt};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use futures::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use crate::bookmark::{self, Progress};
 use crate::catalog::{self, Selection};
 use crate::client::{Client, Query};
+use crate::config::Accounts;
 use crate::config::{Config, HISTORY_START};
 use crate::error::{Error, Result, Signal};
 use crate::events;
@@ -46,7 +47,6 @@ use crate::refusal::{self, Refusal};
 use crate::slice::{self, Window};
 use crate::state::State;
 use crate::stop::StopSignals;
-use crate::config::Accounts;
 use crate::streams::{ChildSource, DerivedFrom, Expect, Scope, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
 /// Parents of one page whose children are fetched at the same time.
@@ -323,8 +323,7 @@ async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output
         signal = signals.next() => return Err(Error::Stopped { signal }),
     };
     let listings = Arc::new(plan(config, selected, &state, now, &output, &accounts, mode));
-    let passes: Arc<Vec<events::Pass>> =
-        Arc::new((0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect());
+    let passes: Arc<Vec<events::Pass>> = Arc::new((0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect());
     let mut writer = Writer::stdout();
     let mut all: Vec<&'static str> = listings.iter().flat_map(Listing::members).map(Member::name).collect();
     let mut named = HashSet::new();
@@ -378,9 +377,7 @@ async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output
         while failure.is_none() && jobs.len() < config.max_concurrency {
             // A listing's parts beyond what its endpoint's rate serves wait; their jobs go to
             // other listings (other endpoints) meanwhile.
-            let room = |li: usize| {
-                Capacity::part_may_start(capacity.parts[li].load(Ordering::Relaxed), listing_parts(&listings[li]))
-            };
+            let room = |li: usize| Capacity::part_may_start(capacity.parts[li].load(Ordering::Relaxed), listing_parts(&listings[li]));
             let may_start = |job: &Job| match job {
                 Job::Events { .. } => true,
                 Job::Window { listing, .. } => passed[listings[*listing].account] && room(*listing),
@@ -652,15 +649,14 @@ async fn resolve_accounts(config: &Config, client: &Client, selected: &[Selectio
 async fn own_account_id(client: &Client) -> Result<String> {
     let why = "tap-stripe needs the account id for the `account` column";
     match client.get_value("/v1/account", &Vec::new()).await {
-        Ok(v) => v.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| Error::BadResponse {
-            url: "/v1/account".into(),
-            problem: "the account has no `id`".into(),
-        }),
+        Ok(v) => v
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::BadResponse { url: "/v1/account".into(), problem: "the account has no `id`".into() }),
         Err(Error::Http { status: Some(403), message, .. }) => Err(Error::Config {
             key: "account_id".into(),
-            problem: format!(
-                "is not set and the key cannot read its own account ({message}); {why}: set account_id to your acct_… id"
-            ),
+            problem: format!("is not set and the key cannot read its own account ({message}); {why}: set account_id to your acct_… id"),
         }),
         Err(e) => Err(e),
     }
@@ -689,9 +685,7 @@ async fn connected_account_ids(client: &Client) -> Result<Vec<String>> {
             Err(e) => return Err(e),
         };
         ids.extend(page.data.iter().map(id_of).filter(|id| !id.is_empty()));
-        pager
-            .advance(&page)
-            .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/accounts", &q), problem })?;
+        pager.advance(&page).map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/accounts", &q), problem })?;
         if pager.is_done() {
             return Ok(ids);
         }
@@ -729,115 +723,115 @@ fn plan(
 ) -> Vec<Listing> {
     let mut listings: Vec<Listing> = Vec::new();
     for (a, account) in accounts.iter().enumerate() {
-    // Platform streams are read once, as the first account (the key's own or the platform);
-    // the others in every account that has bookmarks of its own (or the one of a plain sync).
-    let platform_here = a == 0;
-    let account_here = account.bookmarks.is_some() || accounts.len() == 1;
-    for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
-        let here = match parent.scope {
-            Scope::Platform => platform_here,
-            Scope::Account => account_here,
-        };
-        if !here {
-            continue;
-        }
-        let mut parent_member = None;
-        let mut children = Vec::new();
-        for sel in selected.iter() {
-            let def = sel.stream;
-            if def.name != parent.name && def.parent() != Some(parent.name) {
+        // Platform streams are read once, as the first account (the key's own or the platform);
+        // the others in every account that has bookmarks of its own (or the one of a plain sync).
+        let platform_here = a == 0;
+        let account_here = account.bookmarks.is_some() || accounts.len() == 1;
+        for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
+            let here = match parent.scope {
+                Scope::Platform => platform_here,
+                Scope::Account => account_here,
+            };
+            if !here {
                 continue;
             }
-            let from_start = || slice::start_of(None, config.start_date, HISTORY_START, parent.history_days, now).0;
-            let book = match def.scope {
-                Scope::Platform => None,
-                Scope::Account => account.bookmarks.as_deref(),
-            };
-            // A bookmark in the future is clamped to now and written back (`reread`) before anything is read.
-            let (created, future) = bookmark::checked(def.name, book, "created", state.created_in(def.name, book), now);
-            let (mut threshold, clamped_from) =
-                slice::start_of(created, config.start_date, HISTORY_START, parent.history_days, now);
-            if let Some(from) = clamped_from {
-                log::warn(&format!(
-                    "{}: Stripe keeps {} only for the last {} days; reading from {} instead of {}",
-                    def.name,
-                    parent.name,
-                    parent.history_days.unwrap_or(0),
-                    iso(threshold),
-                    iso(from)
-                ));
-            }
-            let mut events_from = None;
-            let mut reread = future;
-            if def.is_mutable() {
-                if let Some(updated) = bookmark::checked(def.name, book, "updated", state.updated_in(def.name, book), now).0 {
-                    let floor = events::retention_floor(now);
-                    if events::is_gap(updated, now) {
-                        log::warn(&format!(
-                            "{}: the last sync applied changes up to {}, but Stripe keeps events only for {} days; \
+            let mut parent_member = None;
+            let mut children = Vec::new();
+            for sel in selected.iter() {
+                let def = sel.stream;
+                if def.name != parent.name && def.parent() != Some(parent.name) {
+                    continue;
+                }
+                let from_start = || slice::start_of(None, config.start_date, HISTORY_START, parent.history_days, now).0;
+                let book = match def.scope {
+                    Scope::Platform => None,
+                    Scope::Account => account.bookmarks.as_deref(),
+                };
+                // A bookmark in the future is clamped to now and written back (`reread`) before anything is read.
+                let (created, future) = bookmark::checked(def.name, book, "created", state.created_in(def.name, book), now);
+                let (mut threshold, clamped_from) = slice::start_of(created, config.start_date, HISTORY_START, parent.history_days, now);
+                if let Some(from) = clamped_from {
+                    log::warn(&format!(
+                        "{}: Stripe keeps {} only for the last {} days; reading from {} instead of {}",
+                        def.name,
+                        parent.name,
+                        parent.history_days.unwrap_or(0),
+                        iso(threshold),
+                        iso(from)
+                    ));
+                }
+                let mut events_from = None;
+                let mut reread = future;
+                if def.is_mutable() {
+                    if let Some(updated) = bookmark::checked(def.name, book, "updated", state.updated_in(def.name, book), now).0 {
+                        let floor = events::retention_floor(now);
+                        if events::is_gap(updated, now) {
+                            log::warn(&format!(
+                                "{}: the last sync applied changes up to {}, but Stripe keeps events only for {} days; \
                              re-reading the whole stream from {} in this run so that no change is missed \
                              (deletions older than {} days cannot be seen)",
-                            def.name,
-                            iso(updated),
-                            events::RETENTION_DAYS,
-                            iso(from_start()),
-                            events::RETENTION_DAYS
-                        ));
-                        threshold = from_start();
-                        reread = true;
-                        events_from = Some(floor);
-                    } else {
-                        events_from = Some((updated - config.lookback_secs).max(floor));
+                                def.name,
+                                iso(updated),
+                                events::RETENTION_DAYS,
+                                iso(from_start()),
+                                events::RETENTION_DAYS
+                            ));
+                            threshold = from_start();
+                            reread = true;
+                            events_from = Some(floor);
+                        } else {
+                            events_from = Some((updated - config.lookback_secs).max(floor));
+                        }
                     }
                 }
-            }
-            // Rows read while pending are read again once due (see `settle`).
-            let settle = match (def.settles.as_ref(), parent.source) {
-                (Some(rule), Source::List { created_filter: true, .. }) if def.parent().is_none() => {
-                    let old = crate::settle::read(state, def.name, book);
-                    let from = crate::settle::reread_from(old, now);
-                    if let Some(from) = from {
-                        threshold = threshold.min(from);
+                // Rows read while pending are read again once due (see `settle`).
+                let settle = match (def.settles.as_ref(), parent.source) {
+                    (Some(rule), Source::List { created_filter: true, .. }) if def.parent().is_none() => {
+                        let old = crate::settle::read(state, def.name, book);
+                        let from = crate::settle::reread_from(old, now);
+                        if let Some(from) = from {
+                            threshold = threshold.min(from);
+                        }
+                        Some(crate::settle::Tracker::new(rule, old, from.is_some(), now))
                     }
-                    Some(crate::settle::Tracker::new(rule, old, from.is_some(), now))
+                    _ => None,
+                };
+                let member = Member {
+                    sel: sel.clone(),
+                    threshold,
+                    events_from,
+                    reread,
+                    settle,
+                    disabled: AtomicBool::new(false),
+                    not_enabled: AtomicBool::new(false),
+                    output: output.clone(),
+                    account: account.clone(),
+                    events_book: None,
+                };
+                if def.name == parent.name {
+                    parent_member = Some(member);
+                } else {
+                    children.push(member);
                 }
-                _ => None,
-            };
-            let member = Member {
-                sel: sel.clone(),
-                threshold,
-                events_from,
-                reread,
-                settle,
-                disabled: AtomicBool::new(false),
-                not_enabled: AtomicBool::new(false),
-                output: output.clone(),
-                account: account.clone(),
-                events_book: None,
-            };
-            if def.name == parent.name {
-                parent_member = Some(member);
-            } else {
-                children.push(member);
             }
+            if parent_member.is_none() && children.is_empty() {
+                continue;
+            }
+            let start = parent_member.iter().chain(children.iter()).map(|m| m.threshold).min().unwrap_or(now);
+            // A sample reads the newest object: one window, whatever `date_window_days` says.
+            let window_secs = match mode {
+                Mode::Sync => config.window_secs,
+                Mode::Sample => None,
+            };
+            let windows = windows_of(window_secs, parent, start, now);
+            let listing = Listing { account: a, parent, parent_member, children, windows, mode };
+            listings.push(listing);
         }
-        if parent_member.is_none() && children.is_empty() {
-            continue;
-        }
-        let start = parent_member.iter().chain(children.iter()).map(|m| m.threshold).min().unwrap_or(now);
-        // A sample reads the newest object: one window, whatever `date_window_days` says.
-        let window_secs = match mode {
-            Mode::Sync => config.window_secs,
-            Mode::Sample => None,
-        };
-        let windows = windows_of(window_secs, parent, start, now);
-        let listing = Listing { account: a, parent, parent_member, children, windows, mode };
-        listings.push(listing);
-    }
     }
     connected_changes(config, state, now, accounts, &mut listings);
     if matches!(config.accounts, Accounts::One) {
-        let platform: Vec<&str> = selected.iter().filter(|s| s.stream.scope == Scope::Platform && s.stream.is_mutable()).map(|s| s.stream.name).collect();
+        let platform: Vec<&str> =
+            selected.iter().filter(|s| s.stream.scope == Scope::Platform && s.stream.is_mutable()).map(|s| s.stream.name).collect();
         if !platform.is_empty() {
             log::warn(&format!(
                 "{}: changes to connected accounts and their persons are listed in each connected account's events, \
@@ -910,7 +904,14 @@ fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<A
         let parent_member = l.parent_member.as_ref().and_then(&mut follow);
         let children: Vec<Member> = l.children.iter().filter_map(&mut follow).collect();
         if parent_member.is_some() || !children.is_empty() {
-            extra.push(Listing { account: a, parent: l.parent, parent_member, children, windows: slice::Tiles::new(now, now, 1), mode: l.mode });
+            extra.push(Listing {
+                account: a,
+                parent: l.parent,
+                parent_member,
+                children,
+                windows: slice::Tiles::new(now, now, 1),
+                mode: l.mode,
+            });
         }
     }
     listings.extend(extra);
@@ -1133,9 +1134,7 @@ async fn read_window(
             .map(|(id, _)| id.clone().unwrap_or_default())
             .collect();
         tail.note(oldest, read_ids, !created_filter);
-        pager
-            .advance_to(has_more, last_id)
-            .map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
+        pager.advance_to(has_more, last_id).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
         // Each object is parsed when its turn comes, and dropped once handled: its embedded
         // children are emitted at once (no request), and what is left of them to fetch keeps a
         // slim copy of the parent (its id and the fields legacy columns copy), so the page's
@@ -1145,8 +1144,10 @@ async fn read_window(
             if skipped(&id) {
                 continue;
             }
-            let mut object: Value = serde_json::from_str(text.get())
-                .map_err(|e| Error::BadResponse { url: crate::client::display_url(path, &q), problem: format!("a list item is not JSON ({e})") })?;
+            let mut object: Value = serde_json::from_str(text.get()).map_err(|e| Error::BadResponse {
+                url: crate::client::display_url(path, &q),
+                problem: format!("a list item is not JSON ({e})"),
+            })?;
             drop(text);
             for child in listing.children.iter().filter(|m| m.active() && is_new_for(m, &object, created_filter)) {
                 rest.extend(listed_children(child, &object, pass, tx).await?);
@@ -1351,12 +1352,12 @@ async fn listed_children<'a>(
         let mut once = pass;
         under.step(Change::default(), &mut Some(&mut once), tx).await?;
     }
-    Ok((!under.pages.is_done()).then_some(ChildRest::Pages(under)))
+    Ok((!under.pages.is_done()).then_some(ChildRest::Pages(Box::new(under))))
 }
 
 /// A listed parent's children still to be fetched once the parent's page is gone.
 enum ChildRest<'a> {
-    Pages(Under<'a>),
+    Pages(Box<Under<'a>>),
     /// Children listed under other children (usage records under a subscription's items): read
     /// under a copy of the whole parent.
     Via(&'a Member, Value),
@@ -1607,9 +1608,7 @@ impl<'a> ChildPages<'a> {
             }
             Err(e) => return Err(e),
         };
-        self.pager
-            .advance(&page)
-            .map_err(|problem| Error::BadResponse { url: crate::client::display_url(&self.path, &q), problem })?;
+        self.pager.advance(&page).map_err(|problem| Error::BadResponse { url: crate::client::display_url(&self.path, &q), problem })?;
         Ok(Some(kept(self.child, page.data)))
     }
 }
@@ -1622,14 +1621,9 @@ fn kept(child: &ChildSource, items: Vec<Value>) -> Vec<Value> {
 pub(crate) fn split_query(full: &str) -> (&str, Query) {
     match full.split_once('?') {
         None => (full, Vec::new()),
-        Some((path, query)) => (
-            path,
-            query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
+        Some((path, query)) => {
+            (path, query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        }
     }
 }
 

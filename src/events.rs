@@ -128,15 +128,8 @@ impl Pass {
     ) -> Result<()> {
         let listings: Vec<&Listing> = listings.iter().filter(|l| l.account == account).collect();
         let listings = listings.as_slice();
-        let mut router = Router {
-            client,
-            listings,
-            pinned_version,
-            tx,
-            seen: HashSet::new(),
-            emitted: HashSet::new(),
-            fetched: HashMap::new(),
-        };
+        let mut router =
+            Router { client, listings, pinned_version, tx, seen: HashSet::new(), emitted: HashSet::new(), fetched: HashMap::new() };
         for batch in &self.batches {
             let mut query: Query = vec![
                 ("limit".into(), PAGE_LIMIT.to_string()),
@@ -304,7 +297,15 @@ impl Router<'_> {
     }
 
     /// An event about an object of `m`'s own stream.
-    async fn own_change(&mut self, m: &Member, source: &EventSource, event: &Value, id: &str, created: i64, second: Second<'_>) -> Result<()> {
+    async fn own_change(
+        &mut self,
+        m: &Member,
+        source: &EventSource,
+        event: &Value,
+        id: &str,
+        created: i64,
+        second: Second<'_>,
+    ) -> Result<()> {
         let key = (m.name(), id.to_string());
         if !self.seen.insert(key.clone()) || self.emitted.contains(&key) {
             return Ok(());
@@ -324,14 +325,7 @@ impl Router<'_> {
     }
 
     /// An event about another object that changed one of `m`'s objects: re-read that object.
-    async fn related_change(
-        &mut self,
-        m: &Member,
-        source: &EventSource,
-        related: &Related,
-        event: &Value,
-        created: i64,
-    ) -> Result<()> {
+    async fn related_change(&mut self, m: &Member, source: &EventSource, related: &Related, event: &Value, created: i64) -> Result<()> {
         let named = &event["data"]["object"][related.field];
         let Some(target) = named.as_str().or_else(|| named["id"].as_str()) else {
             return Ok(());
@@ -388,7 +382,15 @@ impl Router<'_> {
     }
 
     /// An event about the parent of `m`'s objects: re-read (or delete) its children.
-    async fn parent_change(&mut self, m: &Member, source: &EventSource, event: &Value, id: &str, created: i64, second: Second<'_>) -> Result<()> {
+    async fn parent_change(
+        &mut self,
+        m: &Member,
+        source: &EventSource,
+        event: &Value,
+        id: &str,
+        created: i64,
+        second: Second<'_>,
+    ) -> Result<()> {
         let first = self.seen.insert((m.name(), format!("parent:{id}")));
         let deleted = second.deletes(source, event);
         let ambiguous = second.is_ambiguous() && !deleted;
@@ -483,7 +485,8 @@ impl Router<'_> {
 /// every run (external accounts), which lists every object that still exists.
 fn is_listed_by_windows(m: &Member, object: &Value) -> bool {
     let listed = m.sel.stream.parent().and_then(crate::streams::find).unwrap_or(m.sel.stream);
-    matches!(listed.source, Source::List { created_filter: false, .. }) || object[m.sel.stream.created_field].as_i64().is_some_and(|c| c >= m.threshold)
+    matches!(listed.source, Source::List { created_filter: false, .. })
+        || object[m.sel.stream.created_field].as_i64().is_some_and(|c| c >= m.threshold)
 }
 
 /// Replaces each `{field}` of a retrieve path by that field of the object.

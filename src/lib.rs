@@ -33,8 +33,8 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod engine;
-pub mod events;
 pub mod error;
+pub mod events;
 pub mod log;
 pub mod metrics;
 pub mod pacer;
@@ -52,9 +52,9 @@ pub mod stop;
 pub mod streams;
 
 use cli::Command;
-use protocol::airbyte;
 use config::{read_json_file, Config};
 use error::{Error, Result};
+use protocol::airbyte;
 use state::State;
 
 /// Runs one command to completion.
@@ -150,8 +150,11 @@ pub async fn run(command: Command) -> Result<()> {
             let (streams, output) = airbyte::configured(&read_json_file("catalog", &catalog)?, &catalog)?;
             let mut state = match &state {
                 Some(path) => {
-                    let value = airbyte::state_from_airbyte(read_json_file("state", path)?)
-                        .map_err(|problem| Error::Input { what: "state", path: path.clone(), problem })?;
+                    let value = airbyte::state_from_airbyte(read_json_file("state", path)?).map_err(|problem| Error::Input {
+                        what: "state",
+                        path: path.clone(),
+                        problem,
+                    })?;
                     State::from_value(value, path)?
                 }
                 None => State::default_value(),
@@ -180,9 +183,10 @@ pub fn run_to_exit(command: Command) -> u8 {
     }
     std::panic::set_hook(Box::new(|info| log::log(log::Level::Error, &format!("panic: {info}"))));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::Internal {
-            message: format!("cannot start the async runtime: {e}"),
-        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal { message: format!("cannot start the async runtime: {e}") })?;
         runtime.block_on(run(command))
     }));
     let result = outcome.unwrap_or_else(|_| Err(Error::Internal { message: "the tap panicked".into() }));

@@ -44,11 +44,7 @@ fn emit(metric: serde_json::Value) {
 /// anything else (an object id, a template such as `{parent}`) is an id.
 pub fn endpoint(path: &str) -> String {
     let path = path.split('?').next().unwrap_or(path);
-    path.split('/')
-        .enumerate()
-        .map(|(i, seg)| if i >= 2 && !is_resource_word(seg) { "{id}" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').enumerate().map(|(i, seg)| if i >= 2 && !is_resource_word(seg) { "{id}" } else { seg }).collect::<Vec<_>>().join("/")
 }
 
 fn is_resource_word(seg: &str) -> bool {
@@ -62,11 +58,7 @@ fn is_resource_word(seg: &str) -> bool {
             });
             paths.extend(s.events.map(|e| e.retrieve));
         }
-        paths
-            .iter()
-            .flat_map(|p| p.split('?').next().unwrap_or(p).split('/'))
-            .filter(|w| !w.is_empty() && !w.starts_with('{'))
-            .collect()
+        paths.iter().flat_map(|p| p.split('?').next().unwrap_or(p).split('/')).filter(|w| !w.is_empty() && !w.starts_with('{')).collect()
     });
     words.contains(seg)
 }

@@ -38,7 +38,10 @@ pub const FILES_SEARCH_PER_SECOND: f64 = 20.0;
 /// Whether a request to `path` also counts against the Files/Search budget.
 pub fn in_files_or_search(path: &str) -> bool {
     let path = path.split('?').next().unwrap_or(path);
-    path == "/v1/files" || path.starts_with("/v1/files/") || path == "/v1/file_links" || path.starts_with("/v1/file_links/")
+    path == "/v1/files"
+        || path.starts_with("/v1/files/")
+        || path == "/v1/file_links"
+        || path.starts_with("/v1/file_links/")
         || path.ends_with("/search")
 }
 

@@ -52,9 +52,7 @@ pub fn requested_limit(query: &[(String, String)]) -> Option<u32> {
 pub fn check_full<T>(page: &ListPage<T>, limit: u32) -> Result<(), String> {
     let held = page.data.len();
     if page.has_more && held < limit as usize {
-        return Err(format!(
-            "the page says has_more but holds {held} objects, fewer than limit={limit}: an object is missing from it"
-        ));
+        return Err(format!("the page says has_more but holds {held} objects, fewer than limit={limit}: an object is missing from it"));
     }
     Ok(())
 }

@@ -65,7 +65,11 @@ mod tests {
     #[test]
     fn product_not_enabled_is_told_from_stripes_message() {
         let table: &[(u16, &str, bool)] = &[
-            (400, "Your account is not set up to use Issuing. Please visit https://dashboard.stripe.com/issuing/overview to get started.", true),
+            (
+                400,
+                "Your account is not set up to use Issuing. Please visit https://dashboard.stripe.com/issuing/overview to get started.",
+                true,
+            ),
             (400, "Your account is not set up to use Treasury.", true),
             (400, "Stripe Tax has not been activated on your account.", true),
             (400, "Climate is not enabled for your account.", true),

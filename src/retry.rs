@@ -120,12 +120,7 @@ const RETRY_AFTER_CEILING_SECS: f64 = 3_600.0;
 /// Parses a `Retry-After` header given in seconds (Stripe never sends the HTTP-date form).
 /// A server-supplied number is clamped to an hour; negative, NaN or unreadable values are ignored.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(RETRY_AFTER_CEILING_SECS)))
+    value.trim().parse::<f64>().ok().filter(|s| *s >= 0.0).map(|s| Duration::from_secs_f64(s.min(RETRY_AFTER_CEILING_SECS)))
 }
 
 #[cfg(test)]

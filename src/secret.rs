@@ -50,9 +50,7 @@ fn key_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
         return None;
     }
     let rest = &b[i..];
-    let tail = |from: usize, also: &[u8]| {
-        rest[from..].iter().take_while(|c| c.is_ascii_alphanumeric() || also.contains(c)).count()
-    };
+    let tail = |from: usize, also: &[u8]| rest[from..].iter().take_while(|c| c.is_ascii_alphanumeric() || also.contains(c)).count();
     if rest.starts_with(b"whsec_") {
         let n = tail(6, b"*");
         return (n > 0).then_some((6, i + 6 + n));
@@ -74,10 +72,7 @@ fn password_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
         return None;
     }
     let start = i + 3;
-    let len = b[start..]
-        .iter()
-        .take_while(|c| !(c.is_ascii_whitespace() || c.is_ascii_control() || b"/?#\"'\\<>`".contains(c)))
-        .count();
+    let len = b[start..].iter().take_while(|c| !(c.is_ascii_whitespace() || c.is_ascii_control() || b"/?#\"'\\<>`".contains(c))).count();
     let authority = &b[start..start + len];
     let at = authority.iter().rposition(|&c| c == b'@')?;
     let colon = authority[..at].iter().position(|&c| c == b':')?;

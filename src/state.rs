@@ -332,10 +332,7 @@ fn as_epoch(v: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<i64>()
-                .ok()
-                .or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
-                .or_else(|| parse_rfc3339(s))
+            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)).or_else(|| parse_rfc3339(s))
         }
         _ => None,
     }
@@ -428,7 +425,8 @@ mod tests {
         let s = state(json!({"type": "STATE", "value": {"singer_state": inner}}));
         assert_eq!(s.to_value(), inner, "wrappers inside wrappers");
         // What earlier versions wrote after reading a wrapped state: the bookmarks are the newer.
-        let s = state(json!({"type": "STATE", "value": {"bookmarks": {"charges": {"created": 1}}}, "bookmarks": {"charges": {"created": 9}}}));
+        let s =
+            state(json!({"type": "STATE", "value": {"bookmarks": {"charges": {"created": 1}}}, "bookmarks": {"charges": {"created": 9}}}));
         assert_eq!(s.to_value(), json!({"bookmarks": {"charges": {"created": 9}}}));
         // Not a STATE message: kept as they are.
         let other = json!({"type": "RECORD", "value": {"bookmarks": {}}, "bookmarks": {}});

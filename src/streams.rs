@@ -219,7 +219,12 @@ const BASE: StreamDef = StreamDef {
     schema: "",
 };
 
-const fn ev(object: &'static str, types: &'static [&'static str], deleted: Option<&'static str>, retrieve: &'static str) -> Option<EventSource> {
+const fn ev(
+    object: &'static str,
+    types: &'static [&'static str],
+    deleted: Option<&'static str>,
+    retrieve: &'static str,
+) -> Option<EventSource> {
     Some(EventSource { object, types, deleted, retrieve, related: &[] })
 }
 
@@ -230,7 +235,16 @@ const fn whole(path: &'static str) -> Source {
 }
 
 const fn child(parent: &'static str, path: &'static str, parent_column: &'static str) -> Source {
-    Source::Child(ChildSource { parent, embedded: None, parent_expand: None, object_filter: None, via: None, path, parent_column, only_if: None })
+    Source::Child(ChildSource {
+        parent,
+        embedded: None,
+        parent_expand: None,
+        object_filter: None,
+        via: None,
+        path,
+        parent_column,
+        only_if: None,
+    })
 }
 
 /// A child whose first page is embedded in the parent object as `field` when the parent's list is
@@ -241,12 +255,30 @@ const fn expanded(parent: &'static str, field: &'static str, path: &'static str,
         b"line_items" => "data.line_items",
         _ => panic!("add the expand[] value of this field"),
     };
-    Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: Some(expand), object_filter: None, via: None, path, parent_column, only_if: None })
+    Source::Child(ChildSource {
+        parent,
+        embedded: Some(field),
+        parent_expand: Some(expand),
+        object_filter: None,
+        via: None,
+        path,
+        parent_column,
+        only_if: None,
+    })
 }
 
 /// A child whose first page is embedded in the parent object as `field`.
 const fn embedded(parent: &'static str, field: &'static str, path: &'static str, parent_column: &'static str) -> Source {
-    Source::Child(ChildSource { parent, embedded: Some(field), parent_expand: None, object_filter: None, via: None, path, parent_column, only_if: None })
+    Source::Child(ChildSource {
+        parent,
+        embedded: Some(field),
+        parent_expand: None,
+        object_filter: None,
+        via: None,
+        path,
+        parent_column,
+        only_if: None,
+    })
 }
 
 /// A child `source` listed only under the objects for which `condition` holds.
@@ -275,7 +307,12 @@ pub static STREAMS: &[StreamDef] = &[
         name: "persons",
         resource: "person",
         source: child("accounts", "/v1/accounts/{parent}/persons", "account"),
-        events: ev("person", &["person.created", "person.updated", "person.deleted"], Some("person.deleted"), "/v1/accounts/{account}/persons/{id}"),
+        events: ev(
+            "person",
+            &["person.created", "person.updated", "person.deleted"],
+            Some("person.deleted"),
+            "/v1/accounts/{account}/persons/{id}",
+        ),
         scope: Scope::Platform,
         schema: schema!("persons"),
         ..BASE
@@ -322,7 +359,12 @@ pub static STREAMS: &[StreamDef] = &[
         name: "cardholders",
         resource: "issuing.cardholder",
         source: list("/v1/issuing/cardholders"),
-        events: ev("issuing.cardholder", &["issuing_cardholder.created", "issuing_cardholder.updated"], None, "/v1/issuing/cardholders/{id}"),
+        events: ev(
+            "issuing.cardholder",
+            &["issuing_cardholder.created", "issuing_cardholder.updated"],
+            None,
+            "/v1/issuing/cardholders/{id}",
+        ),
         schema: schema!("cardholders"),
         ..BASE
     },
@@ -398,12 +440,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "credit_notes",
         resource: "credit_note",
         source: list("/v1/credit_notes"),
-        events: ev(
-            "credit_note",
-            &["credit_note.created", "credit_note.updated", "credit_note.voided"],
-            None,
-            "/v1/credit_notes/{id}",
-        ),
+        events: ev("credit_note", &["credit_note.created", "credit_note.updated", "credit_note.voided"], None, "/v1/credit_notes/{id}"),
         schema: schema!("credit_notes"),
         ..BASE
     },
@@ -418,7 +455,12 @@ pub static STREAMS: &[StreamDef] = &[
         name: "customers",
         resource: "customer",
         source: list("/v1/customers"),
-        events: ev("customer", &["customer.created", "customer.updated", "customer.deleted"], Some("customer.deleted"), "/v1/customers/{id}"),
+        events: ev(
+            "customer",
+            &["customer.created", "customer.updated", "customer.deleted"],
+            Some("customer.deleted"),
+            "/v1/customers/{id}",
+        ),
         derived: &[
             legacy("account_balance", DerivedFrom::Field("balance")),
             legacy("cards", DerivedFrom::Removed),
@@ -507,20 +549,18 @@ pub static STREAMS: &[StreamDef] = &[
         schema: schema!("early_fraud_warnings"),
         ..BASE
     },
-    StreamDef {
-        name: "events",
-        resource: "event",
-        source: list("/v1/events"),
-        history_days: Some(30),
-        schema: schema!("events"),
-        ..BASE
-    },
+    StreamDef { name: "events", resource: "event", source: list("/v1/events"), history_days: Some(30), schema: schema!("events"), ..BASE },
     StreamDef {
         name: "external_account_bank_accounts",
         resource: "bank_account",
         source: whole("/v1/accounts/{account}/external_accounts"),
         params: &[("object", "bank_account")],
-        events: ev("bank_account", EXTERNAL_ACCOUNT_EVENTS, Some("account.external_account.deleted"), "/v1/accounts/{account}/external_accounts/{id}"),
+        events: ev(
+            "bank_account",
+            EXTERNAL_ACCOUNT_EVENTS,
+            Some("account.external_account.deleted"),
+            "/v1/accounts/{account}/external_accounts/{id}",
+        ),
         schema: schema!("external_account_bank_accounts"),
         ..BASE
     },
@@ -529,24 +569,17 @@ pub static STREAMS: &[StreamDef] = &[
         resource: "card",
         source: whole("/v1/accounts/{account}/external_accounts"),
         params: &[("object", "card")],
-        events: ev("card", EXTERNAL_ACCOUNT_EVENTS, Some("account.external_account.deleted"), "/v1/accounts/{account}/external_accounts/{id}"),
+        events: ev(
+            "card",
+            EXTERNAL_ACCOUNT_EVENTS,
+            Some("account.external_account.deleted"),
+            "/v1/accounts/{account}/external_accounts/{id}",
+        ),
         schema: schema!("external_account_cards"),
         ..BASE
     },
-    StreamDef {
-        name: "file_links",
-        resource: "file_link",
-        source: whole("/v1/file_links"),
-        schema: schema!("file_links"),
-        ..BASE
-    },
-    StreamDef {
-        name: "files",
-        resource: "file",
-        source: list("/v1/files"),
-        schema: schema!("files"),
-        ..BASE
-    },
+    StreamDef { name: "file_links", resource: "file_link", source: whole("/v1/file_links"), schema: schema!("file_links"), ..BASE },
+    StreamDef { name: "files", resource: "file", source: list("/v1/files"), schema: schema!("files"), ..BASE },
     StreamDef {
         name: "invoice_items",
         resource: "invoiceitem",
@@ -608,10 +641,7 @@ pub static STREAMS: &[StreamDef] = &[
         resource: "line_item",
         key: &["id", "invoice"],
         source: embedded("invoices", "lines", "/v1/invoices/{parent}/lines", "invoice"),
-        derived: &[
-            legacy("customer", DerivedFrom::ParentField("customer")),
-            legacy("date", DerivedFrom::ParentField("created")),
-        ],
+        derived: &[legacy("customer", DerivedFrom::ParentField("customer")), legacy("date", DerivedFrom::ParentField("created"))],
         schema: schema!("invoice_line_items"),
         ..BASE
     },
@@ -707,13 +737,7 @@ pub static STREAMS: &[StreamDef] = &[
         schema: schema!("promotion_codes"),
         ..BASE
     },
-    StreamDef {
-        name: "quotes",
-        resource: "quote",
-        source: whole("/v1/quotes"),
-        schema: schema!("quotes"),
-        ..BASE
-    },
+    StreamDef { name: "quotes", resource: "quote", source: whole("/v1/quotes"), schema: schema!("quotes"), ..BASE },
     StreamDef {
         name: "refunds",
         resource: "refund",
@@ -864,7 +888,12 @@ pub static STREAMS: &[StreamDef] = &[
         name: "transactions",
         resource: "issuing.transaction",
         source: list("/v1/issuing/transactions"),
-        events: ev("issuing.transaction", &["issuing_transaction.created", "issuing_transaction.updated"], None, "/v1/issuing/transactions/{id}"),
+        events: ev(
+            "issuing.transaction",
+            &["issuing_transaction.created", "issuing_transaction.updated"],
+            None,
+            "/v1/issuing/transactions/{id}",
+        ),
         schema: schema!("transactions"),
         ..BASE
     },
@@ -926,9 +955,8 @@ pub const README_END: &str = "<!-- streams: end -->";
 
 /// The README's stream table: one row per stream of the registry.
 pub fn markdown_table() -> String {
-    let mut out = String::from(
-        "| stream | key | read | parent | endpoint | changes and deletions (event types read) |\n|---|---|---|---|---|---|\n",
-    );
+    let mut out =
+        String::from("| stream | key | read | parent | endpoint | changes and deletions (event types read) |\n|---|---|---|---|---|---|\n");
     for s in STREAMS {
         let mut name = format!("`{}`", s.name);
         if !s.aliases.is_empty() {
@@ -996,11 +1024,7 @@ pub fn markdown_table() -> String {
                 },
             },
         };
-        out.push_str(&format!(
-            "| {name} | {} | {read} | {} | {endpoint} | {changes} |\n",
-            s.key.join(", "),
-            s.parent().unwrap_or("")
-        ));
+        out.push_str(&format!("| {name} | {} | {read} | {} | {endpoint} | {changes} |\n", s.key.join(", "), s.parent().unwrap_or("")));
     }
     out.push_str("\n¹ Read once per run as the platform (its connected accounts), also in a Connect sync.\n");
     out

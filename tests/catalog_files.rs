@@ -8,23 +8,17 @@ use std::process::Command;
 use serde_json::{json, Map, Value};
 use tap_stripe::streams::STREAMS;
 
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn schema_of(stream: &str) -> Value {
-    let s = STREAMS
-        .iter()
-        .find(|s| s.name == stream)
-        .unwrap_or_else(|| panic!("no stream {stream}"));
+    let s = STREAMS.iter().find(|s| s.name == stream).unwrap_or_else(|| panic!("no stream {stream}"));
     serde_json::from_str(s.schema).unwrap_or_else(|e| panic!("catalog/{stream}.json: {e}"))
 }
 
 fn properties(schema: &Value) -> &Map<String, Value> {
-    schema["properties"]
-        .as_object()
-        .expect("top-level properties")
+    schema["properties"].as_object().expect("top-level properties")
 }
 
 /// Whether `schema` admits `null` at its top (type list or anyOf alternative).
@@ -32,9 +26,7 @@ fn admits_null(schema: &Value) -> bool {
     match &schema["type"] {
         Value::String(t) => t == "null",
         Value::Array(ts) => ts.iter().any(|t| t == "null"),
-        _ => schema["anyOf"]
-            .as_array()
-            .is_none_or(|alts| alts.iter().any(admits_null)),
+        _ => schema["anyOf"].as_array().is_none_or(|alts| alts.iter().any(admits_null)),
     }
 }
 
@@ -43,28 +35,15 @@ fn every_schema_is_draft7_and_compiles() {
     for s in STREAMS {
         let schema = schema_of(s.name);
         assert_eq!(schema["type"], "object", "{}", s.name);
-        assert!(
-            schema.get("required").is_none(),
-            "{}: no required columns",
-            s.name
-        );
-        assert!(
-            schema.get("additionalProperties").is_none(),
-            "{}: open object",
-            s.name
-        );
+        assert!(schema.get("required").is_none(), "{}: no required columns", s.name);
+        assert!(schema.get("additionalProperties").is_none(), "{}: open object", s.name);
         if let Err(e) = jsonschema::draft7::meta::validate(&schema) {
             panic!("{}: not a draft-07 schema: {e}", s.name);
         }
-        let validator = jsonschema::draft7::new(&schema)
-            .unwrap_or_else(|e| panic!("{}: does not compile: {e}", s.name));
+        let validator = jsonschema::draft7::new(&schema).unwrap_or_else(|e| panic!("{}: does not compile: {e}", s.name));
         jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{}: {e}", s.name));
         // Unknown fields (Stripe adds some all the time) are accepted.
-        assert!(
-            validator.is_valid(&json!({"id": "x", "field_added_next_year": {"a": 1}})),
-            "{}",
-            s.name
-        );
+        assert!(validator.is_valid(&json!({"id": "x", "field_added_next_year": {"a": 1}})), "{}", s.name);
     }
 }
 
@@ -93,10 +72,7 @@ fn every_seed_column_is_in_its_stream() {
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "seed columns missing from the catalog: {missing:?}"
-    );
+    assert!(missing.is_empty(), "seed columns missing from the catalog: {missing:?}");
 }
 
 #[test]
@@ -107,39 +83,20 @@ fn key_columns_exist_and_are_not_nullable() {
         let validator = jsonschema::validator_for(&schema).unwrap();
         let mut record = Map::new();
         for k in s.key {
-            let col = props
-                .get(*k)
-                .unwrap_or_else(|| panic!("{}: key {k} missing", s.name));
+            let col = props.get(*k).unwrap_or_else(|| panic!("{}: key {k} missing", s.name));
             assert!(!admits_null(col), "{}: key {k} is nullable: {col}", s.name);
             record.insert(k.to_string(), json!("k_1"));
         }
-        assert!(
-            validator.is_valid(&Value::Object(record.clone())),
-            "{}: string keys accepted",
-            s.name
-        );
+        assert!(validator.is_valid(&Value::Object(record.clone())), "{}: string keys accepted", s.name);
         for k in s.key {
             let mut with_null = record.clone();
             with_null.insert(k.to_string(), Value::Null);
-            assert!(
-                !validator.is_valid(&Value::Object(with_null)),
-                "{}: null {k} rejected",
-                s.name
-            );
+            assert!(!validator.is_valid(&Value::Object(with_null)), "{}: null {k} rejected", s.name);
         }
         if let Some(child) = s.child() {
-            assert!(
-                props.contains_key(child.parent_column),
-                "{}: parent column",
-                s.name
-            );
+            assert!(props.contains_key(child.parent_column), "{}: parent column", s.name);
             if s.key.contains(&child.parent_column) {
-                assert_eq!(
-                    props[child.parent_column],
-                    json!({"type": "string"}),
-                    "{}",
-                    s.name
-                );
+                assert_eq!(props[child.parent_column], json!({"type": "string"}), "{}", s.name);
             }
         }
     }
@@ -147,21 +104,14 @@ fn key_columns_exist_and_are_not_nullable() {
 
 #[test]
 fn catalog_holds_one_file_per_stream() {
-    let on_disk: BTreeSet<String> = std::fs::read_dir(root().join("catalog"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let on_disk: BTreeSet<String> =
+        std::fs::read_dir(root().join("catalog")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     let expected: BTreeSet<String> = STREAMS.iter().map(|s| format!("{}.json", s.name)).collect();
     assert_eq!(on_disk, expected);
     for s in STREAMS {
-        let disk = std::fs::read_to_string(root().join("catalog").join(format!("{}.json", s.name)))
-            .unwrap();
+        let disk = std::fs::read_to_string(root().join("catalog").join(format!("{}.json", s.name))).unwrap();
         assert_eq!(disk, s.schema, "{}: embedded schema is the file", s.name);
-        assert!(
-            disk.ends_with("}\n"),
-            "{}: pretty with a trailing newline",
-            s.name
-        );
+        assert!(disk.ends_with("}\n"), "{}: pretty with a trailing newline", s.name);
         assert!(disk.len() < 1_000_000, "{}: {} bytes", s.name, disk.len());
     }
 }
@@ -245,16 +195,8 @@ fn stripe_example_objects_are_valid_records() {
             continue;
         };
         let validator = jsonschema::validator_for(&schema_of(s.name)).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(example)
-            .map(|e| format!("{}: {e}", e.instance_path()))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{}: example {} rejected: {errors:?}",
-            s.name,
-            s.resource
-        );
+        let errors: Vec<String> = validator.iter_errors(example).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{}: example {} rejected: {errors:?}", s.name, s.resource);
         checked += 1;
     }
     assert!(checked > 0, "no example object in {}", path.display());

@@ -15,7 +15,8 @@ fn spec() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor/stripe-openapi/spec3-2024-06-20.json.gz");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

@@ -85,8 +85,7 @@ impl Dataset {
         Dataset {
             customers: n,
             large_invoices: ((d.large_invoices as f64 * factor).round() as usize).max(usize::from(n > 0)),
-            customers_with_many_sources: ((d.customers_with_many_sources as f64 * factor).round() as usize)
-                .min(n),
+            customers_with_many_sources: ((d.customers_with_many_sources as f64 * factor).round() as usize).min(n),
             coupons: ((d.coupons as f64 * factor).round() as usize).max(1),
             new_resources: 0,
             ..d
@@ -100,14 +99,7 @@ impl Dataset {
 
     /// No objects at all (for tests that build their own).
     pub fn empty() -> Dataset {
-        Dataset {
-            customers: 0,
-            coupons: 0,
-            large_invoices: 0,
-            customers_with_many_sources: 0,
-            new_resources: 0,
-            ..Dataset::default()
-        }
+        Dataset { customers: 0, coupons: 0, large_invoices: 0, customers_with_many_sources: 0, new_resources: 0, ..Dataset::default() }
     }
 
     /// The default dataset of a connected account: a few customers with their charges, invoices and
@@ -132,9 +124,8 @@ pub fn generate(ds: &Dataset, seed: u64, now: i64, account_id: String) -> Store 
     let mut g = Gen { ds, rng, store, now, last_ts: [None; Kind::ALL.len()] };
     g.products();
     g.coupons();
-    let many: Vec<usize> = (0..ds.customers_with_many_sources)
-        .map(|k| (2 * k + 1) * ds.customers / (2 * ds.customers_with_many_sources))
-        .collect();
+    let many: Vec<usize> =
+        (0..ds.customers_with_many_sources).map(|k| (2 * k + 1) * ds.customers / (2 * ds.customers_with_many_sources)).collect();
     let large: Vec<usize> = (0..ds.large_invoices.min(ds.customers))
         .map(|k| (2 * k + 1) * ds.customers / (2 * ds.large_invoices.min(ds.customers)) + 1)
         .map(|i| i.min(ds.customers - 1))
@@ -215,11 +206,7 @@ impl Gen<'_> {
         let start = self.now - self.ds.history_days * DAY;
         for i in 0..self.ds.coupons {
             let created = self.ts(Kind::Coupon, start, self.now - 3600);
-            let mut id = if let Some(code) = CODES.get(i).filter(|_| self.rng.chance(0.5)) {
-                code.to_string()
-            } else {
-                self.rng.upper(8)
-            };
+            let mut id = if let Some(code) = CODES.get(i).filter(|_| self.rng.chance(0.5)) { code.to_string() } else { self.rng.upper(8) };
             while self.store.get(Kind::Coupon, &id).is_some() || self.pending_coupon(&id) {
                 id.push_str(&self.rng.digits(1));
             }
@@ -384,10 +371,7 @@ impl Gen<'_> {
         };
         let description = match invoice {
             Some(_) => Some("Payment for Invoice".to_string()),
-            None => self
-                .rng
-                .chance(0.7)
-                .then(|| format!("{} #{}", self.rng.pick(ORDERS), self.rng.digits(5))),
+            None => self.rng.chance(0.7).then(|| format!("{} #{}", self.rng.pick(ORDERS), self.rng.digits(5))),
         };
         let mut charge = Charge {
             customer: Some(payer.id.clone()),
@@ -460,8 +444,14 @@ impl Gen<'_> {
 
     fn dispute(&mut self, charge: &mut Charge, charge_id: &str, at: i64) {
         const REASONS: &[&str] = &[
-            "fraudulent", "fraudulent", "product_not_received", "duplicate", "subscription_canceled",
-            "credit_not_processed", "general", "unrecognized",
+            "fraudulent",
+            "fraudulent",
+            "product_not_received",
+            "duplicate",
+            "subscription_canceled",
+            "credit_not_processed",
+            "general",
+            "unrecognized",
         ];
         let id = self.rng.id("dp_", 24);
         let age = self.now - at;
@@ -519,14 +509,8 @@ impl Gen<'_> {
             let product = self.rng.below(self.store.products.len());
             let quantity = if self.rng.chance(0.7) { 1 } else { self.rng.range(2, 5) };
             subtotal += self.store.products[product].unit_amount * quantity;
-            let facts = LineItem {
-                invoice: id.clone(),
-                product,
-                quantity,
-                invoice_item: self.rng.id("ii_", 24),
-                period_start: at,
-                period_end: at,
-            };
+            let facts =
+                LineItem { invoice: id.clone(), product, quantity, invoice_item: self.rng.id("ii_", 24), period_start: at, period_end: at };
             items.push((self.rng.id("il_", 24), facts));
         }
         for (lid, facts) in items.into_iter().rev() {
@@ -676,12 +660,7 @@ mod tests {
         assert!(count(Kind::Event) > 10);
         assert!(count(Kind::Dispute) >= 1);
         // Some invoice has more than 100 lines, some more than 10.
-        let lines: Vec<usize> = s
-            .table(Kind::Invoice)
-            .rows()
-            .iter()
-            .map(|r| s.children(Kind::LineItem, &r.id).len())
-            .collect();
+        let lines: Vec<usize> = s.table(Kind::Invoice).rows().iter().map(|r| s.children(Kind::LineItem, &r.id).len()).collect();
         assert!(lines.iter().any(|&n| n > 100));
         assert!(lines.iter().filter(|&&n| n > 10).count() >= 3);
         // Some customer has more than ten bank accounts.

@@ -51,9 +51,7 @@ impl ApiError {
 
     /// `resource_missing`: 404 for an id in the path, 400 for an id in a parameter (e.g. a cursor).
     pub fn no_such(object: &str, id: &str, param: &str, status: u16) -> ApiError {
-        ApiError::new(status, "invalid_request_error", format!("No such {object}: '{id}'"))
-            .with_code("resource_missing")
-            .with_param(param)
+        ApiError::new(status, "invalid_request_error", format!("No such {object}: '{id}'")).with_code("resource_missing").with_param(param)
     }
 
     /// 404 for a path the API does not have.
@@ -201,24 +199,14 @@ pub fn mask_key(key: &str) -> String {
     let prefix_len = ["sk_", "rk_", "pk_"]
         .iter()
         .find(|p| key.starts_with(*p))
-        .map(|_| {
-            if key[3..].starts_with("test_") || key[3..].starts_with("live_") {
-                8
-            } else {
-                3
-            }
-        })
+        .map(|_| if key[3..].starts_with("test_") || key[3..].starts_with("live_") { 8 } else { 3 })
         .unwrap_or(0);
     let chars: Vec<char> = key.chars().collect();
     if chars.len() <= prefix_len + 4 {
         return key.chars().take(prefix_len).chain("****".chars()).collect();
     }
     let keep_end = chars.len() - 4;
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < prefix_len || i >= keep_end { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < prefix_len || i >= keep_end { *c } else { '*' }).collect()
 }
 
 #[cfg(test)]

@@ -108,114 +108,326 @@ const fn top(
 /// Every generic resource. Parents come before their children.
 pub static RES: &[Res] = &[
     top("account", "acct_", "/v1/accounts", "/v1/accounts/{account}", &[], &[], Delete::Remove(None)),
-    top("product", "prod_", "/v1/products", "/v1/products/{id}", &["product.created"], &["product.updated"], Delete::Remove(Some("product.deleted"))),
-    top("price", "price_", "/v1/prices", "/v1/prices/{price}", &["price.created"], &["price.updated"], Delete::Remove(Some("price.deleted"))),
+    top(
+        "product",
+        "prod_",
+        "/v1/products",
+        "/v1/products/{id}",
+        &["product.created"],
+        &["product.updated"],
+        Delete::Remove(Some("product.deleted")),
+    ),
+    top(
+        "price",
+        "price_",
+        "/v1/prices",
+        "/v1/prices/{price}",
+        &["price.created"],
+        &["price.updated"],
+        Delete::Remove(Some("price.deleted")),
+    ),
     top("plan", "plan_", "/v1/plans", "/v1/plans/{plan}", &["plan.created"], &["plan.updated"], Delete::Remove(Some("plan.deleted"))),
     top("tax_rate", "txr_", "/v1/tax_rates", "/v1/tax_rates/{tax_rate}", &["tax_rate.created"], &["tax_rate.updated"], Delete::No),
     top("shipping_rate", "shr_", "/v1/shipping_rates", "/v1/shipping_rates/{shipping_rate_token}", &[], &[], Delete::No),
-    top("promotion_code", "promo_", "/v1/promotion_codes", "/v1/promotion_codes/{promotion_code}", &["promotion_code.created"], &["promotion_code.updated"], Delete::No),
+    top(
+        "promotion_code",
+        "promo_",
+        "/v1/promotion_codes",
+        "/v1/promotion_codes/{promotion_code}",
+        &["promotion_code.created"],
+        &["promotion_code.updated"],
+        Delete::No,
+    ),
     top("payout", "po_", "/v1/payouts", "/v1/payouts/{payout}", &["payout.created"], &["payout.updated"], Delete::No),
-    top("refund", "re_", "/v1/refunds", "/v1/refunds/{refund}", &["refund.created"], &["refund.updated", "charge.refund.updated"], Delete::No),
+    top(
+        "refund",
+        "re_",
+        "/v1/refunds",
+        "/v1/refunds/{refund}",
+        &["refund.created"],
+        &["refund.updated", "charge.refund.updated"],
+        Delete::No,
+    ),
     top("payment_intent", "pi_", "/v1/payment_intents", "/v1/payment_intents/{intent}", &["payment_intent.created"], &[], Delete::No),
     top("setup_intent", "seti_", "/v1/setup_intents", "/v1/setup_intents/{intent}", &["setup_intent.created"], &[], Delete::No),
-    top("subscription", "sub_", "/v1/subscriptions", "/v1/subscriptions/{subscription_exposed_id}", &["customer.subscription.created"], &["customer.subscription.updated"], Delete::Cancel("customer.subscription.deleted")),
-    top("subscription_schedule", "sub_sched_", "/v1/subscription_schedules", "/v1/subscription_schedules/{schedule}", &["subscription_schedule.created"], &["subscription_schedule.updated"], Delete::No),
-    top("invoiceitem", "ii_", "/v1/invoiceitems", "/v1/invoiceitems/{invoiceitem}", &["invoiceitem.created"], &[], Delete::Remove(Some("invoiceitem.deleted"))),
+    top(
+        "subscription",
+        "sub_",
+        "/v1/subscriptions",
+        "/v1/subscriptions/{subscription_exposed_id}",
+        &["customer.subscription.created"],
+        &["customer.subscription.updated"],
+        Delete::Cancel("customer.subscription.deleted"),
+    ),
+    top(
+        "subscription_schedule",
+        "sub_sched_",
+        "/v1/subscription_schedules",
+        "/v1/subscription_schedules/{schedule}",
+        &["subscription_schedule.created"],
+        &["subscription_schedule.updated"],
+        Delete::No,
+    ),
+    top(
+        "invoiceitem",
+        "ii_",
+        "/v1/invoiceitems",
+        "/v1/invoiceitems/{invoiceitem}",
+        &["invoiceitem.created"],
+        &[],
+        Delete::Remove(Some("invoiceitem.deleted")),
+    ),
     top("credit_note", "cn_", "/v1/credit_notes", "/v1/credit_notes/{id}", &["credit_note.created"], &["credit_note.updated"], Delete::No),
     top("checkout.session", "cs_test_", "/v1/checkout/sessions", "/v1/checkout/sessions/{session}", &[], &[], Delete::No),
-    top("payment_link", "plink_", "/v1/payment_links", "/v1/payment_links/{payment_link}", &["payment_link.created"], &["payment_link.updated"], Delete::No),
+    top(
+        "payment_link",
+        "plink_",
+        "/v1/payment_links",
+        "/v1/payment_links/{payment_link}",
+        &["payment_link.created"],
+        &["payment_link.updated"],
+        Delete::No,
+    ),
     top("quote", "qt_", "/v1/quotes", "/v1/quotes/{quote}", &["quote.created"], &[], Delete::No),
     top("application_fee", "fee_", "/v1/application_fees", "/v1/application_fees/{id}", &["application_fee.created"], &[], Delete::No),
     top("transfer", "tr_", "/v1/transfers", "/v1/transfers/{transfer}", &["transfer.created"], &["transfer.updated"], Delete::No),
     top("topup", "tu_", "/v1/topups", "/v1/topups/{topup}", &["topup.created"], &[], Delete::No),
     top("review", "prv_", "/v1/reviews", "/v1/reviews/{review}", &["review.opened"], &[], Delete::No),
-    top("radar.early_fraud_warning", "issfr_", "/v1/radar/early_fraud_warnings", "/v1/radar/early_fraud_warnings/{early_fraud_warning}", &["radar.early_fraud_warning.created"], &["radar.early_fraud_warning.updated"], Delete::No),
+    top(
+        "radar.early_fraud_warning",
+        "issfr_",
+        "/v1/radar/early_fraud_warnings",
+        "/v1/radar/early_fraud_warnings/{early_fraud_warning}",
+        &["radar.early_fraud_warning.created"],
+        &["radar.early_fraud_warning.updated"],
+        Delete::No,
+    ),
     top("file", "file_", "/v1/files", "/v1/files/{file}", &["file.created"], &[], Delete::No),
     top("file_link", "link_", "/v1/file_links", "/v1/file_links/{link}", &[], &[], Delete::No),
-    top("issuing.cardholder", "ich_", "/v1/issuing/cardholders", "/v1/issuing/cardholders/{cardholder}", &["issuing_cardholder.created"], &["issuing_cardholder.updated"], Delete::No),
-    top("issuing.card", "ic_", "/v1/issuing/cards", "/v1/issuing/cards/{card}", &["issuing_card.created"], &["issuing_card.updated"], Delete::No),
-    top("issuing.authorization", "iauth_", "/v1/issuing/authorizations", "/v1/issuing/authorizations/{authorization}", &["issuing_authorization.created"], &["issuing_authorization.updated"], Delete::No),
-    top("issuing.transaction", "ipi_", "/v1/issuing/transactions", "/v1/issuing/transactions/{transaction}", &["issuing_transaction.created"], &["issuing_transaction.updated"], Delete::No),
+    top(
+        "issuing.cardholder",
+        "ich_",
+        "/v1/issuing/cardholders",
+        "/v1/issuing/cardholders/{cardholder}",
+        &["issuing_cardholder.created"],
+        &["issuing_cardholder.updated"],
+        Delete::No,
+    ),
+    top(
+        "issuing.card",
+        "ic_",
+        "/v1/issuing/cards",
+        "/v1/issuing/cards/{card}",
+        &["issuing_card.created"],
+        &["issuing_card.updated"],
+        Delete::No,
+    ),
+    top(
+        "issuing.authorization",
+        "iauth_",
+        "/v1/issuing/authorizations",
+        "/v1/issuing/authorizations/{authorization}",
+        &["issuing_authorization.created"],
+        &["issuing_authorization.updated"],
+        Delete::No,
+    ),
+    top(
+        "issuing.transaction",
+        "ipi_",
+        "/v1/issuing/transactions",
+        "/v1/issuing/transactions/{transaction}",
+        &["issuing_transaction.created"],
+        &["issuing_transaction.updated"],
+        Delete::No,
+    ),
     // Children.
     Res {
-        name: "payment_method", object: "payment_method", prefix: "pm_",
-        list: Some("/v1/payment_methods"), retrieve: Some("/v1/payment_methods/{payment_method}"),
-        parent: Parent::Customer, link: Some("customer"),
-        nested: Some(("/v1/customers/{}/payment_methods", "/v1/customers/{customer}/payment_methods", Some("/v1/customers/{customer}/payment_methods/{payment_method}"))),
-        embed: None, on_create: &["payment_method.attached"], on_update: &["payment_method.updated"],
+        name: "payment_method",
+        object: "payment_method",
+        prefix: "pm_",
+        list: Some("/v1/payment_methods"),
+        retrieve: Some("/v1/payment_methods/{payment_method}"),
+        parent: Parent::Customer,
+        link: Some("customer"),
+        nested: Some((
+            "/v1/customers/{}/payment_methods",
+            "/v1/customers/{customer}/payment_methods",
+            Some("/v1/customers/{customer}/payment_methods/{payment_method}"),
+        )),
+        embed: None,
+        on_create: &["payment_method.attached"],
+        on_update: &["payment_method.updated"],
         delete: Delete::Detach("payment_method.detached"),
     },
     Res {
-        name: "tax_id", object: "tax_id", prefix: "txi_", list: None, retrieve: None,
-        parent: Parent::Customer, link: Some("customer"),
+        name: "tax_id",
+        object: "tax_id",
+        prefix: "txi_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Customer,
+        link: Some("customer"),
         nested: Some(("/v1/customers/{}/tax_ids", "/v1/customers/{customer}/tax_ids", Some("/v1/customers/{customer}/tax_ids/{id}"))),
-        embed: None, on_create: &["customer.tax_id.created"], on_update: &["customer.tax_id.updated"],
+        embed: None,
+        on_create: &["customer.tax_id.created"],
+        on_update: &["customer.tax_id.updated"],
         delete: Delete::Remove(Some("customer.tax_id.deleted")),
     },
     Res {
-        name: "person", object: "person", prefix: "person_", list: None, retrieve: None,
-        parent: Parent::Account, link: Some("account"),
+        name: "person",
+        object: "person",
+        prefix: "person_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Account,
+        link: Some("account"),
         nested: Some(("/v1/accounts/{}/persons", "/v1/accounts/{account}/persons", Some("/v1/accounts/{account}/persons/{person}"))),
-        embed: None, on_create: &["person.created"], on_update: &["person.updated"],
+        embed: None,
+        on_create: &["person.created"],
+        on_update: &["person.updated"],
         delete: Delete::Remove(Some("person.deleted")),
     },
     Res {
-        name: "external_account_bank_account", object: "bank_account", prefix: "ba_", list: None, retrieve: None,
-        parent: Parent::Account, link: Some("account"),
-        nested: Some(("/v1/accounts/{}/external_accounts", "/v1/accounts/{account}/external_accounts", Some("/v1/accounts/{account}/external_accounts/{id}"))),
-        embed: None, on_create: &["account.external_account.created"], on_update: &["account.external_account.updated"],
+        name: "external_account_bank_account",
+        object: "bank_account",
+        prefix: "ba_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Account,
+        link: Some("account"),
+        nested: Some((
+            "/v1/accounts/{}/external_accounts",
+            "/v1/accounts/{account}/external_accounts",
+            Some("/v1/accounts/{account}/external_accounts/{id}"),
+        )),
+        embed: None,
+        on_create: &["account.external_account.created"],
+        on_update: &["account.external_account.updated"],
         delete: Delete::Remove(Some("account.external_account.deleted")),
     },
     Res {
-        name: "external_account_card", object: "card", prefix: "card_", list: None, retrieve: None,
-        parent: Parent::Account, link: Some("account"),
-        nested: Some(("/v1/accounts/{}/external_accounts", "/v1/accounts/{account}/external_accounts", Some("/v1/accounts/{account}/external_accounts/{id}"))),
-        embed: None, on_create: &["account.external_account.created"], on_update: &["account.external_account.updated"],
+        name: "external_account_card",
+        object: "card",
+        prefix: "card_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Account,
+        link: Some("account"),
+        nested: Some((
+            "/v1/accounts/{}/external_accounts",
+            "/v1/accounts/{account}/external_accounts",
+            Some("/v1/accounts/{account}/external_accounts/{id}"),
+        )),
+        embed: None,
+        on_create: &["account.external_account.created"],
+        on_update: &["account.external_account.updated"],
         delete: Delete::Remove(Some("account.external_account.deleted")),
     },
     Res {
-        name: "subscription_item", object: "subscription_item", prefix: "si_",
-        list: Some("/v1/subscription_items"), retrieve: Some("/v1/subscription_items/{item}"),
-        parent: Parent::Res("subscription"), link: Some("subscription"), nested: None, embed: Some("items"),
-        on_create: &["^customer.subscription.updated"], on_update: &["^customer.subscription.updated"],
+        name: "subscription_item",
+        object: "subscription_item",
+        prefix: "si_",
+        list: Some("/v1/subscription_items"),
+        retrieve: Some("/v1/subscription_items/{item}"),
+        parent: Parent::Res("subscription"),
+        link: Some("subscription"),
+        nested: None,
+        embed: Some("items"),
+        on_create: &["^customer.subscription.updated"],
+        on_update: &["^customer.subscription.updated"],
         delete: Delete::Remove(Some("^customer.subscription.updated")),
     },
     Res {
-        name: "usage_record_summary", object: "usage_record_summary", prefix: "sis_", list: None, retrieve: None,
-        parent: Parent::Res("subscription_item"), link: Some("subscription_item"),
-        nested: Some(("/v1/subscription_items/{}/usage_record_summaries", "/v1/subscription_items/{subscription_item}/usage_record_summaries", None)),
-        embed: None, on_create: &[], on_update: &[], delete: Delete::No,
-    },
-    Res {
-        name: "credit_note_line_item", object: "credit_note_line_item", prefix: "cnli_", list: None, retrieve: None,
-        parent: Parent::Res("credit_note"), link: None,
-        nested: Some(("/v1/credit_notes/{}/lines", "/v1/credit_notes/{credit_note}/lines", None)),
-        embed: Some("lines"), on_create: &["^credit_note.updated"], on_update: &["^credit_note.updated"], delete: Delete::No,
-    },
-    Res {
-        name: "item", object: "item", prefix: "li_", list: None, retrieve: None,
-        parent: Parent::Res("checkout.session"), link: None,
-        nested: Some(("/v1/checkout/sessions/{}/line_items", "/v1/checkout/sessions/{session}/line_items", None)),
-        embed: None, on_create: &[], on_update: &[], delete: Delete::No,
-    },
-    Res {
-        name: "fee_refund", object: "fee_refund", prefix: "fr_", list: None, retrieve: None,
-        parent: Parent::Res("application_fee"), link: Some("fee"),
-        nested: Some(("/v1/application_fees/{}/refunds", "/v1/application_fees/{id}/refunds", Some("/v1/application_fees/{fee}/refunds/{id}"))),
-        embed: Some("refunds"), on_create: &["^application_fee.refunded"], on_update: &["application_fee.refund.updated"],
+        name: "usage_record_summary",
+        object: "usage_record_summary",
+        prefix: "sis_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Res("subscription_item"),
+        link: Some("subscription_item"),
+        nested: Some((
+            "/v1/subscription_items/{}/usage_record_summaries",
+            "/v1/subscription_items/{subscription_item}/usage_record_summaries",
+            None,
+        )),
+        embed: None,
+        on_create: &[],
+        on_update: &[],
         delete: Delete::No,
     },
     Res {
-        name: "transfer_reversal", object: "transfer_reversal", prefix: "trr_", list: None, retrieve: None,
-        parent: Parent::Res("transfer"), link: Some("transfer"),
-        nested: Some(("/v1/transfers/{}/reversals", "/v1/transfers/{id}/reversals", Some("/v1/transfers/{transfer}/reversals/{id}"))),
-        embed: Some("reversals"), on_create: &["^transfer.reversed"], on_update: &[], delete: Delete::No,
+        name: "credit_note_line_item",
+        object: "credit_note_line_item",
+        prefix: "cnli_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Res("credit_note"),
+        link: None,
+        nested: Some(("/v1/credit_notes/{}/lines", "/v1/credit_notes/{credit_note}/lines", None)),
+        embed: Some("lines"),
+        on_create: &["^credit_note.updated"],
+        on_update: &["^credit_note.updated"],
+        delete: Delete::No,
     },
     Res {
-        name: "setup_attempt", object: "setup_attempt", prefix: "setatt_",
-        list: Some("/v1/setup_attempts"), retrieve: None,
-        parent: Parent::Res("setup_intent"), link: Some("setup_intent"), nested: None, embed: None,
-        on_create: &[], on_update: &[], delete: Delete::No,
+        name: "item",
+        object: "item",
+        prefix: "li_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Res("checkout.session"),
+        link: None,
+        nested: Some(("/v1/checkout/sessions/{}/line_items", "/v1/checkout/sessions/{session}/line_items", None)),
+        embed: None,
+        on_create: &[],
+        on_update: &[],
+        delete: Delete::No,
+    },
+    Res {
+        name: "fee_refund",
+        object: "fee_refund",
+        prefix: "fr_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Res("application_fee"),
+        link: Some("fee"),
+        nested: Some((
+            "/v1/application_fees/{}/refunds",
+            "/v1/application_fees/{id}/refunds",
+            Some("/v1/application_fees/{fee}/refunds/{id}"),
+        )),
+        embed: Some("refunds"),
+        on_create: &["^application_fee.refunded"],
+        on_update: &["application_fee.refund.updated"],
+        delete: Delete::No,
+    },
+    Res {
+        name: "transfer_reversal",
+        object: "transfer_reversal",
+        prefix: "trr_",
+        list: None,
+        retrieve: None,
+        parent: Parent::Res("transfer"),
+        link: Some("transfer"),
+        nested: Some(("/v1/transfers/{}/reversals", "/v1/transfers/{id}/reversals", Some("/v1/transfers/{transfer}/reversals/{id}"))),
+        embed: Some("reversals"),
+        on_create: &["^transfer.reversed"],
+        on_update: &[],
+        delete: Delete::No,
+    },
+    Res {
+        name: "setup_attempt",
+        object: "setup_attempt",
+        prefix: "setatt_",
+        list: Some("/v1/setup_attempts"),
+        retrieve: None,
+        parent: Parent::Res("setup_intent"),
+        link: Some("setup_intent"),
+        nested: None,
+        embed: None,
+        on_create: &[],
+        on_update: &[],
+        delete: Delete::No,
     },
 ];
 
@@ -342,7 +554,9 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
     if let (Some(link), Some(p)) = (r.link, parent) {
         v[link] = json!(p);
     }
-    if r.parent != Parent::Customer && has(&v, "customer") && !v["customer"].is_null() || matches!(r.name, "subscription" | "invoiceitem" | "credit_note" | "checkout.session" | "quote" | "subscription_schedule") {
+    if r.parent != Parent::Customer && has(&v, "customer") && !v["customer"].is_null()
+        || matches!(r.name, "subscription" | "invoiceitem" | "credit_note" | "checkout.session" | "quote" | "subscription_schedule")
+    {
         v["customer"] = random_row(s, Kind::Customer, rng);
     }
     let amount = rng.range(5, 400) * 100;
@@ -510,7 +724,12 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["test_clock"] = Value::Null;
         }
         "credit_note" => {
-            let invoices: Vec<&Record> = s.table(Kind::Invoice).rows().iter().filter(|r| matches!(&r.facts, Facts::Invoice(i) if i.status != InvoiceStatus::Draft)).collect();
+            let invoices: Vec<&Record> = s
+                .table(Kind::Invoice)
+                .rows()
+                .iter()
+                .filter(|r| matches!(&r.facts, Facts::Invoice(i) if i.status != InvoiceStatus::Draft))
+                .collect();
             if !invoices.is_empty() {
                 let inv = invoices[rng.below(invoices.len())];
                 if let Facts::Invoice(i) = &inv.facts {
@@ -911,17 +1130,16 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         });
     }
     // Refunds: the charges' refunds.
-    let refunds: Vec<(Refund, String, String)> = g
-        .s
-        .table(Kind::Charge)
-        .rows()
-        .iter()
-        .filter_map(|r| match &r.facts {
-            Facts::Charge(c) => Some(c.refunds.iter().map(|f| (f.clone(), r.id.clone(), c.payment_intent.clone())).collect::<Vec<_>>()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let refunds: Vec<(Refund, String, String)> =
+        g.s.table(Kind::Charge)
+            .rows()
+            .iter()
+            .filter_map(|r| match &r.facts {
+                Facts::Charge(c) => Some(c.refunds.iter().map(|f| (f.clone(), r.id.clone(), c.payment_intent.clone())).collect::<Vec<_>>()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
     for (f, charge, pi) in refunds {
         let mut v = build(g.s, &mut g.rng, idx("refund"), &f.id, f.created, None);
         v["amount"] = json!(f.amount);
@@ -946,9 +1164,23 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     // Plain top-level resources.
     g.sync();
     for name in [
-        "tax_rate", "shipping_rate", "promotion_code", "payment_intent", "invoiceitem", "payment_link", "quote",
-        "topup", "review", "radar.early_fraud_warning", "file", "file_link", "issuing.cardholder",
-        "issuing.card", "issuing.authorization", "issuing.transaction", "subscription_schedule",
+        "tax_rate",
+        "shipping_rate",
+        "promotion_code",
+        "payment_intent",
+        "invoiceitem",
+        "payment_link",
+        "quote",
+        "topup",
+        "review",
+        "radar.early_fraud_warning",
+        "file",
+        "file_link",
+        "issuing.cardholder",
+        "issuing.card",
+        "issuing.authorization",
+        "issuing.transaction",
+        "subscription_schedule",
     ] {
         for i in 0..n {
             let t = g.ts(start);
@@ -1006,7 +1238,8 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
         // `latest_attempt: null`. The others made one.
         let at = (t + 60).min(now - 1);
         g.sync();
-        let confirmed = g.s.gget(idx("setup_intent"), &seti).and_then(generic_value).is_some_and(|v| v["status"] != "requires_payment_method");
+        let confirmed =
+            g.s.gget(idx("setup_intent"), &seti).and_then(generic_value).is_some_and(|v| v["status"] != "requires_payment_method");
         if confirmed {
             let attempt = g.make("setup_attempt", at, Some(&seti), |_, _| {});
             g.sync();
@@ -1125,12 +1358,7 @@ fn set_status(name: &str, i: usize, v: &mut Value, rng: &mut Rng, t: i64, now: i
 
 /// Sets fields of a parent to the sum of its children's `amount`.
 fn sum_children(s: &mut Store, parent: &str, id: &str, child: &str, fields: &[&str]) {
-    let total: i64 = s
-        .gchildren(idx(child), id)
-        .iter()
-        .filter_map(|r| generic_value(r))
-        .map(|v| v["amount"].as_i64().unwrap_or(0))
-        .sum();
+    let total: i64 = s.gchildren(idx(child), id).iter().filter_map(|r| generic_value(r)).map(|v| v["amount"].as_i64().unwrap_or(0)).sum();
     if let Some(Facts::Generic(g)) = s.gget_mut(idx(parent), id).map(|r| &mut r.facts) {
         for f in fields {
             g.value[*f] = json!(total);
@@ -1210,17 +1438,19 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
         }
         if let Some(spec) = retrieve_spec {
             if let Some(caps) = matches(&format!("{pattern}/{{}}"), &segs) {
-                return Some((|| {
-                    let q = Query::parse(raw, endpoint_params(spec))?;
-                    check_parent(store, res, caps[0])?;
-                    let r = same
-                        .iter()
-                        .find_map(|&i| store.gget(i, caps[1]))
-                        .filter(|r| r.parent() == Some(caps[0]))
-                        .ok_or_else(|| missing(res, caps[1], "id", 404))?;
-                    expanded(render, render.render(r), &q)
-                })()
-                .map(Reply::Object));
+                return Some(
+                    (|| {
+                        let q = Query::parse(raw, endpoint_params(spec))?;
+                        check_parent(store, res, caps[0])?;
+                        let r = same
+                            .iter()
+                            .find_map(|&i| store.gget(i, caps[1]))
+                            .filter(|r| r.parent() == Some(caps[0]))
+                            .ok_or_else(|| missing(res, caps[1], "id", 404))?;
+                        expanded(render, render.render(r), &q)
+                    })()
+                    .map(Reply::Object),
+                );
             }
         }
     }
@@ -1231,18 +1461,20 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
             return Some(top_list(store, res, path, raw).map(Reply::List));
         }
         if let (Some(spec), Some(caps)) = (def.retrieve, matches(&format!("{list_path}/{{}}"), &segs)) {
-            return Some((|| {
-                let q = Query::parse(raw, endpoint_params(spec))?;
-                if def.name == "account" && caps[0] == store.account_id {
-                    return expanded(render, render.account(), &q);
-                }
-                let r = store.gget(res, caps[0]).ok_or_else(|| match def.name {
-                    "account" => ApiError::account_invalid("", caps[0]),
-                    _ => missing(res, caps[0], "id", 404),
-                })?;
-                expanded(render, render.render(r), &q)
-            })()
-            .map(Reply::Object));
+            return Some(
+                (|| {
+                    let q = Query::parse(raw, endpoint_params(spec))?;
+                    if def.name == "account" && caps[0] == store.account_id {
+                        return expanded(render, render.account(), &q);
+                    }
+                    let r = store.gget(res, caps[0]).ok_or_else(|| match def.name {
+                        "account" => ApiError::account_invalid("", caps[0]),
+                        _ => missing(res, caps[0], "id", 404),
+                    })?;
+                    expanded(render, render.render(r), &q)
+                })()
+                .map(Reply::Object),
+            );
         }
     }
     None
@@ -1365,9 +1597,9 @@ fn top_list<'a>(store: &'a Store, res: usize, path: &str, raw: &str) -> Result<P
                 if def.name == "subscription" && name == "status" {
                     match want {
                         "all" => {}
-                        "ended" => tests.push(Box::new(|r| {
-                            matches!(field_of(r, "status").as_deref(), Some("canceled" | "incomplete_expired"))
-                        })),
+                        "ended" => {
+                            tests.push(Box::new(|r| matches!(field_of(r, "status").as_deref(), Some("canceled" | "incomplete_expired"))))
+                        }
                         w => {
                             let w = w.to_string();
                             tests.push(Box::new(move |r| field_of(r, "status").as_deref() == Some(w.as_str())));
@@ -1442,11 +1674,7 @@ pub fn check_value(res: usize, key: &str, value: &Value) -> Result<(), ApiError>
     let object = RES[res].object;
     if value.is_null() {
         let nullable = schema(object).and_then(|s| s.properties.get(key)).is_some_and(|p| p.nullable);
-        return if nullable {
-            Ok(())
-        } else {
-            Err(ApiError::invalid(format!("`{key}` cannot be null on a {object}.")).with_param(key))
-        };
+        return if nullable { Ok(()) } else { Err(ApiError::invalid(format!("`{key}` cannot be null on a {object}.")).with_param(key)) };
     }
     let kind = crate::mutate::json_kind;
     let want = template(object).get(key).map_or("null", kind);

@@ -11,8 +11,8 @@ splicing its objects' texts into the list envelope, when no fault is queued (fau
 selection, checks and everything around the route stay the same, and so do the bytes.
 */
 
+use crate::conn::Cut;
 use crate::error::ApiError;
-use crate::switches::Limiter;
 use crate::list::{self, Filter, List, Reply, Seq};
 use crate::look::Person;
 use crate::model::{Facts, Kind, Record};
@@ -21,7 +21,7 @@ use crate::query::Query;
 use crate::render::Renderer;
 use crate::rng::Rng;
 use crate::store::{Clock, Store};
-use crate::conn::Cut;
+use crate::switches::Limiter;
 use crate::switches::{Failure, Fault, FaultKind, LoggedRequest, Switches};
 use crate::templates::endpoint_params;
 use axum::body::{Body, Bytes};
@@ -29,11 +29,11 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use std::sync::RwLockWriteGuard;
 use axum::Router;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::RwLockWriteGuard;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -460,9 +460,7 @@ impl<'a> Api<'a> {
             ["v1", "invoices"] => self.top_list(Kind::Invoice, path, &q("/v1/invoices")?),
             ["v1", "coupons"] => self.top_list(Kind::Coupon, path, &q("/v1/coupons")?),
             ["v1", "disputes"] => self.top_list(Kind::Dispute, path, &q("/v1/disputes")?),
-            ["v1", "balance_transactions"] => {
-                self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?)
-            }
+            ["v1", "balance_transactions"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?),
             ["v1", "balance", "history"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance/history")?),
             ["v1", "events"] => self.top_list(Kind::Event, path, &q("/v1/events")?),
             ["v1", "invoices", id, "lines"] => {
@@ -475,9 +473,7 @@ impl<'a> Api<'a> {
                 let q = q(&format!("/v1/customers/{{customer}}/{child}"))?;
                 self.parent(Kind::Customer, id, "customer")?;
                 let (object, items) = match *child {
-                    "balance_transactions" => {
-                        ("customer_balance_transaction", self.store.children(Kind::CustomerBalanceTransaction, id))
-                    }
+                    "balance_transactions" => ("customer_balance_transaction", self.store.children(Kind::CustomerBalanceTransaction, id)),
                     "bank_accounts" => ("bank_account", self.store.children(Kind::BankAccount, id)),
                     "cards" => ("card", self.store.children(Kind::Card, id)),
                     _ => ("source", self.store.sources(id)),
@@ -598,9 +594,7 @@ impl<'a> Api<'a> {
                         .with_param("payout"));
                 }
                 let p = p.to_string();
-                tests.push(Box::new(move |r| {
-                    matches!(&r.facts, Facts::BalanceTransaction(t) if t.payout.as_deref() == Some(p.as_str()))
-                }));
+                tests.push(Box::new(move |r| matches!(&r.facts, Facts::BalanceTransaction(t) if t.payout.as_deref() == Some(p.as_str()))));
             }
         }
         if kind == Kind::Event {
@@ -806,9 +800,7 @@ async fn stripe(State(app): State<Arc<App>>, req: Request) -> Response {
             bytes.truncate(floor_boundary(&bytes, bytes.len() / 2));
             bytes_response(status, "application/json", bytes, &request_id, &extra)
         }
-        Some(FaultKind::MalformedJson) => {
-            bytes_response(status, "text/html", BAD_GATEWAY_HTML.as_bytes().to_vec(), &request_id, &extra)
-        }
+        Some(FaultKind::MalformedJson) => bytes_response(status, "text/html", BAD_GATEWAY_HTML.as_bytes().to_vec(), &request_id, &extra),
         _ => match spliced {
             Some(mut bytes) => {
                 bytes.push(b'\n'); // as `json_bytes`
@@ -920,12 +912,10 @@ fn one() -> usize {
 }
 
 async fn fault(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let result = serde_json::from_slice::<FaultBody>(&body)
-        .map_err(|e| format!("Invalid admin request body: {e}"))
-        .and_then(|b| {
-            let kind = FaultKind::from_parts(&b.kind, b.ms, b.resource.as_deref()).map_err(|e| format!("Invalid admin request body: {e}"))?;
-            Ok(Fault { kind, count: b.count, path_prefix: b.path_prefix })
-        });
+    let result = serde_json::from_slice::<FaultBody>(&body).map_err(|e| format!("Invalid admin request body: {e}")).and_then(|b| {
+        let kind = FaultKind::from_parts(&b.kind, b.ms, b.resource.as_deref()).map_err(|e| format!("Invalid admin request body: {e}"))?;
+        Ok(Fault { kind, count: b.count, path_prefix: b.path_prefix })
+    });
     match result {
         Ok(f) => {
             app.switches.fault_next(f);

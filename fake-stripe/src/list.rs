@@ -110,9 +110,7 @@ pub fn list_expansions(q: &Query) -> Result<Vec<String>, ApiError> {
         .iter()
         .map(|p| {
             p.strip_prefix("data.").map(str::to_string).ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "This property cannot be expanded ({p}). You may want to try expanding 'data.{p}' instead."
-                ))
+                ApiError::invalid(format!("This property cannot be expanded ({p}). You may want to try expanding 'data.{p}' instead."))
             })
         })
         .collect()

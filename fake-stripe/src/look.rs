@@ -8,20 +8,44 @@ are Stripe's documented test values.
 use crate::rng::Rng;
 
 const FIRST: &[&str] = &[
-    "Jenny", "Ava", "Liam", "Noah", "Mia", "Lucas", "Emma", "Olivia", "Ethan", "Sofia", "Mateo", "Amara",
-    "Hiro", "Priya", "Chen", "Fatima", "Jonas", "Ines", "Kofi", "Lena", "Omar", "Yuki", "Zoe", "Ravi",
+    "Jenny", "Ava", "Liam", "Noah", "Mia", "Lucas", "Emma", "Olivia", "Ethan", "Sofia", "Mateo", "Amara", "Hiro", "Priya", "Chen",
+    "Fatima", "Jonas", "Ines", "Kofi", "Lena", "Omar", "Yuki", "Zoe", "Ravi",
 ];
 const LAST: &[&str] = &[
-    "Rosen", "Smith", "Garcia", "Müller", "Nakamura", "Okafor", "Dubois", "Rossi", "Kowalski", "Singh",
-    "Andersson", "Silva", "Haddad", "Kim", "Novak", "Ibrahim", "Larsen", "Moreau", "Costa", "Tanaka",
+    "Rosen",
+    "Smith",
+    "Garcia",
+    "Müller",
+    "Nakamura",
+    "Okafor",
+    "Dubois",
+    "Rossi",
+    "Kowalski",
+    "Singh",
+    "Andersson",
+    "Silva",
+    "Haddad",
+    "Kim",
+    "Novak",
+    "Ibrahim",
+    "Larsen",
+    "Moreau",
+    "Costa",
+    "Tanaka",
 ];
 const COMPANIES: &[&str] = &[
-    "Acme Corp", "Globex", "Initech", "Umbrella Labs", "Hooli", "Stark Industries", "Wayne Enterprises",
-    "Soylent", "Vandelay Industries", "Pied Piper",
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Labs",
+    "Hooli",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Soylent",
+    "Vandelay Industries",
+    "Pied Piper",
 ];
-const STREETS: &[&str] = &[
-    "Market Street", "Main Street", "Mission Street", "Oak Avenue", "Pine Road", "Elm Street", "Hill Road",
-];
+const STREETS: &[&str] = &["Market Street", "Main Street", "Mission Street", "Oak Avenue", "Pine Road", "Elm Street", "Hill Road"];
 /// (city, state, postal code prefix)
 const CITIES: &[(&str, &str, &str)] = &[
     ("San Francisco", "CA", "941"),
@@ -66,11 +90,7 @@ impl Person {
             Some(c) => c.to_string(),
             None => format!("{first} {last}"),
         };
-        let local: String = format!("{}.{}", first, last)
-            .to_lowercase()
-            .chars()
-            .map(|c| if c == 'ü' { 'u' } else { c })
-            .collect();
+        let local: String = format!("{}.{}", first, last).to_lowercase().chars().map(|c| if c == 'ü' { 'u' } else { c }).collect();
         let email = format!("{local}{}@example.com", r.range(1, 999));
         let phone = r.chance(0.5).then(|| format!("+1415555{}", r.digits(4)));
         let address = r.chance(0.6).then(|| {
@@ -147,11 +167,8 @@ pub struct BankLook {
     pub fingerprint: String,
 }
 
-const BANKS: &[(&str, &str, &str)] = &[
-    ("STRIPE TEST BANK", "110000000", "6789"),
-    ("STRIPE TEST BANK", "110000000", "2227"),
-    ("STRIPE TEST BANK", "110000000", "0000"),
-];
+const BANKS: &[(&str, &str, &str)] =
+    &[("STRIPE TEST BANK", "110000000", "6789"), ("STRIPE TEST BANK", "110000000", "2227"), ("STRIPE TEST BANK", "110000000", "0000")];
 
 impl BankLook {
     pub fn from_seed(seed: u64) -> BankLook {

@@ -513,10 +513,8 @@ impl<'a> Ctx<'a> {
     // -----------------------------------------------------------------------------------------------------
     // customers
 
-    const CUSTOMER_FREE: [&'static str; 10] = [
-        "address", "description", "email", "invoice_settings", "metadata", "name", "phone", "preferred_locales",
-        "shipping", "tax_exempt",
-    ];
+    const CUSTOMER_FREE: [&'static str; 10] =
+        ["address", "description", "email", "invoice_settings", "metadata", "name", "phone", "preferred_locales", "shipping", "tax_exempt"];
 
     fn create_customer(&mut self, f: &Fields) -> Result<String> {
         let mut allowed = Self::CUSTOMER_FREE.to_vec();
@@ -651,12 +649,9 @@ impl<'a> Ctx<'a> {
     // -----------------------------------------------------------------------------------------------------
     // charges
 
-    const CHARGE_FREE_NEW: [&'static str; 6] = [
-        "metadata", "receipt_email", "shipping", "statement_descriptor", "statement_descriptor_suffix",
-        "transfer_group",
-    ];
-    const CHARGE_FREE: [&'static str; 6] =
-        ["description", "fraud_details", "metadata", "receipt_email", "shipping", "transfer_group"];
+    const CHARGE_FREE_NEW: [&'static str; 6] =
+        ["metadata", "receipt_email", "shipping", "statement_descriptor", "statement_descriptor_suffix", "transfer_group"];
+    const CHARGE_FREE: [&'static str; 6] = ["description", "fraud_details", "metadata", "receipt_email", "shipping", "transfer_group"];
 
     fn create_charge(&mut self, f: &Fields) -> Result<String> {
         let mut allowed = Self::CHARGE_FREE_NEW.to_vec();
@@ -805,9 +800,7 @@ impl<'a> Ctx<'a> {
                 return Err(ApiError::invalid(format!("Charge {id} has not been captured; it cannot be refunded.")));
             }
             if c.disputed {
-                return Err(ApiError::invalid(format!(
-                    "Charge {id} has been charged back; cannot issue a refund."
-                )));
+                return Err(ApiError::invalid(format!("Charge {id} has been charged back; cannot issue a refund.")));
             }
             if to <= c.amount_refunded || to > c.amount {
                 return Err(ApiError::invalid(format!(
@@ -870,8 +863,7 @@ impl<'a> Ctx<'a> {
             let amount = to - c.amount_refunded;
             let refund_id = self.s.rng.id("re_", 24);
             let what = self.current(Kind::Charge, id)["description"].as_str().unwrap_or(id).to_string();
-            let txn =
-                self.balance_transaction(BalanceKind::Refund, -amount, 0, &refund_id, format!("REFUND FOR CHARGE ({what})"));
+            let txn = self.balance_transaction(BalanceKind::Refund, -amount, 0, &refund_id, format!("REFUND FOR CHARGE ({what})"));
             let now = self.now;
             let ch = self.charge_mut(id);
             ch.amount_refunded = to;
@@ -952,9 +944,7 @@ impl<'a> Ctx<'a> {
         let days = int_field(f, "days_until_due")?;
         if !send_invoice {
             if date.is_some() || days.is_some() {
-                return Err(ApiError::invalid(
-                    "Invoices with `collection_method=charge_automatically` cannot have a due date.",
-                ));
+                return Err(ApiError::invalid("Invoices with `collection_method=charge_automatically` cannot have a due date."));
             }
             return Ok(None);
         }
@@ -988,10 +978,8 @@ impl<'a> Ctx<'a> {
                 match &inv.facts {
                     Facts::Invoice(i) if i.status == InvoiceStatus::Draft => {}
                     _ => {
-                        return Err(ApiError::invalid(format!(
-                            "Invoice {id} is not a draft: lines can only be added to draft invoices."
-                        ))
-                        .with_param("invoice"))
+                        return Err(ApiError::invalid(format!("Invoice {id} is not a draft: lines can only be added to draft invoices."))
+                            .with_param("invoice"))
                     }
                 }
                 id
@@ -1005,12 +993,7 @@ impl<'a> Ctx<'a> {
             }
         };
         let product = match str_field(f, "price")? {
-            Some(p) => self
-                .s
-                .products
-                .iter()
-                .position(|x| x.price_id == p)
-                .ok_or_else(|| ApiError::no_such("price", &p, "price", 400))?,
+            Some(p) => self.s.products.iter().position(|x| x.price_id == p).ok_or_else(|| ApiError::no_such("price", &p, "price", 400))?,
             None => self.s.rng.below(self.s.products.len().max(1)),
         };
         if self.s.products.is_empty() {
@@ -1284,8 +1267,16 @@ impl<'a> Ctx<'a> {
         allow(
             f,
             &[
-                "id", "amount_off", "currency", "duration", "duration_in_months", "max_redemptions", "metadata", "name",
-                "percent_off", "redeem_by",
+                "id",
+                "amount_off",
+                "currency",
+                "duration",
+                "duration_in_months",
+                "max_redemptions",
+                "metadata",
+                "name",
+                "percent_off",
+                "redeem_by",
             ],
         )?;
         let id = match str_field(f, "id")? {
@@ -1329,8 +1320,9 @@ impl<'a> Ctx<'a> {
         let duration_in_months = int_field(f, "duration_in_months")?;
         match (duration, duration_in_months) {
             ("repeating", None) => {
-                return Err(ApiError::invalid("`duration_in_months` is required when `duration` is repeating.")
-                    .with_param("duration_in_months"))
+                return Err(
+                    ApiError::invalid("`duration_in_months` is required when `duration` is repeating.").with_param("duration_in_months")
+                )
             }
             ("repeating", Some(m)) if m < 1 => return Err(bad("duration_in_months", "number of months")),
             ("repeating", _) => {}
@@ -1409,8 +1401,7 @@ impl<'a> Ctx<'a> {
                 id
             }
             None => {
-                let all: Vec<String> =
-                    self.s.table(Kind::Charge).rows().iter().filter(|r| disputable(r)).map(|r| r.id.clone()).collect();
+                let all: Vec<String> = self.s.table(Kind::Charge).rows().iter().filter(|r| disputable(r)).map(|r| r.id.clone()).collect();
                 if all.is_empty() {
                     return Err(ApiError::invalid("There is no charge left to dispute.").with_param("charge"));
                 }
@@ -1418,23 +1409,14 @@ impl<'a> Ctx<'a> {
             }
         };
         let reason = match str_field(f, "reason")? {
-            Some(r) => DISPUTE_REASONS
-                .iter()
-                .find(|x| **x == r)
-                .copied()
-                .ok_or_else(|| bad("reason", "dispute reason"))?,
+            Some(r) => DISPUTE_REASONS.iter().find(|x| **x == r).copied().ok_or_else(|| bad("reason", "dispute reason"))?,
             None => *self.s.rng.pick(DISPUTE_REASONS),
         };
         let c = self.charge_mut(&charge).clone();
         let id = self.s.rng.id("dp_", 24);
         let amount = c.amount - c.amount_refunded;
-        let txn = self.balance_transaction(
-            BalanceKind::DisputeWithdrawal,
-            -amount,
-            1500,
-            &id,
-            format!("Chargeback withdrawal for {charge}"),
-        );
+        let txn =
+            self.balance_transaction(BalanceKind::DisputeWithdrawal, -amount, 1500, &id, format!("Chargeback withdrawal for {charge}"));
         let facts = Facts::Dispute(Dispute {
             charge: charge.clone(),
             amount,
@@ -1470,9 +1452,7 @@ impl<'a> Ctx<'a> {
             Some(s) if s == d.status => None,
             Some("under_review") if d.status == "needs_response" => None,
             Some(s @ ("won" | "lost")) if open => Some(if s == "won" { "won" } else { "lost" }),
-            Some(s) => {
-                return Err(ApiError::invalid(format!("A dispute cannot go from {} to {s}.", d.status)).with_param("status"))
-            }
+            Some(s) => return Err(ApiError::invalid(format!("A dispute cannot go from {} to {s}.", d.status)).with_param("status")),
         };
         if !open && (f.contains_key("evidence") || f.contains_key("submit")) {
             return Err(ApiError::invalid(format!("This dispute is already closed ({}).", d.status)));
@@ -1572,8 +1552,16 @@ impl<'a> Ctx<'a> {
     // cards and bank accounts (customer sources)
 
     const CARD_FREE: [&'static str; 10] = [
-        "address_city", "address_country", "address_line1", "address_line2", "address_state", "address_zip",
-        "exp_month", "exp_year", "metadata", "name",
+        "address_city",
+        "address_country",
+        "address_line1",
+        "address_line2",
+        "address_state",
+        "address_zip",
+        "exp_month",
+        "exp_year",
+        "metadata",
+        "name",
     ];
     const BANK_FREE: [&'static str; 3] = ["account_holder_name", "account_holder_type", "metadata"];
 
@@ -1726,7 +1714,6 @@ impl Ctx<'_> {
             }
         }
     }
-
 }
 
 /// Validated free-form values of a change: metadata merged with `current`.
@@ -1746,7 +1733,9 @@ fn generic_values(res: usize, f: &Fields, current: &Value, skip: &[&str]) -> Res
 fn generic_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, Change)> {
     let def = &RES[res];
     if def.name == "account" {
-        return Err(ApiError::invalid("Create connected accounts with Options.connected_accounts (the fake's accounts are fixed at start)."));
+        return Err(ApiError::invalid(
+            "Create connected accounts with Options.connected_accounts (the fake's accounts are fixed at start).",
+        ));
     }
     let f = as_fields(fields)?;
     let mut allowed = generic::settable(res);
@@ -1871,7 +1860,8 @@ fn generic_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Cha
         Delete::Remove(event) => {
             if def.name == "product" {
                 let prices = generic::idx("price");
-                let has_prices = ctx.s.gtable(prices).rows().iter().any(|r| matches!(&r.facts, Facts::Generic(g) if g.value["product"] == id));
+                let has_prices =
+                    ctx.s.gtable(prices).rows().iter().any(|r| matches!(&r.facts, Facts::Generic(g) if g.value["product"] == id));
                 if has_prices {
                     return Err(ApiError::invalid("This product cannot be deleted because it has one or more user-created prices."));
                 }
@@ -1894,7 +1884,9 @@ fn generic_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Cha
         }
         Delete::Cancel(event) => {
             if ctx.gcurrent(res, id)["status"] == "canceled" {
-                return Err(ApiError::invalid(format!("A canceled subscription can only update its cancellation_details and metadata. ({id})")));
+                return Err(ApiError::invalid(format!(
+                    "A canceled subscription can only update its cancellation_details and metadata. ({id})"
+                )));
             }
             let now = ctx.now;
             let v = ctx.gvalue_mut(res, id);
@@ -1953,10 +1945,8 @@ fn check_holder_type(f: &Fields) -> Result<()> {
     }
 }
 
-const DISPUTE_REASONS: &[&str] = &[
-    "fraudulent", "product_not_received", "duplicate", "subscription_canceled", "credit_not_processed", "general",
-    "unrecognized",
-];
+const DISPUTE_REASONS: &[&str] =
+    &["fraudulent", "product_not_received", "duplicate", "subscription_canceled", "credit_not_processed", "general", "unrecognized"];
 
 fn disputable(r: &Record) -> bool {
     matches!(&r.facts, Facts::Charge(c) if c.status == ChargeStatus::Succeeded && c.captured && !c.disputed
@@ -2135,9 +2125,8 @@ fn random_op(s: &mut Store, rng: &mut Rng, kind: Kind, action: Action, tag: &str
             create(s, resource, &fields)
         }
         (Kind::Charge, Action::Update) => {
-            let uncaptured = ids_where(s, Kind::Charge, |r| {
-                matches!(&r.facts, Facts::Charge(c) if c.status == ChargeStatus::Succeeded && !c.captured)
-            });
+            let uncaptured =
+                ids_where(s, Kind::Charge, |r| matches!(&r.facts, Facts::Charge(c) if c.status == ChargeStatus::Succeeded && !c.captured));
             let pending = ids_where(s, Kind::Charge, |r| matches!(&r.facts, Facts::Charge(c) if c.status == ChargeStatus::Pending));
             let refundable = ids_where(s, Kind::Charge, |r| {
                 matches!(&r.facts, Facts::Charge(c) if c.status == ChargeStatus::Succeeded && c.captured && !c.disputed
@@ -2241,11 +2230,7 @@ fn random_op(s: &mut Store, rng: &mut Rng, kind: Kind, action: Action, tag: &str
         }
         (Kind::Coupon, Action::Update) => {
             let id = pick(rng, &ids_where(s, Kind::Coupon, |_| true))?;
-            let changes = if rng.chance(0.5) {
-                json!({"name": format!("Coupon {tag}")})
-            } else {
-                json!({"metadata": {"round": tag}})
-            };
+            let changes = if rng.chance(0.5) { json!({"name": format!("Coupon {tag}")}) } else { json!({"metadata": {"round": tag}}) };
             update(s, resource, &id, &changes)
         }
         (Kind::Coupon, Action::Delete) => delete(s, resource, &pick(rng, &ids_where(s, Kind::Coupon, |_| true))?),
@@ -2254,9 +2239,11 @@ fn random_op(s: &mut Store, rng: &mut Rng, kind: Kind, action: Action, tag: &str
             create(s, resource, &json!({"charge": charge}))
         }
         (Kind::Dispute, Action::Update) => {
-            let open = ids_where(s, Kind::Dispute, |r| {
-                matches!(&r.facts, Facts::Dispute(d) if d.status == "needs_response" || d.status == "under_review")
-            });
+            let open = ids_where(
+                s,
+                Kind::Dispute,
+                |r| matches!(&r.facts, Facts::Dispute(d) if d.status == "needs_response" || d.status == "under_review"),
+            );
             let id = pick(rng, &open)?;
             let needs = matches!(&s.get(Kind::Dispute, &id)?.facts, Facts::Dispute(d) if d.status == "needs_response");
             let changes = match rng.below(3) {
@@ -2290,14 +2277,11 @@ fn random_op(s: &mut Store, rng: &mut Rng, kind: Kind, action: Action, tag: &str
             };
             update(s, resource, &id, &changes)
         }
-        (Kind::Card | Kind::BankAccount, Action::Delete) => {
-            delete(s, resource, &pick(rng, &ids_where(s, kind, |_| true))?)
-        }
+        (Kind::Card | Kind::BankAccount, Action::Delete) => delete(s, resource, &pick(rng, &ids_where(s, kind, |_| true))?),
         _ => return None,
     };
     result.ok().map(|(_, change)| change)
 }
-
 
 /// The JSON type of a value, as Stripe's error messages name it.
 pub(crate) fn json_kind(v: &Value) -> &'static str {

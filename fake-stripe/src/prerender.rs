@@ -74,8 +74,7 @@ impl Prerendered {
     pub fn build(store: &Store) -> Prerendered {
         let generic = crate::generic::RES.len();
         let tables = Kind::ALL.iter().map(|k| store.table(*k)).chain((0..generic).map(|res| store.gtable(res)));
-        let records: Vec<&Record> =
-            tables.flat_map(|t| t.rows()).filter(|r| r.overrides.is_none() && clock_free(r)).collect();
+        let records: Vec<&Record> = tables.flat_map(|t| t.rows()).filter(|r| r.overrides.is_none() && clock_free(r)).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = records.len().div_ceil(threads).max(1);
         // (table, id, text) per worker.
@@ -86,16 +85,13 @@ impl Prerendered {
                 .map(|part| {
                     scope.spawn(move || {
                         let render = Renderer::new(store);
-                        part.iter()
-                            .map(|r| (table_of(r), r.id.as_str().into(), in_page(&render.render(r)).into_boxed_str()))
-                            .collect()
+                        part.iter().map(|r| (table_of(r), r.id.as_str().into(), in_page(&render.render(r)).into_boxed_str())).collect()
                     })
                 })
                 .collect();
             workers.into_iter().map(|w| w.join().expect("prerender worker")).collect()
         });
-        let mut texts: Vec<HashMap<Box<str>, Box<str>>> =
-            (0..Kind::ALL.len() + generic).map(|_| HashMap::new()).collect();
+        let mut texts: Vec<HashMap<Box<str>, Box<str>>> = (0..Kind::ALL.len() + generic).map(|_| HashMap::new()).collect();
         for (table, id, text) in rendered.into_iter().flatten() {
             texts[table].insert(id, text);
         }
@@ -149,8 +145,7 @@ mod tests {
         // A record with overrides has no text: it is rendered afresh, with them.
         let charge = store.table(Kind::Charge).rows()[0].id.clone();
         let note = serde_json::json!({"note": "a \"quoted\"\nline"});
-        store.get_mut(Kind::Charge, &charge).unwrap().overrides =
-            Some(Box::new([("metadata".to_string(), note)].into_iter().collect()));
+        store.get_mut(Kind::Charge, &charge).unwrap().overrides = Some(Box::new([("metadata".to_string(), note)].into_iter().collect()));
         let texts = Prerendered::build(&store);
         assert!(texts.len() > 1000, "{}", texts.len());
         assert!(texts.text(store.get(Kind::Charge, &charge).unwrap()).is_none());
@@ -166,10 +161,7 @@ mod tests {
                 for records in [newest[..n].to_vec(), newest[newest.len() - n..].to_vec()] {
                     let page = Page { url: "/v1/x?\"é\"".into(), records, has_more, expand: Vec::new() };
                     let want = serde_json::to_vec_pretty(&page.render(&render).unwrap()).unwrap();
-                    assert_eq!(
-                        String::from_utf8(texts.page_json(&page, &render)).unwrap(),
-                        String::from_utf8(want).unwrap()
-                    );
+                    assert_eq!(String::from_utf8(texts.page_json(&page, &render)).unwrap(), String::from_utf8(want).unwrap());
                     checked += 1;
                 }
             }

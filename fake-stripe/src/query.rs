@@ -21,10 +21,7 @@ pub struct Range {
 
 impl Range {
     pub fn contains(&self, t: i64) -> bool {
-        self.gt.is_none_or(|x| t > x)
-            && self.gte.is_none_or(|x| t >= x)
-            && self.lt.is_none_or(|x| t < x)
-            && self.lte.is_none_or(|x| t <= x)
+        self.gt.is_none_or(|x| t > x) && self.gte.is_none_or(|x| t >= x) && self.lt.is_none_or(|x| t < x) && self.lte.is_none_or(|x| t <= x)
     }
 
     /// The smallest and largest value that can match, for a binary search over sorted times.

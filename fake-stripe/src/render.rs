@@ -295,11 +295,8 @@ impl<'a> Renderer<'a> {
         v["ending_balance"] = if finalized { json!(0) } else { Value::Null };
         v["hosted_invoice_url"] =
             if finalized { json!(format!("https://invoice.stripe.com/i/{acct}/test_{token}?s=ap")) } else { Value::Null };
-        v["invoice_pdf"] = if finalized {
-            json!(format!("https://pay.stripe.com/invoice/{acct}/test_{token}/pdf?s=ap"))
-        } else {
-            Value::Null
-        };
+        v["invoice_pdf"] =
+            if finalized { json!(format!("https://pay.stripe.com/invoice/{acct}/test_{token}/pdf?s=ap")) } else { Value::Null };
         let lines = self.store.children(Kind::LineItem, &r.id);
         v["lines"] = self.sublist(format!("/v1/invoices/{}/lines", r.id), &lines);
         v["next_payment_attempt"] = match (i.status, i.send_invoice, i.finalized_at) {
@@ -377,11 +374,7 @@ impl<'a> Renderer<'a> {
         let mut v = self.base(r);
         v["amount"] = json!(d.amount);
         v["balance_transactions"] = Value::Array(
-            d.balance_transactions
-                .iter()
-                .filter_map(|id| self.store.get(Kind::BalanceTransaction, id))
-                .map(|t| self.render(t))
-                .collect(),
+            d.balance_transactions.iter().filter_map(|id| self.store.get(Kind::BalanceTransaction, id)).map(|t| self.render(t)).collect(),
         );
         v["charge"] = json!(d.charge);
         v["created"] = json!(r.created);

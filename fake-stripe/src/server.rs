@@ -330,13 +330,7 @@ impl FakeStripe {
     /// Fails the next `n` requests (whose path starts with `path_prefix`, if given) with `status`,
     /// optionally with `Stripe-Should-Retry`.
     pub fn fail_next(&self, n: usize, status: u16, path_prefix: Option<&str>, should_retry: Option<bool>) {
-        self.fail_next_with(Failure {
-            count: n,
-            status,
-            path_prefix: path_prefix.map(str::to_string),
-            should_retry,
-            retry_after: None,
-        });
+        self.fail_next_with(Failure { count: n, status, path_prefix: path_prefix.map(str::to_string), should_retry, retry_after: None });
     }
 
     /// Queues a failure rule with every option (e.g. `retry_after`).

@@ -222,13 +222,7 @@ impl Store {
             id: id.clone(),
             created,
             seq,
-            facts: Facts::Event(Event {
-                event_type: event_type.to_string(),
-                object,
-                previous_attributes,
-                request,
-                api_version,
-            }),
+            facts: Facts::Event(Event { event_type: event_type.to_string(), object, previous_attributes, request, api_version }),
             overrides: None,
         });
         id
@@ -292,7 +286,8 @@ impl Store {
 
     /// A generic record of `res` by id, live or deleted.
     pub fn gget_or_deleted(&self, res: usize, id: &str) -> Option<&Record> {
-        self.gget(res, id).or_else(|| self.graveyard.get(id).filter(|r| matches!(&r.facts, crate::model::Facts::Generic(g) if g.res == res)))
+        self.gget(res, id)
+            .or_else(|| self.graveyard.get(id).filter(|r| matches!(&r.facts, crate::model::Facts::Generic(g) if g.res == res)))
     }
 
     /// Removes an event from this account's events (it belongs to another account's).
@@ -332,11 +327,7 @@ impl Store {
             .and_then(|k| self.get(*k, id))
             .or_else(|| self.get(Kind::Coupon, id))
             .or_else(|| {
-                crate::generic::RES
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| id.starts_with(r.prefix))
-                    .find_map(|(i, _)| self.gget(i, id))
+                crate::generic::RES.iter().enumerate().filter(|(_, r)| id.starts_with(r.prefix)).find_map(|(i, _)| self.gget(i, id))
             })
     }
 

@@ -491,7 +491,9 @@ impl Switches {
 
     /// Activates (or deactivates) a product of [`PRODUCTS`]; `Err` for a name that is not one.
     pub fn set_product(&self, name: &str, enabled: bool) -> Result<(), String> {
-        let p = product(name).ok_or_else(|| format!("unknown product `{name}` (known: {})", PRODUCTS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")))?;
+        let p = product(name).ok_or_else(|| {
+            format!("unknown product `{name}` (known: {})", PRODUCTS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "))
+        })?;
         let mut on = self.products.lock().unwrap_or_else(|e| e.into_inner());
         on.retain(|n| *n != p.name);
         if enabled {

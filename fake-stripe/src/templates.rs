@@ -123,10 +123,7 @@ struct Loaded {
 fn loaded() -> &'static Loaded {
     static LOADED: OnceLock<Loaded> = OnceLock::new();
     LOADED.get_or_init(|| Loaded {
-        objects: OBJECTS
-            .iter()
-            .map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON")))
-            .collect(),
+        objects: OBJECTS.iter().map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON"))).collect(),
         schema: serde_json::from_str(SCHEMA).expect("schema.json"),
         endpoints: serde_json::from_str(ENDPOINTS).expect("endpoints.json"),
     })

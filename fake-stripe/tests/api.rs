@@ -11,7 +11,7 @@
 mod common;
 
 use common::{check_properties, ids, schema, start, Api, KEY, NOW};
-use fake_stripe::{Dataset, FakeStripe, Failure, Options};
+use fake_stripe::{Dataset, Failure, FakeStripe, Options};
 use reqwest::blocking::Client;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -284,13 +284,7 @@ fn injected_failures() {
     let fake = start();
     let api = Api::new(&fake);
     fake.fail_next(2, 429, Some("/v1/charges"), None);
-    fake.fail_next_with(Failure {
-        count: 1,
-        status: 503,
-        path_prefix: None,
-        should_retry: Some(true),
-        retry_after: Some(2),
-    });
+    fake.fail_next_with(Failure { count: 1, status: 503, path_prefix: None, should_retry: Some(true), retry_after: Some(2) });
     // Rules are consumed by matching paths in order.
     let r = api.raw("/v1/customers");
     assert_eq!(r.status().as_u16(), 503);
@@ -457,8 +451,7 @@ fn customer_sources() {
     }
     assert!(many >= 1, "a customer with more than ten bank accounts");
     let mixed = customers.iter().filter(|c| {
-        let kinds: HashSet<&str> =
-            c["sources"]["data"].as_array().unwrap().iter().map(|s| s["object"].as_str().unwrap()).collect();
+        let kinds: HashSet<&str> = c["sources"]["data"].as_array().unwrap().iter().map(|s| s["object"].as_str().unwrap()).collect();
         kinds.len() == 2
     });
     assert!(mixed.count() >= 1, "some customer mixes cards and bank accounts");
@@ -549,12 +542,10 @@ fn events_shape_and_filters() {
         assert_eq!(e["type"], expected.as_str());
     }
     let got = api.walk("/v1/events?types[]=customer.created&types[]=invoice.created", 5);
-    let want: Vec<Value> =
-        events.iter().filter(|e| e["type"] == "customer.created" || e["type"] == "invoice.created").cloned().collect();
+    let want: Vec<Value> = events.iter().filter(|e| e["type"] == "customer.created" || e["type"] == "invoice.created").cloned().collect();
     assert_eq!(ids(&got), ids(&want));
     let got = api.walk("/v1/events?type=customer.*", 5);
-    let want: Vec<Value> =
-        events.iter().filter(|e| e["type"].as_str().unwrap().starts_with("customer.")).cloned().collect();
+    let want: Vec<Value> = events.iter().filter(|e| e["type"].as_str().unwrap().starts_with("customer.")).cloned().collect();
     assert_eq!(ids(&got), ids(&want));
     assert!(got.iter().any(|e| e["type"] == "customer.source.created"));
     let got = api.walk("/v1/events?type=charge.succeeded", 5);
@@ -584,8 +575,17 @@ fn same_seed_same_data() {
 fn default_dataset_size() {
     let fake = start();
     let counts: BTreeMap<&str, usize> = [
-        "customer", "charge", "invoice", "line_item", "coupon", "dispute", "balance_transaction",
-        "customer_balance_transaction", "bank_account", "card", "event",
+        "customer",
+        "charge",
+        "invoice",
+        "line_item",
+        "coupon",
+        "dispute",
+        "balance_transaction",
+        "customer_balance_transaction",
+        "bank_account",
+        "card",
+        "event",
     ]
     .into_iter()
     .map(|r| (r, fake.objects(r).len()))
@@ -604,8 +604,18 @@ fn objects_have_exactly_their_schema_properties() {
     let schema = schema();
     let mut seen = 0;
     for resource in [
-        "customer", "charge", "invoice", "line_item", "coupon", "dispute", "balance_transaction",
-        "customer_balance_transaction", "bank_account", "card", "event", "account",
+        "customer",
+        "charge",
+        "invoice",
+        "line_item",
+        "coupon",
+        "dispute",
+        "balance_transaction",
+        "customer_balance_transaction",
+        "bank_account",
+        "card",
+        "event",
+        "account",
     ] {
         for o in fake.objects(resource) {
             assert_eq!(o["object"], resource);

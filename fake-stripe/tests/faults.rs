@@ -112,10 +112,7 @@ fn repeat_cursor_serves_the_previous_page_again() {
     let second = json_of(&http, &fake, &next);
     assert_eq!(ids(&second).len(), 5);
     assert!(!ids(&second).contains(&last));
-    assert_eq!(
-        logged_faults(&fake),
-        vec![None, None, Some("repeat_cursor".into()), Some("repeat_cursor".into()), None]
-    );
+    assert_eq!(logged_faults(&fake), vec![None, None, Some("repeat_cursor".into()), Some("repeat_cursor".into()), None]);
 }
 
 #[test]

@@ -296,13 +296,11 @@ fn creation_events_of_generated_objects_are_listed() {
     let all_types: BTreeSet<String> = types(&fake.objects("event")).into_iter().collect();
     // A creation event for exactly the objects created within the 30 days of events Stripe keeps.
     let mut seen = 0;
-    for (t, resource) in [("payment_method.attached", "payment_method"), ("customer.tax_id.created", "tax_id"), ("product.created", "product")] {
-        let recent: BTreeSet<String> = fake
-            .objects(resource)
-            .iter()
-            .filter(|o| o["created"].as_i64().unwrap() >= NOW - 30 * 86_400)
-            .map(id)
-            .collect();
+    for (t, resource) in
+        [("payment_method.attached", "payment_method"), ("customer.tax_id.created", "tax_id"), ("product.created", "product")]
+    {
+        let recent: BTreeSet<String> =
+            fake.objects(resource).iter().filter(|o| o["created"].as_i64().unwrap() >= NOW - 30 * 86_400).map(id).collect();
         let announced: BTreeSet<String> =
             fake.objects("event").iter().filter(|e| e["type"] == t).map(|e| id(&e["data"]["object"])).collect();
         assert_eq!(announced, recent, "{t}: one event per {resource} created in the last 30 days");
@@ -438,7 +436,10 @@ fn random_rounds_touch_generic_resources_deterministically() {
     let generic: BTreeSet<&str> = x
         .iter()
         .map(|c| c.resource.as_str())
-        .filter(|r| !["customer", "charge", "invoice", "line_item", "coupon", "dispute", "customer_balance_transaction", "card", "bank_account"].contains(r))
+        .filter(|r| {
+            !["customer", "charge", "invoice", "line_item", "coupon", "dispute", "customer_balance_transaction", "card", "bank_account"]
+                .contains(r)
+        })
         .collect();
     assert!(generic.len() >= 5, "{generic:?}");
     for r in ["subscription", "product", "payout", "payment_method", "event"] {

@@ -38,8 +38,7 @@ fn assert_same_state(api: &Api, event: &Value, retrieve_path: &str, list_path: &
 
 fn check_event_shape(e: &Value) {
     let keys: BTreeSet<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
-    let want: BTreeSet<&str> =
-        ["id", "object", "api_version", "created", "data", "livemode", "pending_webhooks", "request", "type"].into();
+    let want: BTreeSet<&str> = ["id", "object", "api_version", "created", "data", "livemode", "pending_webhooks", "request", "type"].into();
     assert_eq!(keys, want, "{e}");
     assert!(e["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(e["object"], "event");
@@ -191,11 +190,8 @@ fn charge_create_update_refund_capture() {
     assert_eq!((ch["amount_refunded"].as_i64(), ch["refunded"].as_bool()), (Some(5000), Some(true)));
     let refunds = api.ok(&format!("/v1/charges/{chid}?expand[]=refunds"))["refunds"].clone();
     assert_eq!(refunds["data"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).collect::<Vec<_>>(), [3000, 2000]);
-    let refund_txns: Vec<Value> = fake
-        .objects("balance_transaction")
-        .into_iter()
-        .filter(|t| t["type"] == "refund" && t["created"] == NOW)
-        .collect();
+    let refund_txns: Vec<Value> =
+        fake.objects("balance_transaction").into_iter().filter(|t| t["type"] == "refund" && t["created"] == NOW).collect();
     assert_eq!(refund_txns.iter().map(|t| t["amount"].as_i64().unwrap()).collect::<Vec<_>>(), [-3000, -2000]);
     assert!(fake.objects("event").iter().all(|e| e["data"]["object"]["object"] != "balance_transaction"));
     assert!(fake.try_update("charge", &chid, json!({"amount_refunded": 6000})).is_err());
@@ -240,7 +236,10 @@ fn dispute_created_updated_closed() {
 
     let dp = fake.create("dispute", json!({"charge": chid, "reason": "fraudulent"}));
     let dpid = id(&dp);
-    assert_eq!((dp["status"].as_str(), dp["amount"].as_i64(), dp["charge"].as_str()), (Some("needs_response"), Some(8000), Some(chid.as_str())));
+    assert_eq!(
+        (dp["status"].as_str(), dp["amount"].as_i64(), dp["charge"].as_str()),
+        (Some("needs_response"), Some(8000), Some(chid.as_str()))
+    );
     let e = last_events(&api, 2);
     assert_eq!(types(&e), ["charge.dispute.created", "charge.dispute.funds_withdrawn"]);
     for x in &e {
@@ -381,7 +380,11 @@ fn invoice_lifecycle_and_lines() {
 fn deleting_a_draft_invoice() {
     let fake = start();
     let api = Api::new(&fake);
-    let draft = fake.objects("invoice").into_iter().find(|i| i["status"] == "draft" && i["lines"]["total_count"].as_i64() > Some(0)).expect("a draft");
+    let draft = fake
+        .objects("invoice")
+        .into_iter()
+        .find(|i| i["status"] == "draft" && i["lines"]["total_count"].as_i64() > Some(0))
+        .expect("a draft");
     let iid = id(&draft);
     let lines: Vec<String> = api.walk(&format!("/v1/invoices/{iid}/lines"), 100).iter().map(id).collect();
     let created = fake.objects("event").into_iter().find(|e| e["type"] == "invoice.created" && e["data"]["object"]["id"] == iid.as_str());
@@ -443,7 +446,10 @@ fn customer_balance_transaction_updates_the_balance() {
     let before = api.ok(&format!("/v1/customers/{cid}"));
     let balance = before["balance"].as_i64().unwrap();
     let t = fake.create("customer_balance_transaction", json!({"customer": cid, "amount": -2500, "description": "Goodwill"}));
-    assert_eq!((t["amount"].as_i64(), t["ending_balance"].as_i64(), t["type"].as_str()), (Some(-2500), Some(balance - 2500), Some("adjustment")));
+    assert_eq!(
+        (t["amount"].as_i64(), t["ending_balance"].as_i64(), t["type"].as_str()),
+        (Some(-2500), Some(balance - 2500), Some("adjustment"))
+    );
     let e = last_events(&api, 1);
     assert_eq!(types(&e), ["customer.updated"], "no event of its own");
     check_event_shape(&e[0]);
@@ -482,7 +488,12 @@ fn cards_and_bank_accounts() {
     let bank = fake.create("bank_account", json!({"customer": cid, "account_holder_type": "company"}));
     assert_eq!((bank["status"].as_str(), bank["account_holder_type"].as_str()), (Some("new"), Some("company")));
     assert_eq!(types(&last_events(&api, 1)), ["customer.source.created"], "the default stays");
-    assert_same_state(&api, &last_events(&api, 1)[0], &format!("/v1/customers/{cid}/sources/{}", id(&bank)), &format!("/v1/customers/{cid}/sources"));
+    assert_same_state(
+        &api,
+        &last_events(&api, 1)[0],
+        &format!("/v1/customers/{cid}/sources/{}", id(&bank)),
+        &format!("/v1/customers/{cid}/sources"),
+    );
 
     let before = card.clone();
     fake.update("card", &id(&card), json!({"exp_year": 2031, "name": "A. Holder"}));
@@ -517,7 +528,10 @@ fn what_stripe_refuses() {
         fake.objects("invoice").iter().filter(|i| i["status"] == "draft").map(|i| i["id"].as_str().unwrap().to_string()).collect();
     for (resource, id) in [("charge", "ch_x"), ("dispute", "dp_x"), ("customer_balance_transaction", "cbtxn_x"), ("line_item", "il_x")] {
         // Lines go with their invoice item only from drafts.
-        let any = fake.objects(resource).iter().find(|o| !drafts.iter().any(|d| o["invoice"] == d.as_str())).unwrap()["id"].as_str().unwrap().to_string();
+        let any = fake.objects(resource).iter().find(|o| !drafts.iter().any(|d| o["invoice"] == d.as_str())).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let err = fake.try_delete(resource, &any).unwrap_err();
         assert!(err.contains("cannot delete") || err.contains("cannot be deleted"), "{resource}: {err}");
         assert!(fake.try_update(resource, id, json!({})).unwrap_err().starts_with("No such"), "{resource}");
@@ -714,7 +728,19 @@ fn random_rounds_are_deterministic_and_every_event_is_listed() {
     let rb = b.random_round(42, 80);
     assert_eq!(ra, rb, "same seed, same store: same changes");
     assert_eq!(ra.len(), 80);
-    for r in ["customer", "charge", "invoice", "line_item", "coupon", "dispute", "card", "bank_account", "event", "customer_balance_transaction", "balance_transaction"] {
+    for r in [
+        "customer",
+        "charge",
+        "invoice",
+        "line_item",
+        "coupon",
+        "dispute",
+        "card",
+        "bank_account",
+        "event",
+        "customer_balance_transaction",
+        "balance_transaction",
+    ] {
         assert_eq!(a.objects(r), b.objects(r), "{r}");
     }
     assert_ne!(a.random_round(43, 20), b.random_round(44, 20), "another seed, other changes");
@@ -762,7 +788,18 @@ fn random_rounds_are_deterministic_and_every_event_is_listed() {
     }
     assert!(n >= 80, "{n} events");
     // Every object keeps its 2024-06-20 shape.
-    for r in ["customer", "charge", "invoice", "line_item", "coupon", "dispute", "balance_transaction", "customer_balance_transaction", "bank_account", "card"] {
+    for r in [
+        "customer",
+        "charge",
+        "invoice",
+        "line_item",
+        "coupon",
+        "dispute",
+        "balance_transaction",
+        "customer_balance_transaction",
+        "bank_account",
+        "card",
+    ] {
         for o in a.objects(r) {
             check_properties(&schema, &o, r);
         }

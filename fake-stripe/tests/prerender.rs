@@ -78,8 +78,7 @@ fn prerendered_lists_are_byte_identical() {
 
     // The parents with the most children, for nested lists longer than a page.
     let (_, invoices) = same(&plain, &fast, "/v1/invoices?limit=100");
-    let invoice =
-        invoices["data"].as_array().unwrap().iter().max_by_key(|i| i["lines"]["total_count"].as_u64()).unwrap();
+    let invoice = invoices["data"].as_array().unwrap().iter().max_by_key(|i| i["lines"]["total_count"].as_u64()).unwrap();
     let invoice = invoice["id"].as_str().unwrap().to_string();
     let mut sources: BTreeMap<String, usize> = BTreeMap::new();
     for card in plain_fake.objects("card") {
@@ -148,8 +147,7 @@ fn prerendered_lists_are_byte_identical() {
 
     // Reads keep the texts, and both fakes logged the same requests.
     assert!(fast_fake.prerendered() > 1000);
-    let log =
-        |f: &FakeStripe| f.requests().into_iter().map(|r| (r.path, r.query, r.status, r.fault)).collect::<Vec<_>>();
+    let log = |f: &FakeStripe| f.requests().into_iter().map(|r| (r.path, r.query, r.status, r.fault)).collect::<Vec<_>>();
     assert_eq!(log(&plain_fake), log(&fast_fake));
 }
 
@@ -184,18 +182,14 @@ fn a_change_drops_the_prerendered_texts() {
     );
     same_walk(&plain, &fast, "/v1/customers", 100);
     // Later changes too: a refund, and a new customer.
-    let refundable =
-        page["data"].as_array().unwrap().iter().find(|c| c["status"] == "succeeded" && c["amount_refunded"] == 0);
+    let refundable = page["data"].as_array().unwrap().iter().find(|c| c["status"] == "succeeded" && c["amount_refunded"] == 0);
     let refundable = refundable.unwrap()["id"].as_str().unwrap().to_string();
     for fake in [&plain_fake, &fast_fake] {
         fake.update("charge", &refundable, json!({"refunded": true}));
         fake.create("customer", json!({"email": "new@example.com"}));
     }
     let (_, page) = same(&plain, &fast, "/v1/charges?limit=100");
-    assert!(
-        page["data"].as_array().unwrap().iter().any(|c| c["id"] == refundable.as_str() && c["refunded"] == true),
-        "{page}"
-    );
+    assert!(page["data"].as_array().unwrap().iter().any(|c| c["id"] == refundable.as_str() && c["refunded"] == true), "{page}");
     let (_, customers) = same(&plain, &fast, "/v1/customers?limit=1");
     assert_eq!(customers["data"][0]["email"], "new@example.com");
     same_walk(&plain, &fast, "/v1/charges", 100);

@@ -22,7 +22,6 @@ use tap_stripe::streams::{DerivedFrom, StreamDef, ACCOUNT_COLUMN, STREAMS};
 /// Levels of nested objects kept below a record; deeper objects become open objects.
 const MAX_DEPTH: usize = 4;
 
-
 #[derive(Parser, Debug)]
 #[command(about = "Generate catalog/<stream>.json from Stripe's OpenAPI spec")]
 struct Args {
@@ -64,10 +63,8 @@ fn read_text(path: &Path) -> std::io::Result<String> {
 }
 
 fn run(args: &Args) -> Result<ExitCode, String> {
-    let text = read_text(&args.spec)
-        .map_err(|e| format!("cannot read spec {}: {e}", args.spec.display()))?;
-    let spec: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.spec.display()))?;
+    let text = read_text(&args.spec).map_err(|e| format!("cannot read spec {}: {e}", args.spec.display()))?;
+    let spec: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.spec.display()))?;
     let files = generate(&spec)?;
     let readme_now = std::fs::read_to_string(&args.readme).map_err(|e| format!("cannot read {}: {e}", args.readme.display()))?;
     let readme = tap_stripe::streams::with_table(&readme_now)
@@ -78,11 +75,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             stale.push(format!("{}: stream table differs", args.readme.display()));
         }
         if stale.is_empty() {
-            println!(
-                "catalog is up to date ({} files in {})",
-                files.len(),
-                args.out.display()
-            );
+            println!("catalog is up to date ({} files in {})", files.len(), args.out.display());
             return Ok(ExitCode::SUCCESS);
         }
         eprintln!("catalog is out of date; rerun `cargo run --bin gen-catalog`:");
@@ -95,15 +88,13 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         std::fs::write(&args.readme, &readme).map_err(|e| format!("cannot write {}: {e}", args.readme.display()))?;
         println!("wrote the stream table of {}", args.readme.display());
     }
-        std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     for (file, content) in &files {
         let path = args.out.join(file);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(content.as_str()) {
             continue;
         }
-        std::fs::write(&path, content)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("wrote {} ({} bytes)", path.display(), content.len());
     }
     Ok(ExitCode::SUCCESS)
@@ -111,10 +102,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
 
 /// `(file name, content)` for every stream, in [`STREAMS`] order.
 fn generate(spec: &Value) -> Result<Vec<(String, String)>, String> {
-    let schemas = spec
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-        .ok_or("spec has no components.schemas")?;
+    let schemas = spec.pointer("/components/schemas").and_then(Value::as_object).ok_or("spec has no components.schemas")?;
     STREAMS
         .iter()
         .map(|s| {
@@ -156,42 +144,19 @@ fn check(out: &Path, files: &[(String, String)]) -> Vec<String> {
 
 /// The catalog schema of one stream: the converted resource, key columns made non-nullable,
 /// the child's parent column ensured, the legacy columns added.
-fn stream_schema(
-    schemas: &Map<String, Value>,
-    stream: &StreamDef,
-    max_depth: usize,
-) -> Result<Value, String> {
-    let resource = schemas
-        .get(stream.resource)
-        .ok_or_else(|| format!("{}: no components.schemas.{}", stream.name, stream.resource))?;
-    if resource
-        .get("properties")
-        .and_then(Value::as_object)
-        .is_none()
-    {
-        return Err(format!(
-            "{}: {} has no properties",
-            stream.name, stream.resource
-        ));
+fn stream_schema(schemas: &Map<String, Value>, stream: &StreamDef, max_depth: usize) -> Result<Value, String> {
+    let resource = schemas.get(stream.resource).ok_or_else(|| format!("{}: no components.schemas.{}", stream.name, stream.resource))?;
+    if resource.get("properties").and_then(Value::as_object).is_none() {
+        return Err(format!("{}: {} has no properties", stream.name, stream.resource));
     }
     let conv = Converter { schemas, max_depth };
     let mut stack = vec![stream.resource.to_string()];
     let mut props = match conv.convert(resource, 0, &mut stack) {
         Value::Object(mut o) => match o.remove("properties") {
             Some(Value::Object(p)) => p,
-            _ => {
-                return Err(format!(
-                    "{}: {} did not convert to an object",
-                    stream.name, stream.resource
-                ))
-            }
+            _ => return Err(format!("{}: {} did not convert to an object", stream.name, stream.resource)),
         },
-        _ => {
-            return Err(format!(
-                "{}: {} did not convert to an object",
-                stream.name, stream.resource
-            ))
-        }
+        _ => return Err(format!("{}: {} did not convert to an object", stream.name, stream.resource)),
     };
 
     if let Some(child) = stream.child() {
@@ -212,12 +177,7 @@ fn stream_schema(
         props.insert(ACCOUNT_COLUMN.to_string(), json!({"type": ["string", "null"]}));
     }
     for key in stream.key {
-        let col = props.get_mut(*key).ok_or_else(|| {
-            format!(
-                "{}: key column {key} not in {}",
-                stream.name, stream.resource
-            )
-        })?;
+        let col = props.get_mut(*key).ok_or_else(|| format!("{}: key column {key} not in {}", stream.name, stream.resource))?;
         *col = non_null(col.take());
     }
     for derived in stream.derived {
@@ -280,19 +240,12 @@ impl Converter<'_> {
             // `true`/`false` schemas (e.g. `additionalProperties: true`) have no type to carry.
             return json!({});
         };
-        let nullable = obj
-            .get("nullable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let nullable = obj.get("nullable").and_then(Value::as_bool).unwrap_or(false);
 
         if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
             return self.inline_ref(r, depth, stack);
         }
-        let alternatives = obj
-            .get("anyOf")
-            .or_else(|| obj.get("oneOf"))
-            .or_else(|| obj.get("allOf"))
-            .and_then(Value::as_array);
+        let alternatives = obj.get("anyOf").or_else(|| obj.get("oneOf")).or_else(|| obj.get("allOf")).and_then(Value::as_array);
         if let Some(alts) = alternatives {
             let converted = if is_expandable(alts) {
                 id_or_object()
@@ -312,19 +265,13 @@ impl Converter<'_> {
                     json!({"anyOf": out})
                 }
             };
-            return if nullable {
-                with_null(converted)
-            } else {
-                converted
-            };
+            return if nullable { with_null(converted) } else { converted };
         }
 
         let converted = match obj.get("type").and_then(Value::as_str) {
             Some("object") => self.object(obj, depth, stack),
             Some("array") => {
-                let items = obj
-                    .get("items")
-                    .map_or_else(|| json!({}), |i| self.convert(i, depth, stack));
+                let items = obj.get("items").map_or_else(|| json!({}), |i| self.convert(i, depth, stack));
                 json!({"type": "array", "items": items})
             }
             // `format: unix-time` integers and `format: decimal` strings keep their type only.
@@ -349,11 +296,7 @@ impl Converter<'_> {
                 let list = is_list(props);
                 let mut out = Map::new();
                 for (name, p) in props {
-                    let d = if list && name == "data" {
-                        depth
-                    } else {
-                        depth + 1
-                    };
+                    let d = if list && name == "data" { depth } else { depth + 1 };
                     out.insert(name.clone(), self.convert(p, d, stack));
                 }
                 json!({"type": "object", "properties": out})
@@ -373,10 +316,7 @@ impl Converter<'_> {
         let Some(target) = self.schemas.get(name) else {
             return open_object();
         };
-        let has_props = target
-            .get("properties")
-            .and_then(Value::as_object)
-            .is_some_and(|p| !p.is_empty());
+        let has_props = target.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
         if stack.iter().any(|s| s == name) || (has_props && depth > self.max_depth) {
             return open_object();
         }
@@ -391,16 +331,12 @@ impl Converter<'_> {
 fn is_expandable(alts: &[Value]) -> bool {
     let is_string = |a: &Value| a.get("type").and_then(Value::as_str) == Some("string");
     let is_ref = |a: &Value| a.get("$ref").is_some();
-    alts.len() >= 2
-        && alts.iter().filter(|a| is_string(a)).count() == 1
-        && alts.iter().all(|a| is_string(a) || is_ref(a))
+    alts.len() >= 2 && alts.iter().filter(|a| is_string(a)).count() == 1 && alts.iter().all(|a| is_string(a) || is_ref(a))
 }
 
 /// The shape of an embedded list object.
 fn is_list(props: &Map<String, Value>) -> bool {
-    ["object", "data", "has_more", "url"]
-        .iter()
-        .all(|k| props.contains_key(*k))
+    ["object", "data", "has_more", "url"].iter().all(|k| props.contains_key(*k))
         && props["data"].get("type").and_then(Value::as_str) == Some("array")
 }
 
@@ -465,10 +401,7 @@ mod tests {
 
     /// A `components.schemas` map from `(name, schema)` pairs.
     fn components(pairs: &[(&str, Value)]) -> Map<String, Value> {
-        pairs
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.clone()))
-            .collect()
+        pairs.iter().map(|(n, s)| (n.to_string(), s.clone())).collect()
     }
 
     fn convert_with(schemas: &Map<String, Value>, node: &Value, max_depth: usize) -> Value {
@@ -498,40 +431,23 @@ mod tests {
         }
     }
 
-    const LIST: Source = Source::List {
-        path: "/v1/things",
-        created_filter: true,
-    };
+    const LIST: Source = Source::List { path: "/v1/things", created_filter: true };
 
     #[test]
     fn nullable_scalars_objects_and_arrays_accept_null() {
-        assert_eq!(
-            convert(json!({"type": "string", "nullable": true})),
-            json!({"type": ["string", "null"]})
-        );
-        assert_eq!(
-            convert(json!({"type": "integer"})),
-            json!({"type": "integer"})
-        );
+        assert_eq!(convert(json!({"type": "string", "nullable": true})), json!({"type": ["string", "null"]}));
+        assert_eq!(convert(json!({"type": "integer"})), json!({"type": "integer"}));
         assert_eq!(
             convert(json!({"type": "array", "nullable": true, "items": {"type": "number"}})),
             json!({"type": ["array", "null"], "items": {"type": "number"}})
         );
         assert_eq!(
-            convert(
-                json!({"type": "object", "nullable": true, "properties": {"a": {"type": "boolean"}}})
-            ),
+            convert(json!({"type": "object", "nullable": true, "properties": {"a": {"type": "boolean"}}})),
             json!({"type": ["object", "null"], "properties": {"a": {"type": "boolean"}}})
         );
         let s = components(&[
-            (
-                "a",
-                json!({"type": "object", "properties": {"x": {"type": "string"}}}),
-            ),
-            (
-                "b",
-                json!({"type": "object", "properties": {"y": {"type": "string"}}}),
-            ),
+            ("a", json!({"type": "object", "properties": {"x": {"type": "string"}}})),
+            ("b", json!({"type": "object", "properties": {"y": {"type": "string"}}})),
         ]);
         let two = json!({"anyOf": [{"$ref": "#/components/schemas/a"}, {"$ref": "#/components/schemas/b"}], "nullable": true});
         assert_eq!(
@@ -546,10 +462,8 @@ mod tests {
 
     #[test]
     fn expandable_reference_is_id_or_object_and_not_inlined() {
-        let s = components(&[(
-            "customer",
-            json!({"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}),
-        )]);
+        let s =
+            components(&[("customer", json!({"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}))]);
         let field = json!({
             "anyOf": [{"maxLength": 5000, "type": "string"}, {"$ref": "#/components/schemas/customer"},
                       {"$ref": "#/components/schemas/deleted_customer"}],
@@ -557,13 +471,9 @@ mod tests {
             "x-expansionResources": {"oneOf": [{"$ref": "#/components/schemas/customer"}]}
         });
         let mut expected = id_or_object();
-        expected["anyOf"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "null"}));
+        expected["anyOf"].as_array_mut().unwrap().push(json!({"type": "null"}));
         assert_eq!(convert_with(&s, &field, MAX_DEPTH), expected);
-        let not_null =
-            json!({"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/customer"}]});
+        let not_null = json!({"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/customer"}]});
         assert_eq!(convert_with(&s, &not_null, MAX_DEPTH), id_or_object());
     }
 
@@ -589,25 +499,13 @@ mod tests {
             json!({"type": "object", "properties": {"name": {"type": "string"}, "child": {"$ref": "#/components/schemas/node"}}}),
         )]);
         let out = convert_with(&s, &json!({"$ref": "#/components/schemas/node"}), MAX_DEPTH);
-        assert_eq!(
-            out,
-            json!({"type": "object", "properties": {"name": {"type": "string"}, "child": {"type": ["object", "null"]}}})
-        );
+        assert_eq!(out, json!({"type": "object", "properties": {"name": {"type": "string"}, "child": {"type": ["object", "null"]}}}));
 
         // a -> b -> c -> d, cut below max_depth = 2 (the converted node sits at level 1)
         let s = components(&[
-            (
-                "a",
-                json!({"type": "object", "properties": {"b": {"$ref": "#/components/schemas/b"}}}),
-            ),
-            (
-                "b",
-                json!({"type": "object", "properties": {"c": {"$ref": "#/components/schemas/c"}}}),
-            ),
-            (
-                "c",
-                json!({"type": "object", "properties": {"v": {"type": "integer"}}}),
-            ),
+            ("a", json!({"type": "object", "properties": {"b": {"$ref": "#/components/schemas/b"}}})),
+            ("b", json!({"type": "object", "properties": {"c": {"$ref": "#/components/schemas/c"}}})),
+            ("c", json!({"type": "object", "properties": {"v": {"type": "integer"}}})),
         ]);
         let out = convert_with(&s, &json!({"$ref": "#/components/schemas/a"}), 2);
         assert_eq!(
@@ -616,23 +514,15 @@ mod tests {
         );
         // Inline (non-$ref) objects count too.
         let nested = json!({"type": "object", "properties": {"x": {"type": "object", "properties": {"y": {"type": "string"}}}}});
-        assert_eq!(
-            convert_with(&Map::new(), &nested, 1),
-            json!({"type": "object", "properties": {"x": {"type": ["object", "null"]}}})
-        );
+        assert_eq!(convert_with(&Map::new(), &nested, 1), json!({"type": "object", "properties": {"x": {"type": ["object", "null"]}}}));
         // Scalars and maps are never cut.
-        assert_eq!(
-            convert_with(&Map::new(), &json!({"type": "string"}), 0),
-            json!({"type": "string"})
-        );
+        assert_eq!(convert_with(&Map::new(), &json!({"type": "string"}), 0), json!({"type": "string"}));
     }
 
     #[test]
     fn embedded_lists_keep_object_data_has_more_url() {
-        let s = components(&[(
-            "refund",
-            json!({"type": "object", "properties": {"id": {"type": "string"}, "amount": {"type": "integer"}}}),
-        )]);
+        let s =
+            components(&[("refund", json!({"type": "object", "properties": {"id": {"type": "string"}, "amount": {"type": "integer"}}}))]);
         let list = json!({
             "type": "object", "title": "RefundList", "required": ["data", "has_more", "object", "url"],
             "properties": {
@@ -651,49 +541,28 @@ mod tests {
         assert_eq!(convert_with(&s, &list, MAX_DEPTH), expected);
         // The wrapper costs no depth: its items are spelled out at the wrapper's own level.
         let out = convert_with(&s, &list, 1);
-        assert_eq!(
-            out["properties"]["data"]["items"]["properties"]["amount"],
-            json!({"type": "integer"})
-        );
+        assert_eq!(out["properties"]["data"]["items"]["properties"]["amount"], json!({"type": "integer"}));
     }
 
     #[test]
     fn unix_time_is_integer_and_decimal_is_string() {
-        assert_eq!(
-            convert(json!({"type": "integer", "format": "unix-time", "nullable": true})),
-            json!({"type": ["integer", "null"]})
-        );
-        assert_eq!(
-            convert(json!({"type": "string", "format": "decimal"})),
-            json!({"type": "string"})
-        );
+        assert_eq!(convert(json!({"type": "integer", "format": "unix-time", "nullable": true})), json!({"type": ["integer", "null"]}));
+        assert_eq!(convert(json!({"type": "string", "format": "decimal"})), json!({"type": "string"}));
     }
 
     #[test]
     fn enum_and_documentation_keys_are_dropped() {
-        let out = convert(
-            json!({"type": "string", "enum": ["a", "b"], "maxLength": 5000, "description": "d",
-                                 "title": "t", "pattern": "^x$", "x-stripeBypassValidation": true}),
-        );
+        let out = convert(json!({"type": "string", "enum": ["a", "b"], "maxLength": 5000, "description": "d",
+                                 "title": "t", "pattern": "^x$", "x-stripeBypassValidation": true}));
         assert_eq!(out, json!({"type": "string"}));
     }
 
     #[test]
     fn maps_and_empty_objects() {
-        let meta =
-            json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}});
-        assert_eq!(
-            convert(meta),
-            json!({"type": "object", "additionalProperties": {"type": "string"}})
-        );
-        assert_eq!(
-            convert(json!({"type": "object", "title": "x"})),
-            json!({"type": "object"})
-        );
-        assert_eq!(
-            convert(json!({"type": "object", "properties": {}})),
-            json!({"type": "object"})
-        );
+        let meta = json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}});
+        assert_eq!(convert(meta), json!({"type": "object", "additionalProperties": {"type": "string"}}));
+        assert_eq!(convert(json!({"type": "object", "title": "x"})), json!({"type": "object"}));
+        assert_eq!(convert(json!({"type": "object", "properties": {}})), json!({"type": "object"}));
     }
 
     #[test]
@@ -737,33 +606,18 @@ mod tests {
                 only_if: None,
             })
         };
-        let out = stream_schema(
-            &s,
-            &stream("line", &["id", "invoice"], child("invoice")),
-            MAX_DEPTH,
-        )
-        .unwrap();
+        let out = stream_schema(&s, &stream("line", &["id", "invoice"], child("invoice")), MAX_DEPTH).unwrap();
         assert_eq!(out["properties"]["invoice"], json!({"type": "string"}));
         let out = stream_schema(&s, &stream("line", &["id"], child("invoice")), MAX_DEPTH).unwrap();
-        assert_eq!(
-            out["properties"]["invoice"],
-            json!({"type": ["string", "null"]})
-        );
-        let out =
-            stream_schema(&s, &stream("line", &["id"], child("parent_id")), MAX_DEPTH).unwrap();
-        assert_eq!(
-            out["properties"]["parent_id"],
-            json!({"type": ["string", "null"]})
-        );
+        assert_eq!(out["properties"]["invoice"], json!({"type": ["string", "null"]}));
+        let out = stream_schema(&s, &stream("line", &["id"], child("parent_id")), MAX_DEPTH).unwrap();
+        assert_eq!(out["properties"]["parent_id"], json!({"type": ["string", "null"]}));
     }
 
     #[test]
     fn null_helpers_are_idempotent() {
         let t = json!({"type": "string"});
-        assert_eq!(
-            with_null(with_null(t.clone())),
-            json!({"type": ["string", "null"]})
-        );
+        assert_eq!(with_null(with_null(t.clone())), json!({"type": ["string", "null"]}));
         assert_eq!(non_null(with_null(t.clone())), t);
         assert_eq!(non_null(with_null(id_or_object())), id_or_object());
         assert_eq!(with_null(open_object()), open_object());
@@ -771,13 +625,8 @@ mod tests {
 
     #[test]
     fn render_is_pretty_with_trailing_newline() {
-        let s = render(
-            &json!({"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "string"}}}),
-        );
+        let s = render(&json!({"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "string"}}}));
         assert!(s.ends_with("}\n") && !s.ends_with("\n\n"));
-        assert!(
-            s.find("\"b\"").unwrap() < s.find("\"a\"").unwrap(),
-            "source order kept"
-        );
+        assert!(s.find("\"b\"").unwrap() < s.find("\"a\"").unwrap(), "source order kept");
     }
 }

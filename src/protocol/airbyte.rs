@@ -111,10 +111,7 @@ pub fn configured(catalog: &Value, path: &str) -> Result<(Vec<Configured>, ReadO
     let mut descriptors = HashMap::new();
     for entry in entries {
         let stream = entry.get("stream").ok_or_else(|| bad("a configured stream has no `stream` object".into()))?;
-        let name = stream
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("a configured stream has no `stream.name`".into()))?;
+        let name = stream.get("name").and_then(Value::as_str).ok_or_else(|| bad("a configured stream has no `stream.name`".into()))?;
         let def = crate::streams::find(name)
             .ok_or_else(|| bad(format!("configures stream `{name}`, which tap-stripe does not have; run discover for the list")))?;
         if descriptors.contains_key(def.name) {
@@ -130,11 +127,8 @@ pub fn configured(catalog: &Value, path: &str) -> Result<(Vec<Configured>, ReadO
         if let Some(props) = stream.pointer("/json_schema/properties").and_then(Value::as_object) {
             if !props.is_empty() {
                 let kept: HashSet<&str> = props.keys().map(String::as_str).collect();
-                selection.excluded = catalog::columns(def)
-                    .iter()
-                    .filter(|k| !kept.contains(*k) && !def.key.contains(*k))
-                    .map(|k| k.to_string())
-                    .collect();
+                selection.excluded =
+                    catalog::columns(def).iter().filter(|k| !kept.contains(*k) && !def.key.contains(*k)).map(|k| k.to_string()).collect();
             }
         }
         let full_refresh = entry.get("sync_mode").and_then(Value::as_str) == Some("full_refresh");
@@ -150,7 +144,8 @@ pub fn configured(catalog: &Value, path: &str) -> Result<(Vec<Configured>, ReadO
 /// …}`, a Singer STATE message), but a shape it cannot read is an error that says what it
 /// expects, never an empty state that silently re-reads everything.
 pub fn state_from_airbyte(value: Value) -> std::result::Result<Value, String> {
-    const EXPECTED: &str = "expected a JSON array of Airbyte state messages (type STREAM, GLOBAL or LEGACY), as Airbyte and PyAirbyte write";
+    const EXPECTED: &str =
+        "expected a JSON array of Airbyte state messages (type STREAM, GLOBAL or LEGACY), as Airbyte and PyAirbyte write";
     fn stream_state(bookmarks: &mut Map<String, Value>, s: &Value, what: &str) -> std::result::Result<(), String> {
         let name = s.pointer("/stream_descriptor/name").and_then(Value::as_str);
         match (name, s.get("stream_state")) {
@@ -168,7 +163,8 @@ pub fn state_from_airbyte(value: Value) -> std::result::Result<Value, String> {
             return stream_state(&mut bookmarks, stream, &format!("{at} (STREAM)"));
         }
         if let Some(global) = msg.get("global").filter(|g| g.is_object()) {
-            let states = global.get("stream_states").and_then(Value::as_array).ok_or_else(|| format!("{at} (GLOBAL) has no stream_states array"))?;
+            let states =
+                global.get("stream_states").and_then(Value::as_array).ok_or_else(|| format!("{at} (GLOBAL) has no stream_states array"))?;
             for (i, s) in states.iter().enumerate() {
                 stream_state(&mut bookmarks, s, &format!("{at} (GLOBAL), stream_states[{i}]"))?;
             }
@@ -197,7 +193,9 @@ pub fn state_from_airbyte(value: Value) -> std::result::Result<Value, String> {
         }
         // The tap's own state, or a Singer STATE message holding it.
         Value::Object(ref obj) if obj.get("bookmarks").is_some_and(Value::is_object) => return Ok(value),
-        Value::Object(ref obj) if obj.get("type").and_then(Value::as_str) == Some("STATE") && obj.get("value").is_some_and(Value::is_object) => {
+        Value::Object(ref obj)
+            if obj.get("type").and_then(Value::as_str) == Some("STATE") && obj.get("value").is_some_and(Value::is_object) =>
+        {
             return Ok(obj["value"].clone())
         }
         Value::Object(_) => take(&value, "the state")?,
@@ -299,7 +297,8 @@ mod tests {
         assert_eq!(state_from_airbyte(Value::Null), json!({"bookmarks": {}}));
         let singer = json!({"type": "STATE", "value": {"bookmarks": {"charges": {"created": 3}}}});
         assert_eq!(state_from_airbyte(singer), json!({"bookmarks": {"charges": {"created": 3}}}));
-        let source_stripe = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": {"updated": 9}}}]);
+        let source_stripe =
+            json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": {"updated": 9}}}]);
         assert_eq!(state_from_airbyte(source_stripe), json!({"bookmarks": {"charges": {"updated": 9, "created": 9}}}));
         let ours_first_sync = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"}, "stream_state": {"updated": 9, "created": null}}}]);
         assert_eq!(state_from_airbyte(ours_first_sync), json!({"bookmarks": {"charges": {"updated": 9, "created": null}}}));

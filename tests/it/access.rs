@@ -25,7 +25,8 @@ fn a_select_all_sync_on_an_account_without_issuing_succeeds_with_a_warning_per_i
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&all), None);
     assert_eq!(out.code, Some(0), "a product the account does not have holds no data: {}", out.stderr);
     for stream in ISSUING {
-        let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("WARNING") && l.contains(&format!("stream {stream} "))).collect();
+        let warnings: Vec<&str> =
+            out.stderr.lines().filter(|l| l.contains("WARNING") && l.contains(&format!("stream {stream} "))).collect();
         assert_eq!(warnings.len(), 1, "one warning names {stream}: {}", out.stderr);
         assert!(warnings[0].contains("not set up to use Issuing"), "Stripe's message: {}", warnings[0]);
         assert!(out.records(stream).is_empty());
@@ -60,16 +61,21 @@ fn in_airbyte_a_product_not_enabled_is_a_complete_stream_with_a_log_warning() {
     let fake = FakeStripe::start(Options::default());
     let files = Files::new();
     let config = files.json("c.json", &config_for(&fake));
-    let stream = |name: &str| json!({"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-        "sync_mode": "incremental", "destination_sync_mode": "append"});
+    let stream = |name: &str| {
+        json!({"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+        "sync_mode": "incremental", "destination_sync_mode": "append"})
+    };
     let catalog = files.json("k.json", &json!({"streams": [stream("cards"), stream("coupons")]}));
     let (code, lines) = airbyte(&["read", "--config", &config, "--catalog", &catalog]);
     assert_eq!(code, Some(0), "{lines:?}");
     assert!(!lines.iter().any(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR"), "no TRACE ERROR: {lines:?}");
-    let warning = lines.iter().find(|m| m["type"] == "LOG" && m["log"]["level"] == "WARN" && m["log"]["message"].as_str().unwrap().contains("cards"));
+    let warning =
+        lines.iter().find(|m| m["type"] == "LOG" && m["log"]["level"] == "WARN" && m["log"]["message"].as_str().unwrap().contains("cards"));
     assert!(warning.is_some(), "a LOG warning names the stream: {lines:?}");
     let last_status = |name: &str| {
-        lines.iter().rev().find(|m| m["trace"]["stream_status"]["stream_descriptor"]["name"] == name).unwrap()["trace"]["stream_status"]["status"].clone()
+        lines.iter().rev().find(|m| m["trace"]["stream_status"]["stream_descriptor"]["name"] == name).unwrap()["trace"]["stream_status"]
+            ["status"]
+            .clone()
     };
     assert_eq!(last_status("cards"), "COMPLETE");
     assert_eq!(last_status("coupons"), "COMPLETE");
@@ -111,7 +117,8 @@ fn a_cursor_deleted_between_two_pages_loses_nothing() {
     fake.fault_next(Fault::new(FaultKind::DeleteCursor { resource: "customer".into() }, 1).on("/v1/customers"));
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&["customers"]), None);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let faulted: Vec<_> = fake.requests().into_iter().filter(|r| r.fault.as_deref().is_some_and(|f| f.starts_with("delete_cursor"))).collect();
+    let faulted: Vec<_> =
+        fake.requests().into_iter().filter(|r| r.fault.as_deref().is_some_and(|f| f.starts_with("delete_cursor"))).collect();
     assert_eq!(faulted.len(), 1, "the fault was applied");
     assert_eq!(faulted[0].status, 400);
     let got = counts(&out, "customers");
@@ -135,7 +142,10 @@ fn a_cursor_deleted_in_a_list_read_whole_or_a_child_list_loses_nothing() {
         fake.create("tax_id", json!({"customer": customer}));
     }
     let files = Files::new();
-    fake.fault_next(Fault::new(FaultKind::DeleteCursor { resource: "external_account_bank_account".into() }, 1).on(&format!("/v1/accounts/{account}/external_accounts")));
+    fake.fault_next(
+        Fault::new(FaultKind::DeleteCursor { resource: "external_account_bank_account".into() }, 1)
+            .on(&format!("/v1/accounts/{account}/external_accounts")),
+    );
     fake.fault_next(Fault::new(FaultKind::DeleteCursor { resource: "tax_id".into() }, 1).on(&format!("/v1/customers/{customer}/tax_ids")));
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&["external_account_bank_accounts", "tax_ids"]), None);
     assert_eq!(out.code, Some(0), "{}", out.stderr);

@@ -133,7 +133,10 @@ fn read_emits_records_states_after_them_and_exact_descriptors() {
         }
     }
     for (descriptor, _) in &statuses {
-        assert!(*descriptor == json!({"name": "coupons", "namespace": "stripe"}) || *descriptor == json!({"name": "customers"}), "{descriptor}");
+        assert!(
+            *descriptor == json!({"name": "coupons", "namespace": "stripe"}) || *descriptor == json!({"name": "customers"}),
+            "{descriptor}"
+        );
     }
     for name in ["coupons", "customers"] {
         let seq: Vec<&str> = statuses.iter().filter(|(d, _)| d["name"] == name).map(|(_, s)| s.as_str()).collect();
@@ -164,10 +167,14 @@ fn a_forbidden_stream_is_incomplete_with_a_trace_error() {
     let (code, lines, _) = airbyte(&["read", "--config", &config, "--catalog", &catalog]);
     assert_eq!(code, Some(3), "some streams refused (403) and skipped: {lines:?}");
     let errors: Vec<&Value> = lines.iter().filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR").collect();
-    assert!(errors.iter().any(|e| e["trace"]["error"]["stream_descriptor"] == json!({"name": "charges"})
-        && e["trace"]["error"]["failure_type"] == "config_error"));
+    assert!(errors
+        .iter()
+        .any(|e| e["trace"]["error"]["stream_descriptor"] == json!({"name": "charges"})
+            && e["trace"]["error"]["failure_type"] == "config_error"));
     let last_status = |name: &str| {
-        lines.iter().rev().find(|m| m["trace"]["stream_status"]["stream_descriptor"]["name"] == name).unwrap()["trace"]["stream_status"]["status"].clone()
+        lines.iter().rev().find(|m| m["trace"]["stream_status"]["stream_descriptor"]["name"] == name).unwrap()["trace"]["stream_status"]
+            ["status"]
+            .clone()
     };
     assert_eq!(last_status("charges"), "INCOMPLETE");
     assert_eq!(last_status("coupons"), "COMPLETE");

@@ -91,11 +91,8 @@ fn every_stream_syncs_validates_and_equals_what_the_fake_holds() {
     let again = sync_at(&fake, &files, &config, &catalog_selecting(&all_names()), Some(&state));
     assert!(again.success(), "{}", again.stderr);
     let repeated: BTreeSet<&str> = again.messages.iter().filter(|m| m["type"] == "RECORD").filter_map(|m| m["stream"].as_str()).collect();
-    let whole: BTreeSet<&str> = STREAMS
-        .iter()
-        .filter(|s| matches!(s.source, Source::List { created_filter: false, .. }))
-        .map(|s| s.name)
-        .collect();
+    let whole: BTreeSet<&str> =
+        STREAMS.iter().filter(|s| matches!(s.source, Source::List { created_filter: false, .. })).map(|s| s.name).collect();
     assert!(repeated.is_subset(&whole), "re-emitted without a change: {:?}", repeated.difference(&whole).collect::<Vec<_>>());
 }
 
@@ -196,11 +193,8 @@ fn connected_accounts_all_reads_every_account_with_bookmarks_per_account() {
         let theirs = lists(Some(acct));
         assert_eq!(theirs, own, "{acct}: every list of its data carried its header, as the platform's own lists were made");
     }
-    let stranger: Vec<_> = requests
-        .iter()
-        .filter_map(|r| r.stripe_account.as_ref())
-        .filter(|a| **a != platform && !connected.contains(a))
-        .collect();
+    let stranger: Vec<_> =
+        requests.iter().filter_map(|r| r.stripe_account.as_ref()).filter(|a| **a != platform && !connected.contains(a)).collect();
     assert!(stranger.is_empty(), "headers of accounts the platform does not have: {stranger:?}");
     let state = out.last_state().unwrap().clone();
     for acct in &every {
@@ -248,7 +242,12 @@ fn account_ids_reads_the_listed_accounts_only() {
     for acct in [&connected[0], &connected[2]] {
         assert_eq!(got[acct.as_str()], ids(&fake.objects_of(acct, "customer")));
         for (stream, resource) in [("invoices", "invoice"), ("invoice_line_items", "line_item")] {
-            let mine: BTreeSet<String> = out.records(stream).iter().filter(|r| r["account"] == acct.as_str()).map(|r| r["id"].as_str().unwrap().to_string()).collect();
+            let mine: BTreeSet<String> = out
+                .records(stream)
+                .iter()
+                .filter(|r| r["account"] == acct.as_str())
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect();
             let want = ids(&fake.objects_of(acct, resource));
             assert!(!want.is_empty(), "{acct} holds {stream}");
             assert_eq!(mine, want, "{stream} of {acct}");

@@ -27,7 +27,8 @@ fn param(r: &LoggedRequest, name: &str) -> Option<String> {
 fn clean(out: &Output, fake: &FakeStripe) {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(!out.stderr.contains("WARNING"), "no warning: {}", out.stderr);
-    let refused: Vec<String> = fake.requests().into_iter().filter(|r| r.status != 200).map(|r| format!("{}?{} {}", r.path, r.query, r.status)).collect();
+    let refused: Vec<String> =
+        fake.requests().into_iter().filter(|r| r.status != 200).map(|r| format!("{}?{} {}", r.path, r.query, r.status)).collect();
     assert!(refused.is_empty(), "no request Stripe refuses: {refused:?}");
 }
 
@@ -41,7 +42,8 @@ fn manual_payouts_are_not_asked_for_their_balance_transactions() {
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&["payouts", "payout_balance_transactions"]), None);
     clean(&out, &fake);
 
-    let asked: BTreeSet<String> = requests_to(&fake.requests(), "/v1/balance_transactions").iter().filter_map(|r| param(r, "payout")).collect();
+    let asked: BTreeSet<String> =
+        requests_to(&fake.requests(), "/v1/balance_transactions").iter().filter_map(|r| param(r, "payout")).collect();
     assert_eq!(asked, ids(automatic.iter().copied()), "one listing per automatic payout, none for a manual one");
     assert_eq!(out.id_set("payouts"), ids(&payouts).into_iter().collect(), "every payout is a row");
     let rows = out.records("payout_balance_transactions");
@@ -72,15 +74,15 @@ fn setup_intents_without_an_attempt_are_not_asked_for_their_attempts() {
 fn licensed_subscription_items_are_not_asked_for_usage_records() {
     let fake = FakeStripe::start(Options::default());
     let items: Vec<Value> = fake.objects("subscription_item");
-    let (metered, licensed): (Vec<&Value>, Vec<&Value>) =
-        items.iter().partition(|i| i["price"]["recurring"]["usage_type"] == "metered");
+    let (metered, licensed): (Vec<&Value>, Vec<&Value>) = items.iter().partition(|i| i["price"]["recurring"]["usage_type"] == "metered");
     assert!(!metered.is_empty() && !licensed.is_empty(), "the fake holds metered and licensed items");
     let files = Files::new();
     let out = sync(&files, &config_for(&fake), &catalog_selecting(&["usage_records"]), None);
     clean(&out, &fake);
 
     let log = fake.requests();
-    let summaries = |item: &Value| requests_to(&log, &format!("/v1/subscription_items/{}/usage_record_summaries", item["id"].as_str().unwrap())).len();
+    let summaries =
+        |item: &Value| requests_to(&log, &format!("/v1/subscription_items/{}/usage_record_summaries", item["id"].as_str().unwrap())).len();
     // Items of canceled subscriptions are listed too (`status=all`).
     for item in &licensed {
         assert_eq!(summaries(item), 0, "no request for licensed item {}", item["id"]);

@@ -189,7 +189,10 @@ fn a_run_resumed_after_exit_3_reads_the_skipped_stream_from_its_bookmark() {
     let after = refused.last_state().unwrap().clone();
     // The listing was refused: `created` stays. (The events pass, which /v1/events still
     // answers, applied the charges' changes and moved `updated`: that part was read.)
-    assert_eq!(after["bookmarks"]["charges"]["created"], before["bookmarks"]["charges"]["created"], "the skipped listing's bookmark is unchanged");
+    assert_eq!(
+        after["bookmarks"]["charges"]["created"], before["bookmarks"]["charges"]["created"],
+        "the skipped listing's bookmark is unchanged"
+    );
     assert_ne!(after["bookmarks"]["coupons"], before["bookmarks"]["coupons"], "the others moved");
     assert_eq!(refused.ids("coupons"), [coupon["id"].as_str().unwrap()]);
 

@@ -91,7 +91,11 @@ fn bad_catalog_and_state_files() {
     input_fails("", None, &["catalog file", "empty"]);
     input_fails("{oops", None, &["catalog file", "not valid JSON"]);
     input_fails(r#"{"streams": 3}"#, None, &["catalog file", "streams"]);
-    input_fails(r#"{"streams": [{"tap_stream_id": "payouts_v9", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}"#, None, &["`payouts_v9`"]);
+    input_fails(
+        r#"{"streams": [{"tap_stream_id": "payouts_v9", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]}"#,
+        None,
+        &["`payouts_v9`"],
+    );
     input_fails(&good, Some(""), &["state file", "empty"]);
     input_fails(&good, Some("[1,2"), &["state file", "not valid JSON"]);
     input_fails(&good, Some(r#"{"bookmarks": "yesterday"}"#), &["state file", "bookmarks"]);

@@ -42,10 +42,12 @@ fn check_kill(n: usize, k: &Killed, truth: &Tables, must_be_killed: bool, earlie
     let at = k.out.messages.iter().rposition(|m| m["type"] == "STATE")?;
     let state = k.out.messages[at]["value"].clone();
     let mut written = earlier.clone();
-    written.extend(k.out.messages[..at]
-        .iter()
-        .filter(|m| m["type"] == "RECORD")
-        .map(|m| (m["stream"].as_str().unwrap().to_string(), m["record"]["id"].as_str().unwrap().to_string())));
+    written.extend(
+        k.out.messages[..at]
+            .iter()
+            .filter(|m| m["type"] == "RECORD")
+            .map(|m| (m["stream"].as_str().unwrap().to_string(), m["record"]["id"].as_str().unwrap().to_string())),
+    );
     for stream in ["charges", "customers", "invoices"] {
         let Some(b) = state["bookmarks"][stream]["created"].as_i64() else { continue };
         let unwritten: Vec<&String> = truth[stream]
@@ -54,7 +56,12 @@ fn check_kill(n: usize, k: &Killed, truth: &Tables, must_be_killed: bool, earlie
             .map(|(id, _)| id)
             .filter(|id| !written.contains(&(stream.to_string(), (*id).clone())))
             .collect();
-        assert!(unwritten.is_empty(), "kill at record {n}: the last STATE ({stream} at {b}) claims {} unwritten rows, e.g. {:?}", unwritten.len(), &unwritten[..unwritten.len().min(3)]);
+        assert!(
+            unwritten.is_empty(),
+            "kill at record {n}: the last STATE ({stream} at {b}) claims {} unwritten rows, e.g. {:?}",
+            unwritten.len(),
+            &unwritten[..unwritten.len().min(3)]
+        );
     }
     Some(state)
 }
@@ -124,7 +131,12 @@ fn killed_again_and_again_each_time_resumed_from_the_last_state_loses_nothing() 
         }
         // Rows written before the STATE resumed from (a later run may not repeat them).
         written.extend(
-            killed.out.messages.iter().filter(|m| m["type"] == "RECORD").map(|m| (m["stream"].as_str().unwrap().to_string(), m["record"]["id"].as_str().unwrap().to_string())),
+            killed
+                .out
+                .messages
+                .iter()
+                .filter(|m| m["type"] == "RECORD")
+                .map(|m| (m["stream"].as_str().unwrap().to_string(), m["record"]["id"].as_str().unwrap().to_string())),
         );
         assert!(i > 0 || state.is_some(), "the first run printed a STATE before its {n}th record");
         runs.push(killed.out);
@@ -137,6 +149,10 @@ fn killed_again_and_again_each_time_resumed_from_the_last_state_loses_nothing() 
     let clean = sync_at(&fake, &Files::new(), &config, &catalog, None);
     let keys_of = |v: &Value, s: &str| v["bookmarks"][s].as_object().map(|o| o.keys().cloned().collect::<BTreeSet<_>>());
     for s in STREAMS {
-        assert_eq!(keys_of(runs.last().unwrap().last_state().unwrap(), s), keys_of(clean.last_state().unwrap(), s), "{s}: the same bookmarks as a clean run");
+        assert_eq!(
+            keys_of(runs.last().unwrap().last_state().unwrap(), s),
+            keys_of(clean.last_state().unwrap(), s),
+            "{s}: the same bookmarks as a clean run"
+        );
     }
 }

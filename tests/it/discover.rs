@@ -2,7 +2,6 @@ use serde_json::{json, Value};
 
 use crate::tap_run::{run, Files, TEN_STREAMS as TEN};
 
-
 fn discover(args: &[&str]) -> Value {
     let out = run(args);
     assert!(out.success(), "{}", out.stderr);
@@ -16,16 +15,59 @@ fn discover(args: &[&str]) -> Value {
 /// name (Airbyte's `subscription_schedule` and singer-io's `payout_transactions` are aliases of
 /// `subscription_schedules` and `payout_balance_transactions`), plus the tables users ask for next.
 const EXPECTED: &[&str] = &[
-    "accounts", "application_fees", "application_fees_refunds", "authorizations", "balance_transactions",
-    "bank_accounts", "cardholders", "cards", "charges", "checkout_sessions", "checkout_sessions_line_items",
-    "coupons", "credit_notes", "customer_balance_transactions", "customers", "disputes", "early_fraud_warnings",
-    "events", "external_account_bank_accounts", "external_account_cards", "file_links", "files", "invoice_items",
-    "invoice_line_items", "invoices", "payment_intents", "payment_methods", "payout_balance_transactions",
-    "payouts", "persons", "plans", "prices", "products", "promotion_codes", "refunds", "reviews", "setup_attempts",
-    "setup_intents", "shipping_rates", "subscription_items", "subscription_schedules", "subscriptions", "top_ups",
-    "transactions", "transfer_reversals", "transfers", "usage_records",
+    "accounts",
+    "application_fees",
+    "application_fees_refunds",
+    "authorizations",
+    "balance_transactions",
+    "bank_accounts",
+    "cardholders",
+    "cards",
+    "charges",
+    "checkout_sessions",
+    "checkout_sessions_line_items",
+    "coupons",
+    "credit_notes",
+    "customer_balance_transactions",
+    "customers",
+    "disputes",
+    "early_fraud_warnings",
+    "events",
+    "external_account_bank_accounts",
+    "external_account_cards",
+    "file_links",
+    "files",
+    "invoice_items",
+    "invoice_line_items",
+    "invoices",
+    "payment_intents",
+    "payment_methods",
+    "payout_balance_transactions",
+    "payouts",
+    "persons",
+    "plans",
+    "prices",
+    "products",
+    "promotion_codes",
+    "refunds",
+    "reviews",
+    "setup_attempts",
+    "setup_intents",
+    "shipping_rates",
+    "subscription_items",
+    "subscription_schedules",
+    "subscriptions",
+    "top_ups",
+    "transactions",
+    "transfer_reversals",
+    "transfers",
+    "usage_records",
     // Beyond both connectors.
-    "credit_note_line_items", "tax_rates", "tax_ids", "quotes", "payment_links",
+    "credit_note_line_items",
+    "tax_rates",
+    "tax_ids",
+    "quotes",
+    "payment_links",
 ];
 
 #[test]

@@ -77,7 +77,8 @@ fn a_list_that_is_not_newest_first_stops_the_run() {
         {"id": "ch_new", "object": "charge", "created": 1_700_000_100}]});
     let server = Hostile::start(move |_| Reply::json("200 OK", &[], &page.to_string()));
     let files = Files::new();
-    let config = json!({"client_secret": "sk_test_fake", "base_url": server.base_url, "account_id": "acct_1", "start_date": "2023-01-01T00:00:00Z"});
+    let config =
+        json!({"client_secret": "sk_test_fake", "base_url": server.base_url, "account_id": "acct_1", "start_date": "2023-01-01T00:00:00Z"});
     let out = sync_env(&files, &config, &catalog_selecting(&["charges"]), None, &[("TAP_STRIPE_RETRY_BASE_MS", "1")]);
     assert_eq!(out.code, Some(5), "{}", out.stderr);
     assert!(out.stderr.contains("not newest first"), "{}", out.stderr);
@@ -209,7 +210,12 @@ fn invoice_items_attached_to_a_new_invoice_without_an_event_are_read_again() {
     let state = baseline(&fake, &files, &["invoice_items"]);
     let invoice = fake.create("invoice", json!({"customer": customer, "pending_invoice_items_behavior": "include"}));
     let invoice = invoice["id"].as_str().unwrap();
-    let types: Vec<String> = fake.objects("event").iter().filter(|e| e["data"]["object"]["id"] == item.as_str()).map(|e| e["type"].as_str().unwrap().to_string()).collect();
+    let types: Vec<String> = fake
+        .objects("event")
+        .iter()
+        .filter(|e| e["data"]["object"]["id"] == item.as_str())
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(types, ["invoiceitem.created"], "attaching sends no event about the item");
     fake.clear_requests();
     let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["invoice_items"]), Some(&state));

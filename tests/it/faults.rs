@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use fake_stripe::{Failure, Fault, FaultKind, FakeStripe, Options};
+use fake_stripe::{Failure, FakeStripe, Fault, FaultKind, Options};
 use serde_json::{json, Value};
 
 use crate::sync::expected;
@@ -19,7 +19,8 @@ fn charge_ids(fake: &FakeStripe) -> BTreeSet<String> {
 
 #[test]
 fn broken_bodies_and_slow_responses_are_retried() {
-    for kind in [FaultKind::ResetMidBody, FaultKind::TruncatedJson, FaultKind::MalformedJson, FaultKind::Slow(Duration::from_millis(2500))] {
+    for kind in [FaultKind::ResetMidBody, FaultKind::TruncatedJson, FaultKind::MalformedJson, FaultKind::Slow(Duration::from_millis(2500))]
+    {
         let fake = FakeStripe::start(Options::default());
         let files = Files::new();
         let mut config = config_for(&fake);

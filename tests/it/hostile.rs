@@ -18,7 +18,8 @@ pub enum Reply {
 impl Reply {
     /// A whole response with a JSON body.
     pub fn json(status: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        let mut s = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+        let mut s =
+            format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
         for (k, v) in headers {
             s.push_str(&format!("{k}: {v}\r\n"));
         }

@@ -14,11 +14,7 @@ use crate::truth;
 /// The logging config Meltano writes for a plugin with the `structured-logging` capability
 /// (meltano/core/plugin/singer/base.py), and the one it writes otherwise.
 fn meltano_logging_config(structured: bool) -> Value {
-    let formatter = if structured {
-        json!({"()": "singer_sdk.logging.StructuredFormatter"})
-    } else {
-        json!({"format": "%(message)s"})
-    };
+    let formatter = if structured { json!({"()": "singer_sdk.logging.StructuredFormatter"}) } else { json!({"format": "%(message)s"}) };
     json!({
         "version": 1,
         "disable_existing_loggers": false,
@@ -83,9 +79,8 @@ fn test_syncs_one_record_per_stream_reads_one_object_per_list_and_writes_no_stat
     for def in STREAMS.iter().filter(|d| d.parent().is_none()) {
         let Source::List { path, .. } = def.source else { continue };
         let path = path.split('?').next().unwrap().replace("{account}", &fake.account_id());
-        let of_child = |r: &fake_stripe::LoggedRequest| {
-            child_params.iter().any(|(p, k)| *p == path && r.params().iter().any(|(name, _)| name == k))
-        };
+        let of_child =
+            |r: &fake_stripe::LoggedRequest| child_params.iter().any(|(p, k)| *p == path && r.params().iter().any(|(name, _)| name == k));
         for r in requests.iter().filter(|r| r.path == path && !of_child(r)) {
             assert_eq!(limit(r).as_deref(), Some("1"), "{path}?{}", r.query);
         }
@@ -220,7 +215,10 @@ fn plain_lines_when_meltanos_config_does_not_ask_for_structured_ones() {
     assert!(out.stderr.lines().all(|l| !l.starts_with('{')), "{}", out.stderr);
     // A file that is not there: plain lines, and a warning naming the variable.
     let missing = files.dir.path().join("missing.json");
-    let out = run_env(&["--config", &files.json("c.json", &config_for(&fake)), "--test=schema"], &[("SINGER_SDK_LOG_CONFIG", missing.to_str().unwrap())]);
+    let out = run_env(
+        &["--config", &files.json("c.json", &config_for(&fake)), "--test=schema"],
+        &[("SINGER_SDK_LOG_CONFIG", missing.to_str().unwrap())],
+    );
     assert!(out.success(), "{}", out.stderr);
     assert!(out.stderr.contains("WARNING SINGER_SDK_LOG_CONFIG="), "{}", out.stderr);
 }

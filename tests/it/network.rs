@@ -119,7 +119,18 @@ fn proxy_env(proxy: &str) -> Vec<(&'static str, String)> {
 fn tap(args: &[&str], env: &[(&str, String)]) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    for k in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+    for k in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
         cmd.env_remove(k);
     }
     cmd.env("TAP_STRIPE_RETRY_BASE_MS", "1");

@@ -35,11 +35,26 @@ fn a_dense_window_splits_and_every_object_comes_once() {
         panic!("duplicates {dups:?} created {c}; requests:\n{}", qs.join("\n"));
     }
     let got = out.id_set("charges");
-    let missing: Vec<String> = want.difference(&got).take(3).map(|id| format!("{id} created {}", fake.objects("charge").iter().find(|c| c["id"] == id.as_str()).unwrap()["created"])).collect();
+    let missing: Vec<String> = want
+        .difference(&got)
+        .take(3)
+        .map(|id| format!("{id} created {}", fake.objects("charge").iter().find(|c| c["id"] == id.as_str()).unwrap()["created"]))
+        .collect();
     let extra = got.difference(&want).count();
-    let windows: Vec<String> = fake.requests().iter().filter(|r| r.path == "/v1/charges").map(|r| format!("{:?}..{:?} after {:?}", r.param("created[gte]"), r.param("created[lt]"), r.param("starting_after").is_some())).collect();
-    assert!(missing.is_empty() && extra == 0, "missing {} (e.g. {missing:?}), extra {extra}; requests:\n{}", want.difference(&got).count(), windows.join("\n"));
-    let starts: HashSet<String> = fake.requests().iter().filter(|r| r.path == "/v1/charges").filter_map(|r| r.param("created[gte]")).collect();
+    let windows: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/charges")
+        .map(|r| format!("{:?}..{:?} after {:?}", r.param("created[gte]"), r.param("created[lt]"), r.param("starting_after").is_some()))
+        .collect();
+    assert!(
+        missing.is_empty() && extra == 0,
+        "missing {} (e.g. {missing:?}), extra {extra}; requests:\n{}",
+        want.difference(&got).count(),
+        windows.join("\n")
+    );
+    let starts: HashSet<String> =
+        fake.requests().iter().filter(|r| r.path == "/v1/charges").filter_map(|r| r.param("created[gte]")).collect();
     assert!(starts.len() > 3, "the one window was split into parts read separately: {starts:?}");
     // A split hands the rest of its last page's second to the newest older part, which reads on
     // from the job's last object (created in that part's newest second); the part the job's
@@ -98,14 +113,24 @@ fn a_429_halves_the_pacer_and_every_object_still_arrives() {
     // One 429: requests in flight together see a burst as one, so a second one within 50 ms would
     // not halve the rate again (a matter of timing).
     fake.fail_next(1, 429, Some("/v1/charges"), None);
-    let out = sync_env(&files, &config, &catalog_selecting(&streams), None, &[("TAP_STRIPE_RETRY_BASE_MS", "1"), ("TAP_STRIPE_TEST_NOW", &tap_now(&fake))]);
+    let out = sync_env(
+        &files,
+        &config,
+        &catalog_selecting(&streams),
+        None,
+        &[("TAP_STRIPE_RETRY_BASE_MS", "1"), ("TAP_STRIPE_TEST_NOW", &tap_now(&fake))],
+    );
     assert!(out.success(), "{}", out.stderr);
     assert_eq!(fake.requests().iter().filter(|r| r.status == 429).count(), 1, "the queued 429 was met");
     assert!(out.stderr.contains("pacing every request at 20.0 requests/s"), "40/s halved to 20/s: {}", out.stderr);
     // Every charge created since the start, and every customer (children follow their parent's
     // `created`, so the start bounds customers and their balance transactions alike).
     let since = |resource: &str| -> HashSet<String> {
-        fake.objects(resource).iter().filter(|o| o["created"].as_i64().unwrap() >= start).map(|o| o["id"].as_str().unwrap().to_string()).collect()
+        fake.objects(resource)
+            .iter()
+            .filter(|o| o["created"].as_i64().unwrap() >= start)
+            .map(|o| o["id"].as_str().unwrap().to_string())
+            .collect()
     };
     let charges = since("charge");
     assert!(charges.len() > 100, "the start leaves charges to read: {}", charges.len());

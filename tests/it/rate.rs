@@ -13,13 +13,7 @@ use serde_json::json;
 use crate::tap_run::{catalog_selecting, clocked, config_for, sync_env, tap_clock, Files};
 
 fn dense_charges(customers: usize) -> FakeStripe {
-    let dataset = Dataset {
-        customers,
-        charges_per_customer: 10.0,
-        invoices_per_customer: 0.0,
-        new_resources: 0,
-        ..Dataset::default()
-    };
+    let dataset = Dataset { customers, charges_per_customer: 10.0, invoices_per_customer: 0.0, new_resources: 0, ..Dataset::default() };
     clocked(Options { dataset, ..Options::default() })
 }
 

@@ -281,7 +281,8 @@ fn tiny_windows_over_an_absurd_history_start_at_once_in_little_memory() {
 
 #[test]
 fn a_body_larger_than_any_stripe_page_is_refused() {
-    let announced = Hostile::start(|_| Reply::Raw(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 209715200\r\n\r\n{".to_vec()));
+    let announced =
+        Hostile::start(|_| Reply::Raw(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 209715200\r\n\r\n{".to_vec()));
     let endless = Hostile::start(|_| Reply::Endless { head: "HTTP/1.1 200 OK\r\ncontent-type: application/json".into() });
     for server in [&announced, &endless] {
         let files = Files::new();

@@ -46,18 +46,17 @@ fn the_key_is_never_printed_in_any_scenario() {
     all += &printed(&["--config", &c_good, "--catalog", &catalog]);
     all += &printed(&["--about", "--format", "json"]);
     assert!(all.contains("coupons"), "the scenarios ran");
-    assert!(!all.contains(MARKER), "the key (or a recognisable part of it) was printed:\n{}",
-        all.lines().filter(|l| l.contains(MARKER)).take(3).collect::<Vec<_>>().join("\n"));
+    assert!(
+        !all.contains(MARKER),
+        "the key (or a recognisable part of it) was printed:\n{}",
+        all.lines().filter(|l| l.contains(MARKER)).take(3).collect::<Vec<_>>().join("\n")
+    );
 }
 
 /// Runs the binary with no proxy or retry delay from the caller's environment; returns
 /// (exit code, stdout + stderr).
 fn printed_fast(args: &[&str]) -> (Option<i32>, String) {
-    let out = std::process::Command::new(BIN)
-        .args(args)
-        .env("TAP_STRIPE_RETRY_BASE_MS", "1")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(BIN).args(args).env("TAP_STRIPE_RETRY_BASE_MS", "1").output().unwrap();
     (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 

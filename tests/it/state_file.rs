@@ -70,11 +70,7 @@ fn a_future_connect_bookmark_is_clamped_in_its_account() {
     let out = sync(&files, &config, &catalog_selecting(&["customers"]), Some(&state));
     assert!(out.success(), "{}", out.stderr);
     assert_eq!(out.records("customers").len(), 0);
-    assert!(
-        warnings(&out).iter().any(|l| l.contains("customers") && l.contains(&acct) && l.contains("milliseconds")),
-        "{}",
-        out.stderr
-    );
+    assert!(warnings(&out).iter().any(|l| l.contains("customers") && l.contains(&acct) && l.contains("milliseconds")), "{}", out.stderr);
     let last = out.last_state().unwrap();
     assert!(last["bookmarks"]["customers"]["accounts"][&acct]["created"].as_i64().unwrap() <= unix_now(), "{last}");
 }
@@ -95,7 +91,8 @@ fn a_future_start_date_warns_and_reads_nothing() {
 fn an_absurdly_old_bookmark_reads_from_2010() {
     let fake = FakeStripe::start(Options::default());
     let files = Files::new();
-    let out = sync(&files, &config_for(&fake), &catalog_selecting(&["charges"]), Some(&json!({"bookmarks": {"charges": {"created": -9e18}}})));
+    let out =
+        sync(&files, &config_for(&fake), &catalog_selecting(&["charges"]), Some(&json!({"bookmarks": {"charges": {"created": -9e18}}})));
     assert!(out.success(), "{}", out.stderr);
     let all: BTreeSet<String> = fake.objects("charge").iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(out.id_set("charges").into_iter().collect::<BTreeSet<_>>(), all);
@@ -164,7 +161,10 @@ fn state_fails(state: &str, expect: &[&str]) {
 
 #[test]
 fn an_unreadable_bookmark_value_stops_the_run() {
-    state_fails(r#"{"bookmarks": {"charges": {"created": "not a date"}}}"#, &["charges", "created", "not a date", "Unix seconds", "RFC 3339"]);
+    state_fails(
+        r#"{"bookmarks": {"charges": {"created": "not a date"}}}"#,
+        &["charges", "created", "not a date", "Unix seconds", "RFC 3339"],
+    );
     state_fails(r#"{"bookmarks": {"charges": {"created": true}}}"#, &["charges", "created", "true"]);
     // Unselected streams, other bookmark keys, and Connect accounts are checked too.
     state_fails(r#"{"bookmarks": {"coupons": {"updated": {"at": 5}}}}"#, &["coupons", "updated"]);
@@ -185,13 +185,16 @@ fn airbyte_read_with_a_future_stream_state_reads_nothing() {
     let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "charges"},
         "stream_state": {"created": 1_714_636_800_000_i64, "updated": "2999-01-01T00:00:00Z"}}}]);
     let state = files.json("s.json", &state);
-    let out = std::process::Command::new(BIN).args(["read", "--config", &config, "--catalog", &catalog, "--state", &state]).output().unwrap();
+    let out =
+        std::process::Command::new(BIN).args(["read", "--config", &config, "--catalog", &catalog, "--state", &state]).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.iter().filter(|m| m["type"] == "RECORD").count(), 0);
     assert!(
-        lines.iter().any(|m| m["type"] == "LOG" && m["log"]["level"] == "WARN" && m["log"]["message"].as_str().unwrap().contains("milliseconds")),
+        lines
+            .iter()
+            .any(|m| m["type"] == "LOG" && m["log"]["level"] == "WARN" && m["log"]["message"].as_str().unwrap().contains("milliseconds")),
         "{stdout}"
     );
     let last = lines.iter().rev().find(|m| m["type"] == "STATE").expect("a STATE");
@@ -209,7 +212,8 @@ fn airbyte_read_with_an_unreadable_state_stops_with_a_config_error() {
     let catalog = files.json("k.json", &catalog);
     for state in [json!({"cursor": 5}), json!([{"type": "STREAM"}]), json!(7)] {
         let path = files.json("s.json", &state);
-        let out = std::process::Command::new(BIN).args(["read", "--config", &config, "--catalog", &catalog, "--state", &path]).output().unwrap();
+        let out =
+            std::process::Command::new(BIN).args(["read", "--config", &config, "--catalog", &catalog, "--state", &path]).output().unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert_eq!(out.status.code(), Some(2), "{state}: {stdout}");
         let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

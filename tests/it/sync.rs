@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, sync_killed_after_records, Files, Output, TEN_STREAMS as ALL};
 
-
 /// The fake Stripe object type behind each stream.
 pub(crate) fn resource(stream: &str) -> &'static str {
     match stream {
@@ -271,11 +270,8 @@ fn invoice_line_items_come_from_embedded_lines_and_lines_only_when_has_more() {
     let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["invoice_line_items"]), None);
     assert!(out.success(), "{}", out.stderr);
     let invoices = fake.objects("invoice");
-    let long: BTreeSet<String> = invoices
-        .iter()
-        .filter(|i| i["lines"]["has_more"] == json!(true))
-        .map(|i| i["id"].as_str().unwrap().to_string())
-        .collect();
+    let long: BTreeSet<String> =
+        invoices.iter().filter(|i| i["lines"]["has_more"] == json!(true)).map(|i| i["id"].as_str().unwrap().to_string()).collect();
     assert!(!long.is_empty(), "the demo account has invoices with more than 10 lines");
     let called: BTreeSet<String> = fake
         .requests()
@@ -344,10 +340,8 @@ fn events_are_read_from_thirty_days_back_with_a_warning() {
     assert!(out.success(), "{}", out.stderr);
     assert!(out.stderr.contains("WARNING") && out.stderr.contains("30 days"), "{}", out.stderr);
     let first = fake.requests().into_iter().find(|r| r.path == "/v1/events").unwrap();
-    let gte: i64 = url::form_urlencoded::parse(first.query.as_bytes())
-        .find(|(k, _)| k == "created[gte]")
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap();
+    let gte: i64 =
+        url::form_urlencoded::parse(first.query.as_bytes()).find(|(k, _)| k == "created[gte]").map(|(_, v)| v.parse().unwrap()).unwrap();
     assert!(gte >= fake.now() - 30 * 86_400 - 5, "first events window starts 30 days back, not in 2020");
     assert!(!out.records("events").is_empty());
 }

@@ -111,11 +111,7 @@ pub struct Output {
 impl Output {
     /// Records of `stream`, in output order.
     pub fn records(&self, stream: &str) -> Vec<&Value> {
-        self.messages
-            .iter()
-            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
-            .map(|m| &m["record"])
-            .collect()
+        self.messages.iter().filter(|m| m["type"] == "RECORD" && m["stream"] == stream).map(|m| &m["record"]).collect()
     }
 
     pub fn ids(&self, stream: &str) -> Vec<String> {

@@ -75,7 +75,10 @@ fn objects(fake: &FakeStripe, def: &StreamDef, account: Option<&str>, known: &Ta
         known[under].values().filter_map(|r| r["id"].as_str().map(str::to_string)).collect()
     };
     let pairs: Vec<(String, Value)> = if def.name == "persons" {
-        fake.connected_account_ids().into_iter().flat_map(|a| fake.objects_of(&a, "person").into_iter().map(move |p| (a.clone(), p))).collect()
+        fake.connected_account_ids()
+            .into_iter()
+            .flat_map(|a| fake.objects_of(&a, "person").into_iter().map(move |p| (a.clone(), p)))
+            .collect()
     } else {
         let listed = fake.children_of(account, def.resource);
         if listed.is_empty() {

@@ -52,13 +52,8 @@ fn diff(stream: &str, got: &Table, want: &Table) -> Vec<String> {
         match got.get(k) {
             None => out.push(format!("{stream} {k}: missing")),
             Some(g) if g != v => {
-                let fields: Vec<&String> = v
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .filter(|(f, x)| g.get(f.as_str()) != Some(x))
-                    .map(|(f, _)| f)
-                    .collect();
+                let fields: Vec<&String> =
+                    v.as_object().unwrap().iter().filter(|(f, x)| g.get(f.as_str()) != Some(x)).map(|(f, _)| f).collect();
                 out.push(format!("{stream} {k}: stale fields {fields:?}"));
             }
             _ => {}
@@ -185,9 +180,17 @@ impl Happened {
             for stream in streams {
                 let records = out.records(stream);
                 let last = records.iter().rev().find(|r| r["id"] == c.id.as_str());
-                let last = last.unwrap_or_else(|| panic!("round {round}: {stream} {} ({:?}, {:?}) not in the next run", c.id, c.op, c.event_types));
+                let last = last
+                    .unwrap_or_else(|| panic!("round {round}: {stream} {} ({:?}, {:?}) not in the next run", c.id, c.op, c.event_types));
                 let gone = deleted.contains(c.id.as_str());
-                assert_eq!(last["is_deleted"] == true, gone, "round {round}: {stream} {} {:?}: is_deleted {}", c.id, c.op, last["is_deleted"]);
+                assert_eq!(
+                    last["is_deleted"] == true,
+                    gone,
+                    "round {round}: {stream} {} {:?}: is_deleted {}",
+                    c.id,
+                    c.op,
+                    last["is_deleted"]
+                );
                 *self.ops.entry(format!("{:?}", c.op)).or_default() += 1;
             }
         }
@@ -358,7 +361,13 @@ fn fold_test(selected: &[&'static str]) {
         for m in out.messages.iter().filter(|m| m["type"] == "RECORD" && m["stream"] != "events") {
             let stream = m["stream"].as_str().unwrap();
             let k = key(stream, &m["record"]);
-            let twice = || out.records(stream).into_iter().filter(|r| key(stream, r) == k).map(|r| format!("updated={} is_deleted={} created={}", r["updated"], r["is_deleted"], r["created"])).collect::<Vec<_>>();
+            let twice = || {
+                out.records(stream)
+                    .into_iter()
+                    .filter(|r| key(stream, r) == k)
+                    .map(|r| format!("updated={} is_deleted={} created={}", r["updated"], r["is_deleted"], r["created"]))
+                    .collect::<Vec<_>>()
+            };
             assert!(keys.insert((stream.to_string(), k.clone())), "round {round}: {stream} {k} twice: {:?}", twice());
         }
         happened.round(round, &changes, &out, selected);
@@ -480,15 +489,23 @@ fn children_follow_an_updated_and_a_deleted_parent() {
     }
     let doomed = drafts[1].clone();
     let doomed_id = doomed["id"].as_str().unwrap().to_string();
-    let doomed_lines: HashSet<String> =
-        fake.objects("line_item").iter().filter(|l| l["invoice"] == doomed_id.as_str()).map(|l| l["id"].as_str().unwrap().to_string()).collect();
+    let doomed_lines: HashSet<String> = fake
+        .objects("line_item")
+        .iter()
+        .filter(|l| l["invoice"] == doomed_id.as_str())
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
     fake.delete("invoice", &doomed_id);
     fake.clear_requests();
 
     let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&streams), Some(&state));
     assert!(out.success(), "{}", out.stderr);
-    let want: HashSet<String> =
-        fake.objects("line_item").iter().filter(|l| l["invoice"] == grown.as_str()).map(|l| l["id"].as_str().unwrap().to_string()).collect();
+    let want: HashSet<String> = fake
+        .objects("line_item")
+        .iter()
+        .filter(|l| l["invoice"] == grown.as_str())
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
     let got: HashSet<String> = out
         .records("invoice_line_items")
         .iter()
@@ -523,7 +540,11 @@ fn a_gap_longer_than_thirty_days_re_reads_the_stream_and_warns() {
     let state = json!({"bookmarks": {"customers": {"created": now - 40 * 86_400, "updated": now - 40 * 86_400}}});
     let out = sync_at(&fake, &files, &config_for(&fake), &catalog_selecting(&["customers"]), Some(&state));
     assert!(out.success(), "a gap never fails the run: {}", out.stderr);
-    let warning = out.stderr.lines().find(|l| l.contains("WARNING") && l.contains("customers") && l.contains("re-reading")).expect("a warning says why");
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("WARNING") && l.contains("customers") && l.contains("re-reading"))
+        .expect("a warning says why");
     assert!(warning.contains("30 days"), "{warning}");
     let all: HashSet<String> = fake.objects("customer").iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(out.id_set("customers"), all, "the whole stream is re-read in the same run");
@@ -603,7 +624,9 @@ fn lookback_re_reads_recent_events_without_duplicates() {
 fn txn_status(out: &Output) -> BTreeMap<(String, String), String> {
     out.records("balance_transactions")
         .iter()
-        .map(|r| ((r["id"].as_str().unwrap().to_string(), r["account"].as_str().unwrap().to_string()), r["status"].as_str().unwrap().to_string()))
+        .map(|r| {
+            ((r["id"].as_str().unwrap().to_string(), r["account"].as_str().unwrap().to_string()), r["status"].as_str().unwrap().to_string())
+        })
         .collect()
 }
 
@@ -625,8 +648,7 @@ fn balance_transactions_read_while_pending_are_read_again_once_settled() {
         let catalog = catalog_selecting(&["balance_transactions"]);
         let first = sync_at(&fake, &files, &config, &catalog, None);
         assert!(first.success(), "{}", first.stderr);
-        let pending: Vec<(String, String)> =
-            txn_status(&first).into_iter().filter(|(_, s)| s == "pending").map(|(k, _)| k).collect();
+        let pending: Vec<(String, String)> = txn_status(&first).into_iter().filter(|(_, s)| s == "pending").map(|(k, _)| k).collect();
         let accounts: HashSet<&String> = pending.iter().map(|(_, a)| a).collect();
         assert_eq!(accounts.len(), connected + 1, "every account has recent pending transactions");
         let state = first.last_state().unwrap().clone();
