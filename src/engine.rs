@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use crate::bookmark::{self, Progress};
+use crate::cadence::Cadence;
 use crate::catalog::{self, Selection};
 use crate::client::{Client, Query};
 use crate::config::Accounts;
@@ -365,6 +366,9 @@ async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output
     let mut counts: HashMap<&'static str, Tally> = HashMap::new();
     let mut last_count = std::time::Instant::now();
     let mut since_state: HashMap<&'static str, u64> = HashMap::new();
+    // When STATE messages are written: whenever bookmarks move, less often once they are large
+    // (`cadence`).
+    let mut cadence = Cadence::new();
     let mut skipped: Vec<String> = Vec::new();
     // Streams of products the account has not activated (warned once each; not a failure).
     let mut not_enabled: Vec<&'static str> = Vec::new();
@@ -501,7 +505,10 @@ async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output
                 passed[account] = true;
                 commit_updates(&listings, account, &mut state, now);
                 if !sample {
-                    output.state(&mut writer, &state, &mut since_state, &all)?;
+                    if let Some(which) = cadence.moved(&all) {
+                        let bytes = output.state(&mut writer, &state, &mut since_state, &which)?;
+                        cadence.written(bytes);
+                    }
                 }
             }
             Event::Split { listing, whole, parts, continuing, after } => {
@@ -527,7 +534,10 @@ async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output
                         moved.push(m.name());
                     }
                     if !sample {
-                        output.state(&mut writer, &state, &mut since_state, &moved)?;
+                        if let Some(which) = cadence.moved(&moved) {
+                            let bytes = output.state(&mut writer, &state, &mut since_state, &which)?;
+                            cadence.written(bytes);
+                        }
                     }
                 }
             }
@@ -593,6 +603,7 @@ async fn run(config: &Config, selected: Vec<Selection>, mut state: State, output
             all.len()
         ));
     } else {
+        // The final STATE: every stream, however recent the last one.
         output.state(&mut writer, &state, &mut since_state, &all)?;
     }
     for name in &all {

@@ -26,6 +26,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 
 pub mod about;
 pub mod bookmark;
+pub mod cadence;
 pub mod catalog;
 pub mod check;
 pub mod cli;

@@ -140,17 +140,26 @@ impl Output {
 
     /// A commit point: the state now covers every record written. `streams` are those whose
     /// bookmarks may have moved, with the records written for each since its last STATE.
-    pub fn state(&self, w: &mut Writer, state: &State, streams: &mut HashMap<&'static str, u64>, which: &[&'static str]) -> Result<()> {
+    /// Returns the bytes written.
+    pub fn state(&self, w: &mut Writer, state: &State, streams: &mut HashMap<&'static str, u64>, which: &[&'static str]) -> Result<usize> {
+        let mut bytes = 0;
         match self {
-            Output::Singer => w.line(&singer::state_line(&state.to_value()))?,
+            Output::Singer => {
+                let line = singer::state_line(&state.to_value());
+                bytes += line.len() + 1;
+                w.line(&line)?;
+            }
             Output::Airbyte(a) => {
                 for s in which {
                     let count = streams.insert(s, 0).unwrap_or(0);
-                    w.line(&a.state_line(s, state.entry_value(s), count))?;
+                    let line = a.state_line(s, state.entry_value(s), count);
+                    bytes += line.len() + 1;
+                    w.line(&line)?;
                 }
             }
         }
-        w.flush()
+        w.flush()?;
+        Ok(bytes)
     }
 
     /// A stream was refused (403) and skipped.

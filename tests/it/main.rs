@@ -13,6 +13,8 @@ mod child_conditions;
 mod claims;
 /// Every kind of bad config gives one clear line, a non-zero exit and an empty stdout.
 mod config_errors;
+/// Connect at scale: STATE output over hundreds of connected accounts.
+mod connect_scale;
 /// Killed after the N-th RECORD at points spread over a run, resumed: the fake's data, nothing lost.
 mod crash;
 /// Discovery: the ten streams, their schemas and metadata.
