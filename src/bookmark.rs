@@ -15,6 +15,7 @@ nothing older, and it bounds the history a run slices).
 
 use std::collections::VecDeque;
 
+use crate::clock::iso;
 use crate::config::HISTORY_START;
 use crate::log;
 use crate::slice::Window;
@@ -90,11 +91,6 @@ pub fn checked(stream: &str, account: Option<&str>, key: &str, value: Option<i64
         Note::Ancient => log::debug(&message),
     }
     (Some(v), matches!(note, Note::Future { .. }))
-}
-
-/// Unix seconds as RFC 3339 with `Z`; the number itself when out of chrono's range.
-fn iso(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// Tracks which windows of one listing are complete. The windows always tile the listing's

@@ -9,9 +9,12 @@ message, since the others can still be synced. Streams of a product the account 
 enabled on this account; they hold no data, and a sync skips them with a warning and exit 0.
 */
 
-use crate::client::Client;
+use serde_json::Value;
+
+use crate::client::{split_query, Client, Query};
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::page::ListPage;
 use crate::retry::Policy;
 use crate::streams::{Source, STREAMS};
 
@@ -26,7 +29,6 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         Ok(c) => c,
         Err(e) => return (false, e.to_string()),
     };
-    let limit = vec![("limit".to_string(), "1".to_string())];
     // `{account}` in paths (the account's external accounts): `account_id`, or the key's own.
     let account = match &config.account_id {
         Some(id) => id.clone(),
@@ -42,28 +44,26 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
     for def in STREAMS {
         let probe = match def.source {
             Source::List { path, .. } => {
-                let mut q = limit.clone();
-                q.extend(def.params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-                client.list(&path.replace("{account}", &account), &q).await
+                let params = def.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                first_page(&client, &path.replace("{account}", &account), params).await
             }
             Source::Child(child) => {
                 // Probe under the first parent object (and with `via`, its first intermediate
                 // object), if the parent can be read and has one.
                 let parent = crate::streams::find(child.parent).expect("registered parent");
                 let Source::List { path: parent_path, .. } = parent.source else { continue };
-                let mut under = first_id(&client, &parent_path.replace("{account}", &account), &limit).await;
+                let mut under = first_id(&client, &parent_path.replace("{account}", &account)).await;
                 if let Some(via) = child.via.and_then(crate::streams::find).and_then(|v| v.child()) {
                     under = match under {
-                        Some(id) => first_id(&client, &via.path.replace("{parent}", &id), &limit).await,
+                        Some(id) => first_id(&client, &via.path.replace("{parent}", &id)).await,
                         None => None,
                     };
                 }
                 match under {
                     Some(id) => {
                         let full = child.path.replace("{parent}", &id);
-                        let (path, mut q) = crate::engine::split_query(&full);
-                        q.extend(limit.iter().cloned());
-                        client.list(path, &q).await
+                        let (path, params) = split_query(&full);
+                        first_page(&client, path, params).await
                     }
                     None => {
                         readable += 1;
@@ -104,10 +104,14 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
     (true, message)
 }
 
+/// The first page of one object of a list.
+async fn first_page(client: &Client, path: &str, params: Query) -> Result<Option<ListPage>> {
+    client.pages(path, params).limit(1).next::<Value>().await
+}
+
 /// The id of the first object a list returns, if it can be read and has one.
-async fn first_id(client: &Client, full: &str, limit: &[(String, String)]) -> Option<String> {
-    let (path, mut q) = crate::engine::split_query(full);
-    q.extend(limit.iter().cloned());
-    let page = client.list(path, &q).await.ok()?;
+async fn first_id(client: &Client, full: &str) -> Option<String> {
+    let (path, params) = split_query(full);
+    let page = first_page(client, path, params).await.ok()??;
     page.data.into_iter().next()?.get("id")?.as_str().map(str::to_string)
 }

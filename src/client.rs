@@ -429,6 +429,16 @@ fn certificate_problem(e: &reqwest::Error) -> Option<String> {
     None
 }
 
+/// A child path's own query (`/v1/setup_attempts?setup_intent=seti_1`) as parameters.
+pub fn split_query(full: &str) -> (&str, Query) {
+    match full.split_once('?') {
+        None => (full, Vec::new()),
+        Some((path, query)) => {
+            (path, query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        }
+    }
+}
+
 /// The request as a user reads it in a log line: path and query, never headers.
 pub fn display_url(path: &str, query: &Query) -> String {
     if query.is_empty() {

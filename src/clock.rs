@@ -16,3 +16,8 @@ pub fn now() -> i64 {
     }
     chrono::Utc::now().timestamp()
 }
+
+/// `t` (Unix seconds) as RFC 3339 text, for messages; the number itself when out of range.
+pub fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}

@@ -237,13 +237,12 @@ pub fn read_json_file_with(what: &'static str, path: &str, light: impl Fn(&str) 
 /// raised to it (Stripe has nothing older).
 fn sane_start_date(start_date: i64, now: i64) -> i64 {
     let (sane, note) = crate::bookmark::sane(start_date, now);
-    let iso = |t: i64| chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339());
     match note {
         Some(crate::bookmark::Note::Future { .. }) => crate::log::warn(&format!(
             "config: `start_date` {} is in the future: streams without a bookmark start at now ({}) instead, \
              so they read nothing older (fix start_date if that is not what you want)",
-            iso(start_date),
-            iso(sane)
+            crate::clock::iso(start_date),
+            crate::clock::iso(sane)
         )),
         Some(note) => crate::log::debug(&crate::bookmark::note_message("config: `start_date`", start_date, sane, note)),
         None => {}

@@ -10,7 +10,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
 - [`catalog`]: `--discover` output and the selection read from `--catalog`.
 - [`check`]: Airbyte `check`: the key and what it can read.
 - [`engine`]: the one sync loop (listings → windows → pages → records → one writer).
-- [`events`]: the shared `/v1/events` pass that applies changes and deletions.
+- [`engine::events`]: the shared `/v1/events` pass that applies changes and deletions.
 - [`slice`], [`page`], [`bookmark`], [`state`]: time windows, list paging, bookmark commit rules,
   the state file.
 - [`client`], [`retry`], [`pacer`]: HTTP to Stripe, the pure retry policy, the shared rate limiter.
@@ -35,11 +35,12 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
-pub mod events;
+
 pub mod log;
 pub mod metrics;
 pub mod pacer;
 pub mod page;
+pub mod pages;
 pub mod protocol;
 pub mod raw;
 pub mod refusal;

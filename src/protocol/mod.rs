@@ -92,7 +92,7 @@ pub enum Output {
 
 /// How a stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum StreamStatus {
     Complete,
     Incomplete,
 }
@@ -171,11 +171,11 @@ impl Output {
     }
 
     /// The end of a stream's sync.
-    pub fn end(&self, w: &mut Writer, stream: &str, outcome: Outcome) -> Result<()> {
+    pub fn end(&self, w: &mut Writer, stream: &str, outcome: StreamStatus) -> Result<()> {
         match self {
             Output::Singer => Ok(()),
             Output::Airbyte(a) => {
-                let status = if outcome == Outcome::Complete { "COMPLETE" } else { "INCOMPLETE" };
+                let status = if outcome == StreamStatus::Complete { "COMPLETE" } else { "INCOMPLETE" };
                 w.line(&a.status_line(stream, status))
             }
         }

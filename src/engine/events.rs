@@ -29,12 +29,15 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::children::{read_children, Once};
+use super::message::Message;
+use super::plan::{Listing, Member};
+use super::record::{send_record, Change};
 use crate::client::{Client, Query};
-use crate::engine::{disable, read_children, send_record, Change, Event, Listing, Member};
 use crate::error::{Error, Result};
 use crate::log;
-use crate::page::{Pager, PAGE_LIMIT};
 use crate::protocol::now_rfc3339;
+use crate::refusal::Refusal;
 use crate::streams::{EventSource, Related, Source};
 
 /// Stripe lists events of the last 30 days only.
@@ -124,33 +127,26 @@ impl Pass {
         account: usize,
         client: &Client,
         pinned_version: &str,
-        tx: &mpsc::Sender<Event>,
+        tx: &mpsc::Sender<Message>,
     ) -> Result<()> {
         let listings: Vec<&Listing> = listings.iter().filter(|l| l.account == account).collect();
         let listings = listings.as_slice();
         let mut router =
             Router { client, listings, pinned_version, tx, seen: HashSet::new(), emitted: HashSet::new(), fetched: HashMap::new() };
         for batch in &self.batches {
-            let mut query: Query = vec![
-                ("limit".into(), PAGE_LIMIT.to_string()),
-                ("created[gte]".into(), self.from.to_string()),
-                ("created[lt]".into(), self.to.to_string()),
-            ];
-            query.extend(batch.iter().map(|t| ("types[]".to_string(), t.to_string())));
-            let mut pager = Pager::new();
+            let mut params: Query = vec![("created[gte]".into(), self.from.to_string()), ("created[lt]".into(), self.to.to_string())];
+            params.extend(batch.iter().map(|t| ("types[]".to_string(), t.to_string())));
+            let mut pages = client.pages("/v1/events", params);
             let mut last_created = None;
             // The events of one second, routed together once the list has moved past it.
             let mut second: Vec<Value> = Vec::new();
             loop {
-                let mut q = query.clone();
-                if let Some(c) = pager.cursor() {
-                    q.push(("starting_after".into(), c.to_string()));
-                }
-                let page = match client.list("/v1/events", &q).await {
-                    Ok(p) => p,
+                let page = match pages.next::<Value>().await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => break,
                     Err(Error::Http { status: Some(403), message, .. }) => {
                         for m in listings.iter().flat_map(|l| l.members()).filter(|m| m.events_from.is_some()) {
-                            disable(m, &format!("reading /v1/events for its changes: {message}"), tx).await;
+                            m.refuse(&format!("reading /v1/events for its changes: {message}"), Refusal::Forbidden, tx).await;
                         }
                         return Ok(());
                     }
@@ -158,24 +154,25 @@ impl Pass {
                 };
                 let created = page.data.iter().map(|e| e["created"].as_i64().unwrap_or(i64::MAX));
                 last_created = crate::page::check_newest_first(created, last_created)
-                    .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/events", &q), problem })?;
-                pager
-                    .advance(&page)
-                    .map_err(|problem| Error::BadResponse { url: crate::client::display_url("/v1/events", &q), problem })?;
+                    .map_err(|problem| Error::BadResponse { url: pages.url(), problem })?;
                 for event in page.data {
                     if second.first().is_some_and(|e: &Value| e["created"] != event["created"]) {
                         router.route_second(&std::mem::take(&mut second)).await?;
                     }
                     second.push(event);
                 }
-                if pager.is_done() {
-                    break;
-                }
             }
             router.route_second(&std::mem::take(&mut second)).await?;
         }
         *self.emitted.lock().expect("not poisoned") = router.emitted;
         Ok(())
+    }
+}
+
+/// The windows skip what the events pass emitted.
+impl Once for &Pass {
+    fn first(&mut self, stream: &'static str, id: String) -> bool {
+        !self.emitted(stream, &id)
     }
 }
 
@@ -200,7 +197,7 @@ struct Router<'a> {
     client: &'a Client,
     listings: &'a [&'a Listing],
     pinned_version: &'a str,
-    tx: &'a mpsc::Sender<Event>,
+    tx: &'a mpsc::Sender<Message>,
     /// `(stream, object id)` whose newest event was handled; for children
     /// `(stream, "parent:" + id)` marks a parent whose children were already re-read.
     seen: HashSet<(&'static str, String)>,
@@ -352,21 +349,16 @@ impl Router<'_> {
         if !self.seen.insert((m.name(), format!("list:{full}"))) {
             return Ok(());
         }
-        let (path, fixed) = crate::engine::split_query(&full);
-        let mut pager = Pager::new();
-        while !pager.is_done() {
-            let mut q = fixed.clone();
-            q.push(("limit".into(), PAGE_LIMIT.to_string()));
-            if let Some(c) = pager.cursor() {
-                q.push(("starting_after".into(), c.to_string()));
-            }
-            let page = match self.client.list(path, &q).await {
-                Ok(p) => p,
+        let (path, fixed) = crate::client::split_query(&full);
+        let mut pages = self.client.pages(path, fixed);
+        loop {
+            let page = match pages.next::<Value>().await {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(()),
                 // The other object is gone (a deleted draft invoice): nothing to list.
                 Err(Error::Http { status: Some(400 | 404), .. }) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            pager.advance(&page).map_err(|problem| Error::BadResponse { url: crate::client::display_url(path, &q), problem })?;
             for item in page.data {
                 let Some(item_id) = item["id"].as_str() else { continue };
                 let key = (m.name(), item_id.to_string());
@@ -378,7 +370,6 @@ impl Router<'_> {
                 send_record(m, item, None, Change { updated: Some(created), deleted: false }, &now_rfc3339(), self.tx).await?;
             }
         }
-        Ok(())
     }
 
     /// An event about the parent of `m`'s objects: re-read (or delete) its children.
