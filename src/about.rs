@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::cli::AboutFormat;
-use crate::config::SPEC_JSON;
+use crate::spec::SPEC_JSON;
 
 /// What this tap supports, as the Singer SDK names its capabilities (Meltano Hub's list):
 /// `catalog` (and not `properties` too: the Hub allows one of them; `--properties` is still

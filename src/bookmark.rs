@@ -16,7 +16,7 @@ nothing older, and it bounds the history a run slices).
 use std::collections::VecDeque;
 
 use crate::clock::iso;
-use crate::config::HISTORY_START;
+use crate::clock::HISTORY_START;
 use crate::log;
 use crate::slice::Window;
 

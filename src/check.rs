@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::page::ListPage;
 use crate::retry::Policy;
-use crate::streams::{Source, STREAMS};
+use crate::streams::{Source, StreamDef, STREAMS};
 
 /// The check's verdict and message.
 pub async fn check(config_paths: &[String]) -> (bool, String) {
@@ -42,35 +42,10 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
     let mut not_enabled: Vec<String> = Vec::new();
     let mut readable = 0;
     for def in STREAMS {
-        let probe = match def.source {
-            Source::List { path, .. } => {
-                let params = def.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-                first_page(&client, &path.replace("{account}", &account), params).await
-            }
-            Source::Child(child) => {
-                // Probe under the first parent object (and with `via`, its first intermediate
-                // object), if the parent can be read and has one.
-                let parent = crate::streams::find(child.parent).expect("registered parent");
-                let Source::List { path: parent_path, .. } = parent.source else { continue };
-                let mut under = first_id(&client, &parent_path.replace("{account}", &account)).await;
-                if let Some(via) = child.via.and_then(crate::streams::find).and_then(|v| v.child()) {
-                    under = match under {
-                        Some(id) => first_id(&client, &via.path.replace("{parent}", &id)).await,
-                        None => None,
-                    };
-                }
-                match under {
-                    Some(id) => {
-                        let full = child.path.replace("{parent}", &id);
-                        let (path, params) = split_query(&full);
-                        first_page(&client, path, params).await
-                    }
-                    None => {
-                        readable += 1;
-                        continue;
-                    }
-                }
-            }
+        let Some(probe) = probe(&client, def, &account).await else {
+            // No parent object to probe under: nothing to refuse.
+            readable += 1;
+            continue;
         };
         match probe {
             Ok(_) => readable += 1,
@@ -102,6 +77,30 @@ pub async fn check(config_paths: &[String]) -> (bool, String) {
         ));
     }
     (true, message)
+}
+
+/// One request to the stream's endpoint; `None` when a child stream has no parent object to be
+/// listed under (or its parent cannot be read).
+async fn probe(client: &Client, def: &StreamDef, account: &str) -> Option<Result<Option<ListPage>>> {
+    match def.source {
+        Source::List { path, .. } => {
+            let params = def.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            Some(first_page(client, &path.replace("{account}", account), params).await)
+        }
+        Source::Child(child) => {
+            // Probe under the first parent object (and with `via`, its first intermediate
+            // object), if the parent can be read and has one.
+            let parent = crate::streams::find(child.parent).expect("registered parent");
+            let Source::List { path: parent_path, .. } = parent.source else { return None };
+            let mut under = first_id(client, &parent_path.replace("{account}", account)).await?;
+            if let Some(via) = child.via.and_then(crate::streams::find).and_then(|v| v.child()) {
+                under = first_id(client, &via.path.replace("{parent}", &under)).await?;
+            }
+            let full = child.path.replace("{parent}", &under);
+            let (path, params) = split_query(&full);
+            Some(first_page(client, path, params).await)
+        }
+    }
 }
 
 /// The first page of one object of a list.

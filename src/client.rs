@@ -49,6 +49,15 @@ pub struct Client {
     account: Option<HeaderValue>,
 }
 
+/// A request that did not give a result: what the retry policy decides on, and the error the
+/// request ends with if it is not retried.
+struct Failed {
+    outcome: Outcome,
+    should_retry: Option<bool>,
+    retry_after: Option<std::time::Duration>,
+    error: Error,
+}
+
 impl Client {
     pub fn new(config: &Config) -> Result<Client> {
         let base_ms = std::env::var(retry::BASE_DELAY_ENV).ok();
@@ -156,86 +165,30 @@ impl Client {
     /// wrong with it (then the request is retried like a body cut short). The body is dropped
     /// once parsed: `parse` may borrow from it and keep only what it needs.
     pub async fn get_parsed<R>(&self, path: &str, query: &Query, parse: impl Fn(&[u8]) -> std::result::Result<R, String>) -> Result<R> {
-        let url = format!("{}{}", self.base_url, path);
         let shown = display_url(path, query);
         let mut attempt = 1;
         fault::maybe_panic(path);
         loop {
             let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
-            let narrow = crate::pacer::in_files_or_search(path);
-            let endpoint = metrics::endpoint(path);
-            if narrow {
-                self.narrow.acquire(&endpoint).await;
-            }
-            self.pacer.acquire(&endpoint).await;
             let started = std::time::Instant::now();
-            let mut request = self.http.get(&url).query(query);
-            if let Some(account) = &self.account {
-                request = request.header("Stripe-Account", account.clone());
-            }
-            let sent = request.send().await;
+            let sent = self.send_paced(path, query).await;
             let status = sent.as_ref().ok().map(|r| r.status().as_u16());
-            if let (Some(429), Ok(resp)) = (status, sent.as_ref()) {
-                let reason = header(resp.headers(), "stripe-rate-limited-reason");
-                let slowed = self.pacer.throttled(&endpoint, reason.as_deref());
-                if narrow {
-                    self.narrow.throttled(&endpoint, reason.as_deref());
+            let failed = match self.answer(sent, &shown, &parse).await {
+                Ok(v) => {
+                    self.note_latency(started.elapsed());
+                    metrics::http_request(path, Some(200), true, started.elapsed());
+                    return Ok(v);
                 }
-                if let Some(line) = slowed_line(&endpoint, reason.as_deref(), slowed) {
-                    log::info(&line);
-                }
-            }
-            let (outcome, should_retry, retry_after, failure) = match sent {
-                Ok(resp) if resp.status().is_redirection() => {
-                    metrics::http_request(path, status, false, started.elapsed());
-                    let location = header(resp.headers(), "location").unwrap_or_else(|| "nowhere".into());
-                    return Err(redirected(&self.base_url, &shown, resp.status().as_u16(), &location));
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    let request_id = header(&headers, "request-id");
-                    match read_body(resp, MAX_BODY_BYTES).await {
-                        Ok(body) if status == 200 => match parse(&body) {
-                            Ok(v) => {
-                                self.note_latency(started.elapsed());
-                                metrics::http_request(path, Some(200), true, started.elapsed());
-                                return Ok(v);
-                            }
-                            Err(problem) => (Outcome::Network, None, None, Error::BadResponse { url: shown.clone(), problem }),
-                        },
-                        Ok(body) => {
-                            let message = stripe_message(&body).unwrap_or_else(|| format!("HTTP {status}"));
-                            let should_retry = header(&headers, "stripe-should-retry").map(|v| v == "true");
-                            let retry_after = header(&headers, "retry-after").and_then(|v| retry::parse_retry_after(&v));
-                            let err = if status == 401 {
-                                Error::Auth { message }
-                            } else {
-                                Error::Http { url: shown.clone(), status: Some(status), message, request_id }
-                            };
-                            (Outcome::Status(status), should_retry, retry_after, err)
-                        }
-                        Err(problem) => (
-                            Outcome::Network,
-                            None,
-                            None,
-                            Error::Http { url: shown.clone(), status: Some(status), message: problem, request_id },
-                        ),
-                    }
-                }
-                Err(e) => {
-                    let outcome = if is_permanent(&e) { Outcome::Permanent } else { Outcome::Network };
-                    (outcome, None, None, Error::Http { url: shown.clone(), status: None, message: network_message(&e), request_id: None })
-                }
+                Err(failed) => failed,
             };
             metrics::http_request(path, status, false, started.elapsed());
             drop(permit);
-            match retry::decide(&self.policy, outcome, should_retry, retry_after, attempt, jitter()) {
-                Decision::Fail => return Err(failure),
+            match retry::decide(&self.policy, failed.outcome, failed.should_retry, failed.retry_after, attempt, jitter()) {
+                Decision::Fail => return Err(failed.error),
                 Decision::Retry(delay) => {
                     log::warn(&format!(
                         "{}; retrying in {:.1}s (attempt {} of {})",
-                        failure.attempt_message(),
+                        failed.error.attempt_message(),
                         delay.as_secs_f64(),
                         attempt + 1,
                         self.policy.max_attempts
@@ -243,6 +196,83 @@ impl Client {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
+            }
+        }
+    }
+
+    /// Sends one `GET` once the pacer (and for the Files and Search APIs, their lower budget)
+    /// allows it; a 429 slows the pacer down.
+    async fn send_paced(&self, path: &str, query: &Query) -> reqwest::Result<reqwest::Response> {
+        let narrow = crate::pacer::in_files_or_search(path);
+        let endpoint = metrics::endpoint(path);
+        if narrow {
+            self.narrow.acquire(&endpoint).await;
+        }
+        self.pacer.acquire(&endpoint).await;
+        let mut request = self.http.get(format!("{}{}", self.base_url, path)).query(query);
+        if let Some(account) = &self.account {
+            request = request.header("Stripe-Account", account.clone());
+        }
+        let sent = request.send().await;
+        if let Some(resp) = sent.as_ref().ok().filter(|r| r.status().as_u16() == 429) {
+            let reason = header(resp.headers(), "stripe-rate-limited-reason");
+            let slowed = self.pacer.throttled(&endpoint, reason.as_deref());
+            if narrow {
+                self.narrow.throttled(&endpoint, reason.as_deref());
+            }
+            if let Some(line) = slowed_line(&endpoint, reason.as_deref(), slowed) {
+                log::info(&line);
+            }
+        }
+        sent
+    }
+
+    /// What an answer means: the parsed 200 body, or a failure for the retry policy to judge
+    /// (a redirect is never followed nor retried).
+    async fn answer<R>(
+        &self,
+        sent: reqwest::Result<reqwest::Response>,
+        shown: &str,
+        parse: &impl Fn(&[u8]) -> std::result::Result<R, String>,
+    ) -> std::result::Result<R, Failed> {
+        let failed = |outcome, error| Failed { outcome, should_retry: None, retry_after: None, error };
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                let outcome = if is_permanent(&e) { Outcome::Permanent } else { Outcome::Network };
+                return Err(failed(
+                    outcome,
+                    Error::Http { url: shown.to_string(), status: None, message: network_message(&e), request_id: None },
+                ));
+            }
+        };
+        let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            let location = header(resp.headers(), "location").unwrap_or_else(|| "nowhere".into());
+            return Err(failed(Outcome::Permanent, redirected(&self.base_url, shown, status, &location)));
+        }
+        let headers = resp.headers().clone();
+        let request_id = header(&headers, "request-id");
+        match read_body(resp, MAX_BODY_BYTES).await {
+            Ok(body) if status == 200 => {
+                parse(&body).map_err(|problem| failed(Outcome::Network, Error::BadResponse { url: shown.to_string(), problem }))
+            }
+            Ok(body) => {
+                let message = stripe_message(&body).unwrap_or_else(|| format!("HTTP {status}"));
+                let error = if status == 401 {
+                    Error::Auth { message }
+                } else {
+                    Error::Http { url: shown.to_string(), status: Some(status), message, request_id }
+                };
+                Err(Failed {
+                    outcome: Outcome::Status(status),
+                    should_retry: header(&headers, "stripe-should-retry").map(|v| v == "true"),
+                    retry_after: header(&headers, "retry-after").and_then(|v| retry::parse_retry_after(&v)),
+                    error,
+                })
+            }
+            Err(problem) => {
+                Err(failed(Outcome::Network, Error::Http { url: shown.to_string(), status: Some(status), message: problem, request_id }))
             }
         }
     }

@@ -7,6 +7,10 @@
 //! for a real second to turn); release builds have no such hook. The timestamps written *about*
 //! the run (`time_extracted`, Airbyte's `emitted_at`, log lines) stay on the real clock.
 
+/// Without `start_date` the tap reads the whole history: Stripe has no object older than this
+/// (2010-01-01T00:00:00Z, before Stripe's public launch).
+pub const HISTORY_START: i64 = 1_262_304_000;
+
 /// The current time, Unix seconds: `TAP_STRIPE_TEST_NOW` in debug builds when set, else the
 /// system clock.
 pub fn now() -> i64 {

@@ -14,17 +14,13 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// The connector's configuration schema, embedded from the top-level `spec.json`.
-pub const SPEC_JSON: &str = include_str!("../spec.json");
+use crate::spec::SPEC_JSON;
 
 /// Default Stripe API version: the version the `catalog/` schemas were generated from.
 pub const DEFAULT_API_VERSION: &str = "2024-06-20";
 const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 const DEFAULT_TIMEOUT_SECS: f64 = 60.0;
 const DEFAULT_LOOKBACK_SECS: i64 = 600;
-/// Without `start_date` the tap reads the whole history: Stripe has no object older than this
-/// (2010-01-01T00:00:00Z, before Stripe's public launch).
-pub const HISTORY_START: i64 = 1_262_304_000;
 
 /// The smallest fixed window (`date_window_days`), in seconds.
 pub const MIN_WINDOW_SECS: i64 = 60;
@@ -497,12 +493,12 @@ mod tests {
     fn start_date_is_never_after_now_nor_before_2010() {
         let now = 1_800_000_000;
         assert_eq!(sane_start_date(now + 86_400, now), now);
-        assert_eq!(sane_start_date(0, now), HISTORY_START);
+        assert_eq!(sane_start_date(0, now), crate::clock::HISTORY_START);
         assert_eq!(sane_start_date(1_704_067_200, now), 1_704_067_200);
         let c = Config::from_value(json!({"client_secret": "sk_test_1", "start_date": "2999-01-01T00:00:00Z"})).unwrap();
         assert!(c.start_date.unwrap() <= chrono::Utc::now().timestamp());
         let c = Config::from_value(json!({"client_secret": "sk_test_1", "start_date": "2000-01-01T00:00:00Z"})).unwrap();
-        assert_eq!(c.start_date, Some(HISTORY_START));
+        assert_eq!(c.start_date, Some(crate::clock::HISTORY_START));
     }
 
     #[test]

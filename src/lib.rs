@@ -35,7 +35,6 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
-
 pub mod log;
 pub mod metrics;
 pub mod pacer;
@@ -45,10 +44,12 @@ pub mod protocol;
 pub mod raw;
 pub mod refusal;
 pub mod removed;
+pub mod retention;
 pub mod retry;
 pub mod secret;
 pub mod settle;
 pub mod slice;
+pub mod spec;
 pub mod state;
 pub mod stop;
 pub mod streams;
@@ -62,115 +63,127 @@ use state::State;
 /// Runs one command to completion.
 pub async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Discover { config } => {
-            if !config.is_empty() {
-                if let Err(e) = Config::load(&config) {
-                    log::warn(&format!("{e} (discovery does not need the config; a sync will stop on this)"));
-                }
-            }
-            let mut writer = protocol::Writer::stdout();
-            // Pretty-printed: Meltano reads discovery output line by line, each line under 64 KiB.
-            writer.line(&serde_json::to_string_pretty(&catalog::discover()).expect("serializes"))?;
-            writer.flush()
-        }
-        Command::Sync { config, catalog, state } => {
-            if config.is_empty() {
-                return Err(Error::Input {
-                    what: "config",
-                    path: "(none)".into(),
-                    problem: "a sync needs --config FILE with at least client_secret".into(),
-                });
-            }
-            let config = Config::load(&config)?;
-            log::set_level(config.log_level);
-            let selected = match &catalog {
-                Some(path) => catalog::selection(&config::read_json_file_with("catalog", path, catalog::light)?, path)?,
-                None => {
-                    log::warn("no --catalog given, so no stream is selected: run --discover, mark streams \"selected\": true, pass the file as --catalog");
-                    Vec::new()
-                }
-            };
-            let state = match &state {
-                // A Singer state file may hold JSON lines (a target's output): the last STATE counts.
-                Some(path) => State::from_value(config::read_json_file_with("state", path, state::last_state_line)?, path)?,
-                None => State::default_value(),
-            };
-            if catalog.is_some() && selected.is_empty() {
-                log::warn("the catalog selects no stream: mark streams \"selected\": true in their [] metadata");
-            }
-            engine::sync(&config, selected, state, protocol::Output::Singer).await
-        }
-        Command::Test { config, catalog, mode } => {
-            if config.is_empty() {
-                return Err(Error::Input {
-                    what: "config",
-                    path: "(none)".into(),
-                    problem: "--test needs --config FILE with at least client_secret".into(),
-                });
-            }
-            let config = Config::load(&config)?;
-            log::set_level(config.log_level);
-            let selected = match &catalog {
-                Some(path) => catalog::selection(&config::read_json_file_with("catalog", path, catalog::light)?, path)?,
-                None => streams::STREAMS.iter().map(catalog::Selection::all).collect(),
-            };
-            if selected.is_empty() {
-                log::warn("the catalog selects no stream: --test tests nothing (mark streams \"selected\": true)");
-            }
-            match mode {
-                cli::TestMode::Schema => {
-                    // Each stream once (a catalog may name one by an alias too), as a sync starts.
-                    let mut writer = protocol::Writer::stdout();
-                    let mut seen = std::collections::HashSet::new();
-                    for sel in selected.iter().filter(|s| seen.insert(s.stream.name)) {
-                        let bookmark = catalog::replication_key(sel.stream);
-                        protocol::Output::Singer.start(&mut writer, sel.stream.name, &sel.schema_json(), sel.stream.key, bookmark)?;
-                    }
-                    writer.flush()?;
-                    log::info(&format!("test=schema: {} SCHEMA messages, no request made", seen.len()));
-                    Ok(())
-                }
-                cli::TestMode::All => engine::sample(&config, selected).await,
-            }
-        }
+        Command::Discover { config } => discover(&config),
+        Command::Sync { config, catalog, state } => sync(&config, catalog.as_deref(), state.as_deref()).await,
+        Command::Test { config, catalog, mode } => test(&config, catalog.as_deref(), mode).await,
         Command::About { format } => protocol::write_line_now(&about::about(format)),
         Command::AirbyteSpec => protocol::write_line_now(&airbyte::spec_line()),
         Command::AirbyteCheck { config } => {
-            log::to_airbyte();
+            log::to_airbyte(protocol::write_airbyte_log);
             let (ok, message) = check::check(&[config]).await;
             protocol::write_line_now(&airbyte::connection_status_line(ok, &message))
         }
         Command::AirbyteDiscover { config } => {
-            log::to_airbyte();
+            log::to_airbyte(protocol::write_airbyte_log);
             Config::load(&[config])?;
             protocol::write_line_now(&airbyte::catalog_line())
         }
-        Command::AirbyteRead { config, catalog, state } => {
-            log::to_airbyte();
-            let config = Config::load(&[config])?;
-            log::set_level(config.log_level);
-            let (streams, output) = airbyte::configured(&read_json_file("catalog", &catalog)?, &catalog)?;
-            let mut state = match &state {
-                Some(path) => {
-                    let value = airbyte::state_from_airbyte(read_json_file("state", path)?).map_err(|problem| Error::Input {
-                        what: "state",
-                        path: path.clone(),
-                        problem,
-                    })?;
-                    State::from_value(value, path)?
-                }
-                None => State::default_value(),
-            };
-            let mut selected = Vec::new();
-            for s in streams {
-                if s.full_refresh {
-                    state.forget(s.selection.stream.name);
-                }
-                selected.push(s.selection);
-            }
-            engine::sync(&config, selected, state, protocol::Output::Airbyte(output)).await
+        Command::AirbyteRead { config, catalog, state } => airbyte_read(config, &catalog, state.as_deref()).await,
+    }
+}
+
+/// `--discover`: the catalog (a config, if given, is only checked).
+fn discover(config: &[String]) -> Result<()> {
+    if !config.is_empty() {
+        if let Err(e) = Config::load(config) {
+            log::warn(&format!("{e} (discovery does not need the config; a sync will stop on this)"));
         }
     }
+    let mut writer = protocol::Writer::stdout();
+    // Pretty-printed: Meltano reads discovery output line by line, each line under 64 KiB.
+    writer.line(&serde_json::to_string_pretty(&catalog::discover()).expect("serializes"))?;
+    writer.flush()
+}
+
+/// The config of a command that reads Stripe; `what` names the command in the error.
+fn needed_config(config: &[String], what: &str) -> Result<Config> {
+    if config.is_empty() {
+        return Err(Error::Input {
+            what: "config",
+            path: "(none)".into(),
+            problem: format!("{what} needs --config FILE with at least client_secret"),
+        });
+    }
+    let config = Config::load(config)?;
+    log::set_level(config.log_level);
+    Ok(config)
+}
+
+/// A Singer sync.
+async fn sync(config: &[String], catalog: Option<&str>, state: Option<&str>) -> Result<()> {
+    let config = needed_config(config, "a sync")?;
+    let selected = match catalog {
+        Some(path) => catalog::selection(&config::read_json_file_with("catalog", path, catalog::light)?, path)?,
+        None => {
+            log::warn(
+                "no --catalog given, so no stream is selected: run --discover, mark streams \"selected\": true, pass the file as --catalog",
+            );
+            Vec::new()
+        }
+    };
+    let state = match state {
+        // A Singer state file may hold JSON lines (a target's output): the last STATE counts.
+        Some(path) => State::from_value(config::read_json_file_with("state", path, state::last_state_line)?, path)?,
+        None => State::default_value(),
+    };
+    if catalog.is_some() && selected.is_empty() {
+        log::warn("the catalog selects no stream: mark streams \"selected\": true in their [] metadata");
+    }
+    engine::sync(&config, selected, state, protocol::Output::Singer).await
+}
+
+/// `--test`: one record per stream, or (`--test=schema`) their SCHEMA messages only.
+async fn test(config: &[String], catalog: Option<&str>, mode: cli::TestMode) -> Result<()> {
+    let config = needed_config(config, "--test")?;
+    let selected = match catalog {
+        Some(path) => catalog::selection(&config::read_json_file_with("catalog", path, catalog::light)?, path)?,
+        None => streams::STREAMS.iter().map(catalog::Selection::all).collect(),
+    };
+    if selected.is_empty() {
+        log::warn("the catalog selects no stream: --test tests nothing (mark streams \"selected\": true)");
+    }
+    match mode {
+        cli::TestMode::Schema => {
+            // Each stream once (a catalog may name one by an alias too), as a sync starts.
+            let mut writer = protocol::Writer::stdout();
+            let mut seen = std::collections::HashSet::new();
+            for sel in selected.iter().filter(|s| seen.insert(s.stream.name)) {
+                let bookmark = catalog::replication_key(sel.stream);
+                protocol::Output::Singer.start(&mut writer, sel.stream.name, &sel.schema_json(), sel.stream.key, bookmark)?;
+            }
+            writer.flush()?;
+            log::info(&format!("test=schema: {} SCHEMA messages, no request made", seen.len()));
+            Ok(())
+        }
+        cli::TestMode::All => engine::sample(&config, selected).await,
+    }
+}
+
+/// Airbyte's `read`.
+async fn airbyte_read(config: String, catalog: &str, state: Option<&str>) -> Result<()> {
+    log::to_airbyte(protocol::write_airbyte_log);
+    let config = Config::load(&[config])?;
+    log::set_level(config.log_level);
+    let (streams, output) = airbyte::configured(&read_json_file("catalog", catalog)?, catalog)?;
+    let mut state = match state {
+        Some(path) => {
+            let value = airbyte::state_from_airbyte(read_json_file("state", path)?).map_err(|problem| Error::Input {
+                what: "state",
+                path: path.to_string(),
+                problem,
+            })?;
+            State::from_value(value, path)?
+        }
+        None => State::default_value(),
+    };
+    let mut selected = Vec::new();
+    for s in streams {
+        if s.full_refresh {
+            state.forget(s.selection.stream.name);
+        }
+        selected.push(s.selection);
+    }
+    engine::sync(&config, selected, state, protocol::Output::Airbyte(output)).await
 }
 
 /// Runs one command on a new runtime and returns the process's exit code (README, "Exit

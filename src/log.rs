@@ -96,8 +96,16 @@ pub fn is_airbyte() -> bool {
     AIRBYTE.load(Ordering::Relaxed)
 }
 
-/// From now on, log lines are Airbyte LOG messages on stdout instead of text on stderr.
-pub fn to_airbyte() {
+/// Writes one Airbyte LOG message (level, message) on stdout: handed in by the protocol, so that
+/// logging does not depend on it.
+pub type AirbyteSink = fn(&str, &str);
+
+static AIRBYTE_SINK: std::sync::OnceLock<AirbyteSink> = std::sync::OnceLock::new();
+
+/// From now on, log lines are Airbyte LOG messages on stdout, written by `sink`, instead of text
+/// on stderr.
+pub fn to_airbyte(sink: AirbyteSink) {
+    let _ = AIRBYTE_SINK.set(sink);
     AIRBYTE.store(true, Ordering::Relaxed);
 }
 
@@ -154,8 +162,10 @@ pub fn log(level: Level, message: &str) {
             Level::Error => "ERROR",
             Level::Critical => "FATAL",
         };
-        let _ = crate::protocol::write_line_now(&crate::protocol::airbyte::log_line(level, message));
-        return;
+        if let Some(sink) = AIRBYTE_SINK.get() {
+            sink(level, message);
+            return;
+        }
     }
     let message = crate::secret::mask(message);
     if is_structured() {

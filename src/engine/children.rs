@@ -8,9 +8,10 @@ use std::collections::HashSet;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::emit::send_record;
 use super::message::Message;
 use super::plan::Member;
-use super::record::{send_record, Change};
+use super::record::Change;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::pages::Pages;

@@ -30,9 +30,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::children::{read_children, Once};
+use super::emit::send_record;
 use super::message::Message;
 use super::plan::{Listing, Member};
-use super::record::{send_record, Change};
+use super::record::Change;
 use crate::client::{Client, Query};
 use crate::error::{Error, Result};
 use crate::log;
@@ -40,23 +41,8 @@ use crate::protocol::now_rfc3339;
 use crate::refusal::Refusal;
 use crate::streams::{EventSource, Related, Source};
 
-/// Stripe lists events of the last 30 days only.
-pub const RETENTION_DAYS: i64 = 30;
 /// `types[]` takes at most 20 names.
 pub const MAX_TYPES: usize = 20;
-/// An updates bookmark this close to the retention limit is treated as too old: Stripe's
-/// retention is "up to" 30 days, and the pass takes time.
-const GAP_MARGIN_SECS: i64 = 3600;
-
-/// The oldest event Stripe still lists at `now`.
-pub fn retention_floor(now: i64) -> i64 {
-    now - RETENTION_DAYS * 86_400
-}
-
-/// Whether changes since `updated` can no longer all be read from events.
-pub fn is_gap(updated: i64, now: i64) -> bool {
-    updated < retention_floor(now) + GAP_MARGIN_SECS
-}
 
 /// What this run's events pass reads, and what it emitted.
 #[derive(Debug, Default)]
@@ -535,15 +521,6 @@ mod tests {
         assert!(out.iter().all(|b| b.len() <= MAX_TYPES));
         // Every selected stream together: a handful of reads of /v1/events, not one per stream.
         assert!(out.len() <= 8, "{} batches", out.len());
-    }
-
-    #[test]
-    fn gap_detection_uses_the_retention_limit_with_a_margin() {
-        let now = 100 * 86_400;
-        assert!(is_gap(now - 31 * 86_400, now));
-        assert!(is_gap(now - 30 * 86_400 + 60, now), "too close to the edge");
-        assert!(!is_gap(now - 29 * 86_400, now));
-        assert!(!is_gap(now - 60, now));
     }
 
     #[test]

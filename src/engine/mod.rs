@@ -28,6 +28,7 @@ The parts depend on each other in one direction, each on those listed before it:
 - `message`: what jobs tell the writer over the run's one channel.
 - `accounts`: the accounts a run reads.
 - `plan`: listings and their members (the selected streams, with their thresholds).
+- `emit`: a member's objects as RECORD lines to the writer.
 - `children`: a parent's children, embedded and fetched.
 - `events`: the events pass.
 - `window`: reading one `created` window of a listing, and splitting dense ones.
@@ -37,6 +38,7 @@ The parts depend on each other in one direction, each on those listed before it:
 
 mod accounts;
 mod children;
+mod emit;
 pub mod events;
 mod message;
 mod plan;
@@ -58,19 +60,10 @@ use crate::protocol::Output;
 use crate::state::State;
 use crate::stop::StopSignals;
 use message::{Message, CHANNEL_CAPACITY};
+pub use plan::Mode;
 use plan::{Listing, Member};
 use scheduler::{Job, Scheduler};
 use writer::Writer;
-
-/// How a run reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A sync: everything since the bookmarks, STATE messages after the records they cover.
-    Sync,
-    /// `--test`: a first sync's newest object of each listing (one page of one object, and its
-    /// children), at most one record per stream, no STATE.
-    Sample,
-}
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
 pub async fn sync(config: &Config, selected: Vec<Selection>, state: State, output: Output) -> Result<()> {

@@ -11,20 +11,29 @@ use tokio::sync::mpsc;
 use super::accounts::Account;
 use super::message::Message;
 use super::scheduler::Lane;
-use super::Mode;
 use crate::bookmark;
 use crate::catalog::Selection;
 use crate::clock::iso;
-use crate::config::{Accounts, Config, HISTORY_START};
+use crate::clock::HISTORY_START;
+use crate::config::{Accounts, Config};
 use crate::log;
 use crate::protocol::Output;
 use crate::refusal::Refusal;
+use crate::retention;
 use crate::settle;
 use crate::slice;
 use crate::state::State;
 use crate::streams::{Scope, Source, StreamDef, STREAMS};
 
-use super::events;
+/// How a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A sync: everything since the bookmarks, STATE messages after the records they cover.
+    Sync,
+    /// `--test`: a first sync's newest object of each listing (one page of one object, and its
+    /// children), at most one record per stream, no STATE.
+    Sample,
+}
 
 /// One selected stream inside a listing.
 pub(crate) struct Member {
@@ -245,17 +254,17 @@ impl Place<'_> {
         let mut reread = future;
         let updated = def.is_mutable().then(|| bookmark::checked(def.name, book, "updated", state.updated_in(def.name, book), now).0);
         if let Some(updated) = updated.flatten() {
-            let floor = events::retention_floor(now);
-            if events::is_gap(updated, now) {
+            let floor = retention::retention_floor(now);
+            if retention::is_gap(updated, now) {
                 log::warn(&format!(
                     "{}: the last sync applied changes up to {}, but Stripe keeps events only for {} days; \
                      re-reading the whole stream from {} in this run so that no change is missed \
                      (deletions older than {} days cannot be seen)",
                     def.name,
                     iso(updated),
-                    events::RETENTION_DAYS,
+                    retention::RETENTION_DAYS,
                     iso(from_start()),
-                    events::RETENTION_DAYS
+                    retention::RETENTION_DAYS
                 ));
                 threshold = from_start();
                 reread = true;
@@ -315,11 +324,11 @@ pub(crate) fn connected_changes(config: &Config, state: &State, now: i64, accoun
             m.sel.stream.is_mutable().then_some(())?;
             let updated = bookmark::checked(m.name(), Some(&book), "updated", state.updated_in(m.name(), Some(&book)), now).0;
             let events_from = match updated {
-                Some(u) if events::is_gap(u, now) => {
+                Some(u) if retention::is_gap(u, now) => {
                     reread.push(m.name());
-                    Some(events::retention_floor(now))
+                    Some(retention::retention_floor(now))
                 }
-                Some(u) => Some((u - config.lookback_secs).max(events::retention_floor(now))),
+                Some(u) => Some((u - config.lookback_secs).max(retention::retention_floor(now))),
                 None => None,
             };
             // Rows settle in the listing that reads them: the platform's.
@@ -350,7 +359,7 @@ pub(crate) fn connected_changes(config: &Config, state: &State, now: i64, accoun
             "{}: a connected account's changes were last applied more than {} days ago (Stripe keeps events that long); \
              re-reading the whole stream from {} in this run",
             m.name(),
-            events::RETENTION_DAYS,
+            retention::RETENTION_DAYS,
             iso(from_start)
         ));
         m.threshold = m.threshold.min(from_start);

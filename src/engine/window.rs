@@ -19,12 +19,12 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::children::{listed_children, ChildRest, CHILD_FANOUT};
+use super::emit::{raw_record_line, send_record};
 use super::events::Pass;
 use super::message::Message;
-use super::plan::{child_expansions, Listing, Member};
-use super::record::{raw_record_line, send_record, Change, Kind};
+use super::plan::{child_expansions, Listing, Member, Mode};
+use super::record::{Change, Kind};
 use super::scheduler::{split_dense, Capacity, MAX_PARTS, PAGES_PER_PART, PAGES_PER_TAIL_PART};
-use super::Mode;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::pages::Pages;

@@ -7,9 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::plan::{commit_updates, Listing, Member};
+use super::plan::{commit_updates, Listing, Member, Mode};
 use super::record::Kind;
-use super::Mode;
 use crate::bookmark;
 use crate::cadence::Cadence;
 use crate::catalog;

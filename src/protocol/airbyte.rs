@@ -23,7 +23,7 @@ fn now_ms() -> i64 {
 
 /// `SPEC`: the connection specification is `spec.json`.
 pub fn spec_line() -> String {
-    let spec: Value = serde_json::from_str(crate::config::SPEC_JSON).expect("spec.json is valid JSON");
+    let spec: Value = serde_json::from_str(crate::spec::SPEC_JSON).expect("spec.json is valid JSON");
     json!({"type": "SPEC", "spec": {
         "documentationUrl": "https://github.com/tap-stripe/tap-stripe#readme",
         "connectionSpecification": spec,

@@ -33,6 +33,12 @@ fn write_locked(bytes: &[u8]) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Writes an Airbyte LOG message on stdout now (the log's sink in Airbyte mode, see
+/// `log::to_airbyte`).
+pub fn write_airbyte_log(level: &str, message: &str) {
+    let _ = write_line_now(&airbyte::log_line(level, message));
+}
+
 /// Writes one line to stdout immediately (Airbyte LOG and TRACE messages, discovery output).
 pub fn write_line_now(line: &str) -> Result<()> {
     let mut bytes = Vec::with_capacity(line.len() + 1);

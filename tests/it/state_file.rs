@@ -98,7 +98,7 @@ fn an_absurdly_old_bookmark_reads_from_2010() {
     assert_eq!(out.id_set("charges").into_iter().collect::<BTreeSet<_>>(), all);
     for r in fake.requests().iter().filter(|r| r.path == "/v1/charges") {
         if let Some(gte) = r.param("created[gte]") {
-            assert!(gte.parse::<i64>().unwrap() >= tap_stripe::config::HISTORY_START, "{}", r.query);
+            assert!(gte.parse::<i64>().unwrap() >= tap_stripe::clock::HISTORY_START, "{}", r.query);
         }
     }
 }
