@@ -118,14 +118,26 @@ struct Loaded {
     objects: BTreeMap<&'static str, Value>,
     schema: BTreeMap<String, ResourceSchema>,
     endpoints: BTreeMap<String, BTreeMap<String, ParamKind>>,
+    /// The spec paths by shape (every `{name}` written `{}`): the registry and the fake name their
+    /// path parameters differently from the spec (`{parent}`, `{id}` for `{customer}`, `{price}`).
+    shapes: BTreeMap<String, String>,
+}
+
+/// A path with every parameter written `{}` (`/v1/customers/{customer}/tax_ids` → `/v1/customers/{}/tax_ids`).
+pub fn shape(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s }).collect::<Vec<_>>().join("/")
 }
 
 fn loaded() -> &'static Loaded {
     static LOADED: OnceLock<Loaded> = OnceLock::new();
-    LOADED.get_or_init(|| Loaded {
-        objects: OBJECTS.iter().map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON"))).collect(),
-        schema: serde_json::from_str(SCHEMA).expect("schema.json"),
-        endpoints: serde_json::from_str(ENDPOINTS).expect("endpoints.json"),
+    LOADED.get_or_init(|| {
+        let endpoints: BTreeMap<String, BTreeMap<String, ParamKind>> = serde_json::from_str(ENDPOINTS).expect("endpoints.json");
+        Loaded {
+            objects: OBJECTS.iter().map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON"))).collect(),
+            schema: serde_json::from_str(SCHEMA).expect("schema.json"),
+            shapes: endpoints.keys().map(|k| (shape(k), k.clone())).collect(),
+            endpoints,
+        }
     })
 }
 
@@ -139,10 +151,16 @@ pub fn schema(object: &str) -> Option<&'static ResourceSchema> {
     loaded().schema.get(object)
 }
 
-/// The query parameters the spec declares for a GET path written as in the spec
-/// (e.g. `/v1/customers/{customer}/sources`).
+/// The query parameters the spec declares for a GET path, its parameters named in any way
+/// (`/v1/customers/{customer}/sources`, `/v1/customers/{}/sources`).
 pub fn endpoint_params(path: &str) -> &'static BTreeMap<String, ParamKind> {
-    loaded().endpoints.get(path).unwrap_or_else(|| panic!("endpoint {path} not in endpoints.json"))
+    let l = loaded();
+    l.shapes.get(&shape(path)).and_then(|spec| l.endpoints.get(spec)).unwrap_or_else(|| panic!("endpoint {path} not in endpoints.json"))
+}
+
+/// Whether the spec has a GET path of this shape (its parameters named in any way).
+pub fn has_endpoint(path: &str) -> bool {
+    loaded().shapes.contains_key(&shape(path))
 }
 
 /// The endpoint a request counts against in the per-endpoint rate limit: `METHOD template`, the
