@@ -1148,6 +1148,23 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     }
     g.sync();
 
+    // Streams of the registry without rules of their own: `n` objects each, children under the first
+    // `n` of their parents (the account's under the account). Drawn last, so the objects above are the
+    // same with or without them.
+    for res in LOCAL.len()..RES.len() {
+        let parents: Vec<Option<String>> = match RES[res].parent {
+            Parent::None => vec![None; n],
+            Parent::Account => vec![Some(acct.clone()); n],
+            Parent::Customer => customers.iter().take(n).map(|(c, _)| Some(c.clone())).collect(),
+            Parent::Res(p) => live_ids(g.s, idx(p)).into_iter().take(n).map(Some).collect(),
+        };
+        for p in parents {
+            let t = g.ts(start);
+            g.make(RES[res].name, t, p.as_deref(), |_, _| {});
+        }
+        g.sync();
+    }
+
     // Creation events of what was created within `event_days`.
     let since = now - event_days * DAY;
     let r = Renderer { store: g.s, now };
