@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --bin gen-catalog -- [--spec PATH] [--out DIR] [--check]
+//! cargo run --bin gen-catalog -- --registry
 //! ```
 //!
 //! For every [`StreamDef`] the component schema `components.schemas.<resource>` is turned into a
@@ -9,7 +10,12 @@
 //! `nullable` folded into the type, expandable references as id-or-object, other references inlined
 //! down to [`MAX_DEPTH`] levels. Output is pretty-printed with a trailing newline, properties in the
 //! spec's order, so the files are byte-for-byte reproducible. `--check` writes nothing and exits 1
-//! when a file on disk differs from what would be written.
+//! when a file on disk differs from what would be written. A stream new to the registry gets its
+//! file written like the others (build.rs lets the tap build before the file exists).
+//!
+//! `--registry` prints the registry's streams as JSON (`name`, `resource`, `paths`: the list and
+//! retrieve paths) for `fake-stripe/tools/make_templates.py`, which writes the fake's templates and
+//! endpoint parameters for every stream.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::{json, Map, Value};
-use tap_stripe::streams::{DerivedFrom, StreamDef, ACCOUNT_COLUMN, STREAMS};
+use tap_stripe::streams::{DerivedFrom, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
 /// Levels of nested objects kept below a record; deeper objects become open objects.
 const MAX_DEPTH: usize = 4;
@@ -37,10 +43,17 @@ struct Args {
     /// Write nothing; exit 1 listing the files that differ from the generated ones.
     #[arg(long)]
     check: bool,
+    /// Write nothing; print the registry's streams as JSON (for fake-stripe/tools/make_templates.py).
+    #[arg(long, conflicts_with = "check")]
+    registry: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.registry {
+        println!("{}", registry());
+        return ExitCode::SUCCESS;
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -98,6 +111,20 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         println!("wrote {} ({} bytes)", path.display(), content.len());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The registry's streams: `name`, `resource` and `paths`, the paths they are read from (a child's
+/// with `{parent}`, and its query) and their objects retrieved at.
+fn registry() -> Value {
+    let streams = STREAMS.iter().map(|s| {
+        let mut paths = vec![match s.source {
+            Source::List { path, .. } => path,
+            Source::Child(c) => c.path,
+        }];
+        paths.extend(s.events.map(|e| e.retrieve));
+        json!({"name": s.name, "resource": s.resource, "paths": paths})
+    });
+    Value::Array(streams.collect())
 }
 
 /// `(file name, content)` for every stream, in [`STREAMS`] order.
