@@ -19,7 +19,8 @@ does not read (`file.created`, `review.opened`, a child's change as an event abo
 and what a delete does when it is not a removal ([`Delete::Cancel`] a subscription, [`Delete::Detach`] a
 payment method). Streams of the typed model ([`TYPED`]: customers, charges, invoices, …) are not rows. A
 registry stream with neither a [`LOCAL`] row nor a typed model gets a row of defaults and `n` generated
-objects: adding a stream to the registry adds it to the fake.
+objects (drawn last, and left out of `random_round`, so that the rest of the data and the changes of a seed
+stay the same): adding a stream to the registry adds it to the fake.
 
 # Objects
 
