@@ -146,7 +146,9 @@ pub const TYPED: &[&str] = &[
 ];
 
 /// The generic resources' rules, in the order of [`RES`] (parents before their children; the order
-/// of `random_round`'s draws). Streams missing here get a row of defaults after these.
+/// of `random_round`'s draws). Streams missing here get a row of defaults after these, whose objects
+/// [`generate`] makes without code of its own and `random_round` does not draw; the objects of these
+/// rows are made by [`generate`]'s own code.
 pub static LOCAL: &[Local] = &[
     // Connected accounts are fixed at start (`Options.connected_accounts`); their `account.updated`
     // is emitted by `http` in the account's own events.
