@@ -182,11 +182,9 @@ pub struct StreamDef {
     pub schema: &'static str,
 }
 
-macro_rules! schema {
-    ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog/", $name, ".json"))
-    };
-}
+// `schema!("name")`: the text of `catalog/<name>.json`, or "" while that file does not exist yet, so
+// that `gen-catalog` builds and writes the schema of a stream just added (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
 
 const fn list(path: &'static str) -> Source {
     Source::List { path, created_filter: true }

@@ -1,12 +1,32 @@
 /*!
-Generic resources: Stripe objects the fake stores as rendered JSON, described by one row of [`RES`] each
-(object name, id prefix, list and retrieve paths, parent and the field linking to it, embedded list in the
-parent, events of creates / updates / deletes).
+Generic resources: Stripe objects the fake stores as rendered JSON, one row of [`RES`] each.
 
-Each object starts from its template (`templates/<object>.json`, the fixture conformed to the 2024-06-20
-schema) and gets ids, timestamps, amounts and links to the other objects of the store (customers,
-charges, invoices, coupons, parents). Embedded lists (`subscription.items`, `credit_note.lines`,
-`application_fee.refunds`, `transfer.reversals`) are filled from the children when rendered.
+# Layout
+
+[`RES`] is derived from the tap's stream registry (`tap_stripe::streams::STREAMS`), so the fake serves
+what the tap reads, where the tap reads it. Per stream the registry gives:
+
+- the `object` (`resource`), the list path (a top-level list, a nested list under a parent, or a list
+  filtered by its parent, `/v1/subscription_items?subscription={parent}`), the parent and its field, the
+  parent's embedded list (`subscription.items`, …);
+- the event types: a create emits the `*.created` ones, an update the `*.updated` ones (the object's own
+  first), a delete the registry's deletion type (the object is removed).
+
+The spec copy (`templates/endpoints.json`) says which `{list}/{id}` paths retrieve, and `templates/` the
+template and id prefix (`templates/<object>.json`, its fixture's `id`). [`LOCAL`] holds only what neither
+knows, the business rules: a name of the fake's own (external accounts), events Stripe emits that the tap
+does not read (`file.created`, `review.opened`, a child's change as an event about its parent: `^type`),
+and what a delete does when it is not a removal ([`Delete::Cancel`] a subscription, [`Delete::Detach`] a
+payment method). Streams of the typed model ([`TYPED`]: customers, charges, invoices, …) are not rows. A
+registry stream with neither a [`LOCAL`] row nor a typed model gets a row of defaults and `n` generated
+objects (drawn last, and left out of `random_round`, so that the rest of the data and the changes of a seed
+stay the same): adding a stream to the registry adds it to the fake.
+
+# Objects
+
+Each object starts from its template (the fixture conformed to the 2024-06-20 schema) and gets ids,
+timestamps, amounts and links to the other objects of the store (customers, charges, invoices, coupons,
+parents). Embedded lists are filled from the children when rendered.
 
 Some objects mirror facts the typed model already holds, so both views agree: `payout`s are the automatic
 payouts that swept the balance (`/v1/balance_transactions?payout=po_…` lists what each paid out),
@@ -25,8 +45,10 @@ use crate::query::Query;
 use crate::render::Renderer;
 use crate::rng::Rng;
 use crate::store::Store;
-use crate::templates::{endpoint_params, schema, template, ParamKind};
+use crate::templates::{endpoint_params, has_endpoint, schema, template, ParamKind};
 use serde_json::{json, Value};
+use std::sync::LazyLock;
+use tap_stripe::streams::{self, Source, StreamDef, STREAMS};
 
 const DAY: i64 = 86_400;
 
@@ -54,23 +76,33 @@ pub enum Delete {
     Detach(&'static str),
 }
 
-/// One generic resource.
+/// One generic resource, derived from its registry stream and its [`Local`] row.
 #[derive(Debug)]
 pub struct Res {
+    /// The registry stream it serves (read by the tests that every stream is served).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub stream: &'static str,
     /// The name used by `objects`, `create`, … (the `object` name, except external accounts).
     pub name: &'static str,
     /// Stripe's `object` (and template name).
     pub object: &'static str,
     pub prefix: &'static str,
-    /// Top-level list path; `{list}/{id}` retrieves.
+    /// Top-level list path.
     pub list: Option<&'static str>,
-    /// The spec path of the top-level retrieve.
-    pub retrieve: Option<&'static str>,
+    /// Whether `{list}/{id}` retrieves (the spec has the path).
+    pub retrieve: bool,
+    /// With `list`: the query parameter naming the parent, which the list requires
+    /// (`/v1/subscription_items?subscription=si_…`).
+    pub by_parent: Option<&'static str>,
     pub parent: Parent,
     /// The field naming the parent (`None`: not part of the object).
     pub link: Option<&'static str>,
-    /// Nested list under the parent: (path with `{}` for the parent id, spec list path, spec retrieve path).
-    pub nested: Option<(&'static str, &'static str, Option<&'static str>)>,
+    /// Nested list under the parent, `{}` for the parent id.
+    pub nested: Option<&'static str>,
+    /// Whether `{nested}/{id}` retrieves (the spec has the path).
+    pub nested_retrieve: bool,
+    /// The `url` of the children of one parent, `{parent}` for its id (the registry's child path).
+    pub child_path: Option<&'static str>,
     /// The parent's field embedding the first 10 children.
     pub embed: Option<&'static str>,
     /// Event types of a create; `^type` is about the parent (its snapshot after the change).
@@ -80,356 +112,213 @@ pub struct Res {
     pub delete: Delete,
 }
 
-const fn top(
-    name: &'static str,
-    prefix: &'static str,
-    list: &'static str,
-    retrieve: &'static str,
-    on_create: &'static [&'static str],
-    on_update: &'static [&'static str],
-    delete: Delete,
-) -> Res {
-    Res {
-        name,
-        object: name,
-        prefix,
-        list: Some(list),
-        retrieve: Some(retrieve),
-        parent: Parent::None,
-        link: None,
-        nested: None,
-        embed: None,
-        on_create,
-        on_update,
-        delete,
+/// What the registry does not know about a generic resource; `None` takes what it derives.
+#[derive(Debug, Clone, Copy)]
+pub struct Local {
+    /// The registry stream (`StreamDef::name`).
+    pub stream: &'static str,
+    /// The fake's name, when it differs from the `object` (two streams of one object).
+    pub name: Option<&'static str>,
+    /// The id prefix, when it differs from the template's (a plan's fixture has a price id).
+    pub prefix: Option<&'static str>,
+    pub on_create: Option<&'static [&'static str]>,
+    pub on_update: Option<&'static [&'static str]>,
+    pub delete: Option<Delete>,
+}
+
+const fn derived(stream: &'static str) -> Local {
+    Local { stream, name: None, prefix: None, on_create: None, on_update: None, delete: None }
+}
+
+/// The streams of the typed model (`model`), served by `http`, not by [`RES`].
+pub const TYPED: &[&str] = &[
+    "balance_transactions",
+    "charges",
+    "coupons",
+    "customers",
+    "customer_balance_transactions",
+    "bank_accounts",
+    "disputes",
+    "events",
+    "invoices",
+    "invoice_line_items",
+    "payout_balance_transactions",
+];
+
+/// The generic resources' rules, in the order of [`RES`] (parents before their children; the order
+/// of `random_round`'s draws). Streams missing here get a row of defaults after these, whose objects
+/// [`generate`] makes without code of its own and `random_round` does not draw; the objects of these
+/// rows are made by [`generate`]'s own code.
+pub static LOCAL: &[Local] = &[
+    // Connected accounts are fixed at start (`Options.connected_accounts`); their `account.updated`
+    // is emitted by `http` in the account's own events.
+    Local { on_update: Some(&[]), delete: Some(Delete::Remove(None)), ..derived("accounts") },
+    derived("products"),
+    derived("prices"),
+    Local { prefix: Some("plan_"), ..derived("plans") },
+    derived("tax_rates"),
+    derived("shipping_rates"),
+    derived("promotion_codes"),
+    derived("payouts"),
+    derived("refunds"),
+    derived("payment_intents"),
+    derived("setup_intents"),
+    Local { delete: Some(Delete::Cancel("customer.subscription.deleted")), ..derived("subscriptions") },
+    derived("subscription_schedules"),
+    derived("invoice_items"),
+    derived("credit_notes"),
+    derived("checkout_sessions"),
+    // Read whole by the tap (no events needed), but Stripe emits these.
+    Local { on_create: Some(&["payment_link.created"]), on_update: Some(&["payment_link.updated"]), ..derived("payment_links") },
+    Local { on_create: Some(&["quote.created"]), ..derived("quotes") },
+    derived("application_fees"),
+    derived("transfers"),
+    derived("top_ups"),
+    // A review is created as `review.opened`.
+    Local { on_create: Some(&["review.opened"]), ..derived("reviews") },
+    derived("early_fraud_warnings"),
+    Local { on_create: Some(&["file.created"]), ..derived("files") },
+    derived("file_links"),
+    derived("cardholders"),
+    derived("cards"),
+    derived("authorizations"),
+    derived("transactions"),
+    // Children.
+    Local {
+        on_create: Some(&["payment_method.attached"]),
+        delete: Some(Delete::Detach("payment_method.detached")),
+        ..derived("payment_methods")
+    },
+    derived("tax_ids"),
+    derived("persons"),
+    Local { name: Some("external_account_bank_account"), ..derived("external_account_bank_accounts") },
+    Local { name: Some("external_account_card"), ..derived("external_account_cards") },
+    // Children that change only through their parent: the parent's event with its new snapshot.
+    Local {
+        on_create: Some(&["^customer.subscription.updated"]),
+        on_update: Some(&["^customer.subscription.updated"]),
+        delete: Some(Delete::Remove(Some("^customer.subscription.updated"))),
+        ..derived("subscription_items")
+    },
+    derived("usage_records"),
+    Local { on_create: Some(&["^credit_note.updated"]), on_update: Some(&["^credit_note.updated"]), ..derived("credit_note_line_items") },
+    derived("checkout_sessions_line_items"),
+    Local { on_create: Some(&["^application_fee.refunded"]), ..derived("application_fees_refunds") },
+    Local { on_create: Some(&["^transfer.reversed"]), ..derived("transfer_reversals") },
+    derived("setup_attempts"),
+];
+
+/// Every generic resource: the [`LOCAL`] rows, then the registry's other streams but the [`TYPED`] ones.
+pub static RES: LazyLock<Vec<Res>> = LazyLock::new(|| {
+    let rest = STREAMS.iter().filter(|s| !TYPED.contains(&s.name) && LOCAL.iter().all(|l| l.stream != s.name)).map(|s| derived(s.name));
+    let rows: Vec<Local> = LOCAL.iter().copied().chain(rest).collect();
+    rows.iter().map(|l| derive(l, &rows)).collect()
+});
+
+/// Text computed once for the process (paths of [`RES`]).
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The registry stream of a [`Local`] row (panics for a name the registry lacks: the rows are constants).
+fn stream_of(l: &Local) -> &'static StreamDef {
+    streams::find(l.stream).unwrap_or_else(|| panic!("fake-stripe: no stream {} in the registry", l.stream))
+}
+
+/// The fake's name of a row.
+fn name_of(l: &Local) -> &'static str {
+    l.name.unwrap_or(stream_of(l).resource)
+}
+
+/// What a parent stream is to the fake.
+fn parent_of(stream: &str, rows: &[Local]) -> Parent {
+    match streams::find(stream).map(|s| s.resource) {
+        Some("customer") => Parent::Customer,
+        Some("account") => Parent::Account,
+        _ => Parent::Res(rows.iter().find(|l| l.stream == stream).map_or_else(|| panic!("parent {stream} is not generic"), name_of)),
     }
 }
 
-/// Every generic resource. Parents come before their children.
-pub static RES: &[Res] = &[
-    top("account", "acct_", "/v1/accounts", "/v1/accounts/{account}", &[], &[], Delete::Remove(None)),
-    top(
-        "product",
-        "prod_",
-        "/v1/products",
-        "/v1/products/{id}",
-        &["product.created"],
-        &["product.updated"],
-        Delete::Remove(Some("product.deleted")),
-    ),
-    top(
-        "price",
-        "price_",
-        "/v1/prices",
-        "/v1/prices/{price}",
-        &["price.created"],
-        &["price.updated"],
-        Delete::Remove(Some("price.deleted")),
-    ),
-    top("plan", "plan_", "/v1/plans", "/v1/plans/{plan}", &["plan.created"], &["plan.updated"], Delete::Remove(Some("plan.deleted"))),
-    top("tax_rate", "txr_", "/v1/tax_rates", "/v1/tax_rates/{tax_rate}", &["tax_rate.created"], &["tax_rate.updated"], Delete::No),
-    top("shipping_rate", "shr_", "/v1/shipping_rates", "/v1/shipping_rates/{shipping_rate_token}", &[], &[], Delete::No),
-    top(
-        "promotion_code",
-        "promo_",
-        "/v1/promotion_codes",
-        "/v1/promotion_codes/{promotion_code}",
-        &["promotion_code.created"],
-        &["promotion_code.updated"],
-        Delete::No,
-    ),
-    top("payout", "po_", "/v1/payouts", "/v1/payouts/{payout}", &["payout.created"], &["payout.updated"], Delete::No),
-    top(
-        "refund",
-        "re_",
-        "/v1/refunds",
-        "/v1/refunds/{refund}",
-        &["refund.created"],
-        &["refund.updated", "charge.refund.updated"],
-        Delete::No,
-    ),
-    top("payment_intent", "pi_", "/v1/payment_intents", "/v1/payment_intents/{intent}", &["payment_intent.created"], &[], Delete::No),
-    top("setup_intent", "seti_", "/v1/setup_intents", "/v1/setup_intents/{intent}", &["setup_intent.created"], &[], Delete::No),
-    top(
-        "subscription",
-        "sub_",
-        "/v1/subscriptions",
-        "/v1/subscriptions/{subscription_exposed_id}",
-        &["customer.subscription.created"],
-        &["customer.subscription.updated"],
-        Delete::Cancel("customer.subscription.deleted"),
-    ),
-    top(
-        "subscription_schedule",
-        "sub_sched_",
-        "/v1/subscription_schedules",
-        "/v1/subscription_schedules/{schedule}",
-        &["subscription_schedule.created"],
-        &["subscription_schedule.updated"],
-        Delete::No,
-    ),
-    top(
-        "invoiceitem",
-        "ii_",
-        "/v1/invoiceitems",
-        "/v1/invoiceitems/{invoiceitem}",
-        &["invoiceitem.created"],
-        &[],
-        Delete::Remove(Some("invoiceitem.deleted")),
-    ),
-    top("credit_note", "cn_", "/v1/credit_notes", "/v1/credit_notes/{id}", &["credit_note.created"], &["credit_note.updated"], Delete::No),
-    top("checkout.session", "cs_test_", "/v1/checkout/sessions", "/v1/checkout/sessions/{session}", &[], &[], Delete::No),
-    top(
-        "payment_link",
-        "plink_",
-        "/v1/payment_links",
-        "/v1/payment_links/{payment_link}",
-        &["payment_link.created"],
-        &["payment_link.updated"],
-        Delete::No,
-    ),
-    top("quote", "qt_", "/v1/quotes", "/v1/quotes/{quote}", &["quote.created"], &[], Delete::No),
-    top("application_fee", "fee_", "/v1/application_fees", "/v1/application_fees/{id}", &["application_fee.created"], &[], Delete::No),
-    top("transfer", "tr_", "/v1/transfers", "/v1/transfers/{transfer}", &["transfer.created"], &["transfer.updated"], Delete::No),
-    top("topup", "tu_", "/v1/topups", "/v1/topups/{topup}", &["topup.created"], &[], Delete::No),
-    top("review", "prv_", "/v1/reviews", "/v1/reviews/{review}", &["review.opened"], &[], Delete::No),
-    top(
-        "radar.early_fraud_warning",
-        "issfr_",
-        "/v1/radar/early_fraud_warnings",
-        "/v1/radar/early_fraud_warnings/{early_fraud_warning}",
-        &["radar.early_fraud_warning.created"],
-        &["radar.early_fraud_warning.updated"],
-        Delete::No,
-    ),
-    top("file", "file_", "/v1/files", "/v1/files/{file}", &["file.created"], &[], Delete::No),
-    top("file_link", "link_", "/v1/file_links", "/v1/file_links/{link}", &[], &[], Delete::No),
-    top(
-        "issuing.cardholder",
-        "ich_",
-        "/v1/issuing/cardholders",
-        "/v1/issuing/cardholders/{cardholder}",
-        &["issuing_cardholder.created"],
-        &["issuing_cardholder.updated"],
-        Delete::No,
-    ),
-    top(
-        "issuing.card",
-        "ic_",
-        "/v1/issuing/cards",
-        "/v1/issuing/cards/{card}",
-        &["issuing_card.created"],
-        &["issuing_card.updated"],
-        Delete::No,
-    ),
-    top(
-        "issuing.authorization",
-        "iauth_",
-        "/v1/issuing/authorizations",
-        "/v1/issuing/authorizations/{authorization}",
-        &["issuing_authorization.created"],
-        &["issuing_authorization.updated"],
-        Delete::No,
-    ),
-    top(
-        "issuing.transaction",
-        "ipi_",
-        "/v1/issuing/transactions",
-        "/v1/issuing/transactions/{transaction}",
-        &["issuing_transaction.created"],
-        &["issuing_transaction.updated"],
-        Delete::No,
-    ),
-    // Children.
-    Res {
-        name: "payment_method",
-        object: "payment_method",
-        prefix: "pm_",
-        list: Some("/v1/payment_methods"),
-        retrieve: Some("/v1/payment_methods/{payment_method}"),
-        parent: Parent::Customer,
-        link: Some("customer"),
-        nested: Some((
-            "/v1/customers/{}/payment_methods",
-            "/v1/customers/{customer}/payment_methods",
-            Some("/v1/customers/{customer}/payment_methods/{payment_method}"),
-        )),
-        embed: None,
-        on_create: &["payment_method.attached"],
-        on_update: &["payment_method.updated"],
-        delete: Delete::Detach("payment_method.detached"),
-    },
-    Res {
-        name: "tax_id",
-        object: "tax_id",
-        prefix: "txi_",
+/// The event types of `types` that a create (`.created`) or update (`.updated`) emits: the object's own
+/// (`refund.updated`) before the ones named after another object (`charge.refund.updated`).
+fn of_kind(types: &[&'static str], object: &str, suffix: &str) -> &'static [&'static str] {
+    let own = format!("{}.", object.replace('.', "_"));
+    let mut out: Vec<&'static str> = types.iter().copied().filter(|t| t.ends_with(suffix)).collect();
+    out.sort_by_key(|t| !t.starts_with(&own));
+    Box::leak(out.into_boxed_slice())
+}
+
+/// The id prefix of a template's id (`prod_QXg1…` → `prod_`, `cs_test_a1…` → `cs_test_`).
+fn template_prefix(object: &str) -> &'static str {
+    let id = template(object)["id"].as_str().unwrap_or_default();
+    leak(id[..id.rfind('_').map_or(0, |i| i + 1)].to_string())
+}
+
+/// A row of [`RES`]: the registry's facts, the spec's retrieve paths, then `l`'s rules.
+fn derive(l: &Local, rows: &[Local]) -> Res {
+    let s = stream_of(l);
+    let object = s.resource;
+    let mut r = Res {
+        stream: s.name,
+        name: name_of(l),
+        object,
+        prefix: l.prefix.unwrap_or_else(|| template_prefix(object)),
         list: None,
-        retrieve: None,
-        parent: Parent::Customer,
-        link: Some("customer"),
-        nested: Some(("/v1/customers/{}/tax_ids", "/v1/customers/{customer}/tax_ids", Some("/v1/customers/{customer}/tax_ids/{id}"))),
-        embed: None,
-        on_create: &["customer.tax_id.created"],
-        on_update: &["customer.tax_id.updated"],
-        delete: Delete::Remove(Some("customer.tax_id.deleted")),
-    },
-    Res {
-        name: "person",
-        object: "person",
-        prefix: "person_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Account,
-        link: Some("account"),
-        nested: Some(("/v1/accounts/{}/persons", "/v1/accounts/{account}/persons", Some("/v1/accounts/{account}/persons/{person}"))),
-        embed: None,
-        on_create: &["person.created"],
-        on_update: &["person.updated"],
-        delete: Delete::Remove(Some("person.deleted")),
-    },
-    Res {
-        name: "external_account_bank_account",
-        object: "bank_account",
-        prefix: "ba_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Account,
-        link: Some("account"),
-        nested: Some((
-            "/v1/accounts/{}/external_accounts",
-            "/v1/accounts/{account}/external_accounts",
-            Some("/v1/accounts/{account}/external_accounts/{id}"),
-        )),
-        embed: None,
-        on_create: &["account.external_account.created"],
-        on_update: &["account.external_account.updated"],
-        delete: Delete::Remove(Some("account.external_account.deleted")),
-    },
-    Res {
-        name: "external_account_card",
-        object: "card",
-        prefix: "card_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Account,
-        link: Some("account"),
-        nested: Some((
-            "/v1/accounts/{}/external_accounts",
-            "/v1/accounts/{account}/external_accounts",
-            Some("/v1/accounts/{account}/external_accounts/{id}"),
-        )),
-        embed: None,
-        on_create: &["account.external_account.created"],
-        on_update: &["account.external_account.updated"],
-        delete: Delete::Remove(Some("account.external_account.deleted")),
-    },
-    Res {
-        name: "subscription_item",
-        object: "subscription_item",
-        prefix: "si_",
-        list: Some("/v1/subscription_items"),
-        retrieve: Some("/v1/subscription_items/{item}"),
-        parent: Parent::Res("subscription"),
-        link: Some("subscription"),
-        nested: None,
-        embed: Some("items"),
-        on_create: &["^customer.subscription.updated"],
-        on_update: &["^customer.subscription.updated"],
-        delete: Delete::Remove(Some("^customer.subscription.updated")),
-    },
-    Res {
-        name: "usage_record_summary",
-        object: "usage_record_summary",
-        prefix: "sis_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Res("subscription_item"),
-        link: Some("subscription_item"),
-        nested: Some((
-            "/v1/subscription_items/{}/usage_record_summaries",
-            "/v1/subscription_items/{subscription_item}/usage_record_summaries",
-            None,
-        )),
-        embed: None,
-        on_create: &[],
-        on_update: &[],
-        delete: Delete::No,
-    },
-    Res {
-        name: "credit_note_line_item",
-        object: "credit_note_line_item",
-        prefix: "cnli_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Res("credit_note"),
+        retrieve: false,
+        by_parent: None,
+        parent: Parent::None,
         link: None,
-        nested: Some(("/v1/credit_notes/{}/lines", "/v1/credit_notes/{credit_note}/lines", None)),
-        embed: Some("lines"),
-        on_create: &["^credit_note.updated"],
-        on_update: &["^credit_note.updated"],
-        delete: Delete::No,
-    },
-    Res {
-        name: "item",
-        object: "item",
-        prefix: "li_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Res("checkout.session"),
-        link: None,
-        nested: Some(("/v1/checkout/sessions/{}/line_items", "/v1/checkout/sessions/{session}/line_items", None)),
-        embed: None,
-        on_create: &[],
-        on_update: &[],
-        delete: Delete::No,
-    },
-    Res {
-        name: "fee_refund",
-        object: "fee_refund",
-        prefix: "fr_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Res("application_fee"),
-        link: Some("fee"),
-        nested: Some((
-            "/v1/application_fees/{}/refunds",
-            "/v1/application_fees/{id}/refunds",
-            Some("/v1/application_fees/{fee}/refunds/{id}"),
-        )),
-        embed: Some("refunds"),
-        on_create: &["^application_fee.refunded"],
-        on_update: &["application_fee.refund.updated"],
-        delete: Delete::No,
-    },
-    Res {
-        name: "transfer_reversal",
-        object: "transfer_reversal",
-        prefix: "trr_",
-        list: None,
-        retrieve: None,
-        parent: Parent::Res("transfer"),
-        link: Some("transfer"),
-        nested: Some(("/v1/transfers/{}/reversals", "/v1/transfers/{id}/reversals", Some("/v1/transfers/{transfer}/reversals/{id}"))),
-        embed: Some("reversals"),
-        on_create: &["^transfer.reversed"],
-        on_update: &[],
-        delete: Delete::No,
-    },
-    Res {
-        name: "setup_attempt",
-        object: "setup_attempt",
-        prefix: "setatt_",
-        list: Some("/v1/setup_attempts"),
-        retrieve: None,
-        parent: Parent::Res("setup_intent"),
-        link: Some("setup_intent"),
         nested: None,
+        nested_retrieve: false,
+        child_path: None,
         embed: None,
         on_create: &[],
         on_update: &[],
         delete: Delete::No,
-    },
-];
+    };
+    match s.source {
+        // Listed under the account whose data it is (external accounts).
+        Source::List { path, .. } if path.contains("{account}") => {
+            r.parent = Parent::Account;
+            r.nested = Some(leak(path.replace("{account}", "{}")));
+        }
+        Source::List { path, .. } => r.list = Some(path),
+        Source::Child(c) => {
+            r.parent = parent_of(c.via.unwrap_or(c.parent), rows);
+            r.child_path = Some(c.path);
+            match c.path.split_once('?') {
+                Some((list, query)) => {
+                    r.list = Some(list);
+                    r.by_parent = query.split_once('=').map(|(param, _)| param);
+                }
+                None => r.nested = Some(leak(c.path.replace("{parent}", "{}"))),
+            }
+            // An includable list (`expand[]`) is not embedded by default.
+            r.embed = c.embedded.filter(|_| c.parent_expand.is_none());
+        }
+    }
+    r.link = match (r.parent, s.child()) {
+        (Parent::None, _) => None,
+        (_, Some(c)) => Some(c.parent_column),
+        (_, None) => Some(streams::ACCOUNT_COLUMN),
+    }
+    .filter(|f| template(object).get(*f).is_some());
+    if let Some(e) = s.events {
+        // A child also listed at the top (`/v1/payment_methods/{id}` retrieves a payment method).
+        if let Some(dir) = e.retrieve.strip_suffix("/{id}").filter(|d| r.list.is_none() && !d.contains('{') && has_endpoint(d)) {
+            r.list = Some(dir);
+        }
+        r.on_create = of_kind(e.types, object, ".created");
+        r.on_update = of_kind(e.types, object, ".updated");
+        r.delete = e.deleted.map_or(Delete::No, |t| Delete::Remove(Some(t)));
+    }
+    r.retrieve = r.list.is_some_and(|p| has_endpoint(&format!("{p}/{{}}")));
+    r.nested_retrieve = r.nested.is_some_and(|p| has_endpoint(&format!("{p}/{{}}")));
+    r.on_create = l.on_create.unwrap_or(r.on_create);
+    r.on_update = l.on_update.unwrap_or(r.on_update);
+    r.delete = l.delete.unwrap_or(r.delete);
+    r
+}
 
 /// Events of status changes (on create and update): (resource, field, new value, event type).
 pub const STATUS_EVENTS: &[(&str, &str, &str, &str)] = &[
@@ -481,13 +370,7 @@ fn embedded_children(res: usize) -> impl Iterator<Item = (usize, &'static str)> 
 
 /// The `url` of a child list under `parent`.
 fn child_url(res: usize, parent: &str) -> String {
-    let r = &RES[res];
-    match (r.nested, r.name) {
-        (Some((pattern, _, _)), _) => pattern.replace("{}", parent),
-        (None, "subscription_item") => format!("/v1/subscription_items?subscription={parent}"),
-        (None, "setup_attempt") => format!("/v1/setup_attempts?setup_intent={parent}"),
-        _ => String::new(),
-    }
+    RES[res].child_path.map_or_else(String::new, |p| p.replace("{parent}", parent))
 }
 
 /// Renders a generic record: its value with embedded lists filled from the children.
@@ -1268,6 +1151,23 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     }
     g.sync();
 
+    // Streams of the registry without rules of their own: `n` objects each, children under the first
+    // `n` of their parents (the account's under the account). Drawn last, so the objects above are the
+    // same with or without them.
+    for res in LOCAL.len()..RES.len() {
+        let parents: Vec<Option<String>> = match RES[res].parent {
+            Parent::None => vec![None; n],
+            Parent::Account => vec![Some(acct.clone()); n],
+            Parent::Customer => customers.iter().take(n).map(|(c, _)| Some(c.clone())).collect(),
+            Parent::Res(p) => live_ids(g.s, idx(p)).into_iter().take(n).map(Some).collect(),
+        };
+        for p in parents {
+            let t = g.ts(start);
+            g.make(RES[res].name, t, p.as_deref(), |_, _| {});
+        }
+        g.sync();
+    }
+
     // Creation events of what was created within `event_days`.
     let since = now - event_days * DAY;
     let r = Renderer { store: g.s, now };
@@ -1427,20 +1327,21 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
     // Nested lists and retrieves under a parent.
     let mut seen = Vec::new();
     for (res, def) in RES.iter().enumerate() {
-        let Some((pattern, list_spec, retrieve_spec)) = def.nested else { continue };
+        let Some(pattern) = def.nested else { continue };
         if seen.contains(&pattern) {
             continue;
         }
         seen.push(pattern);
-        let same: Vec<usize> = RES.iter().enumerate().filter(|(_, r)| r.nested.is_some_and(|n| n.0 == pattern)).map(|(i, _)| i).collect();
+        let same: Vec<usize> = RES.iter().enumerate().filter(|(_, r)| r.nested == Some(pattern)).map(|(i, _)| i).collect();
         if let Some(caps) = matches(pattern, &segs) {
-            return Some(nested_list(store, &same, caps[0], path, raw, list_spec).map(Reply::List));
+            return Some(nested_list(store, &same, caps[0], path, raw, pattern).map(Reply::List));
         }
-        if let Some(spec) = retrieve_spec {
-            if let Some(caps) = matches(&format!("{pattern}/{{}}"), &segs) {
+        let one = format!("{pattern}/{{}}");
+        if def.nested_retrieve {
+            if let Some(caps) = matches(&one, &segs) {
                 return Some(
                     (|| {
-                        let q = Query::parse(raw, endpoint_params(spec))?;
+                        let q = Query::parse(raw, endpoint_params(&one))?;
                         check_parent(store, res, caps[0])?;
                         let r = same
                             .iter()
@@ -1460,10 +1361,11 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
         if path == list_path {
             return Some(top_list(store, res, path, raw).map(Reply::List));
         }
-        if let (Some(spec), Some(caps)) = (def.retrieve, matches(&format!("{list_path}/{{}}"), &segs)) {
+        let one = format!("{list_path}/{{}}");
+        if let (true, Some(caps)) = (def.retrieve, matches(&one, &segs)) {
             return Some(
                 (|| {
-                    let q = Query::parse(raw, endpoint_params(spec))?;
+                    let q = Query::parse(raw, endpoint_params(&one))?;
                     if def.name == "account" && caps[0] == store.account_id {
                         return expanded(render, render.account(), &q);
                     }
@@ -1560,23 +1462,17 @@ fn field_text(v: &Value) -> Option<String> {
 
 fn top_list<'a>(store: &'a Store, res: usize, path: &str, raw: &str) -> Result<Page<'a>, ApiError> {
     let def = &RES[res];
-    let spec = def.list.expect("a list");
-    let params = endpoint_params(spec);
+    let params = endpoint_params(def.list.expect("a list"));
     let q = Query::parse(raw, params)?;
-    // Lists listed under a required parent.
-    for (name, parent_res) in [("subscription_item", "subscription"), ("setup_attempt", "setup_intent")] {
-        if def.name == name {
-            let p = q
-                .str(parent_res)
-                .ok_or_else(|| ApiError::invalid(format!("Missing required param: {parent_res}.")).with_param(parent_res))?;
-            if store.gget(idx(parent_res), p).is_none() {
-                return Err(missing(idx(parent_res), p, parent_res, 400));
-            }
-            let items = store.gchildren(res, p);
-            let url = path.to_string();
-            let l = List::of_refs(url, def.object, items);
-            return list::select(l, &q);
+    // A list of the children of the parent its required parameter names.
+    if let (Some(param), Parent::Res(parent)) = (def.by_parent, def.parent) {
+        let p = q.str(param).ok_or_else(|| ApiError::invalid(format!("Missing required param: {param}.")).with_param(param))?;
+        if store.gget(idx(parent), p).is_none() {
+            return Err(missing(idx(parent), p, param, 400));
         }
+        let items = store.gchildren(res, p);
+        let l = List::of_refs(path.to_string(), def.object, items);
+        return list::select(l, &q);
     }
     let template = template(def.object);
     let mut tests: Vec<Filter> = Vec::new();
@@ -1715,4 +1611,51 @@ pub fn remove_tree(s: &mut Store, res: usize, id: &str) {
         }
     }
     s.gremove(res, id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registry_stream_is_typed_or_a_generic_row() {
+        for s in STREAMS {
+            let rows = RES.iter().filter(|r| r.stream == s.name).count();
+            let typed = TYPED.contains(&s.name);
+            assert_eq!(rows + usize::from(typed), 1, "{}: served once, by the typed model or by one row of RES", s.name);
+        }
+        for t in TYPED {
+            assert!(streams::find(t).is_some(), "typed stream {t} is in the registry");
+        }
+    }
+
+    #[test]
+    fn rows_are_named_once_and_parents_come_first() {
+        for (i, r) in RES.iter().enumerate() {
+            assert_eq!(index(r.name), Some(i), "{}: one row per name", r.name);
+            if let Parent::Res(p) = r.parent {
+                assert!(idx(p) < i, "{}: its parent {p} comes first", r.name);
+            }
+            assert!(r.list.is_some() || r.nested.is_some(), "{}: listed somewhere", r.name);
+            assert!(!r.prefix.is_empty() || r.name == "coupon", "{}: an id prefix", r.name);
+        }
+    }
+
+    #[test]
+    fn registry_facts_become_routes_and_events() {
+        let r = &RES[idx("payment_method")];
+        assert_eq!((r.list, r.nested, r.link), (Some("/v1/payment_methods"), Some("/v1/customers/{}/payment_methods"), Some("customer")));
+        let r = &RES[idx("subscription_item")];
+        assert_eq!((r.list, r.by_parent, r.embed), (Some("/v1/subscription_items"), Some("subscription"), Some("items")));
+        assert_eq!(child_url(idx("subscription_item"), "sub_1"), "/v1/subscription_items?subscription=sub_1");
+        let r = &RES[idx("usage_record_summary")];
+        assert_eq!((r.parent, r.nested_retrieve), (Parent::Res("subscription_item"), false));
+        let r = &RES[idx("external_account_card")];
+        assert_eq!((r.object, r.parent, r.nested), ("card", Parent::Account, Some("/v1/accounts/{}/external_accounts")));
+        // The object's own event first; an includable list (`expand[]`) is not embedded.
+        assert_eq!(RES[idx("refund")].on_update, ["refund.updated", "charge.refund.updated"]);
+        assert_eq!(RES[idx("item")].embed, None);
+        assert_eq!(RES[idx("credit_note_line_item")].link, None, "the object does not name its credit note");
+        assert_eq!(RES[idx("checkout.session")].prefix, "cs_test_");
+    }
 }

@@ -18,7 +18,9 @@ assert!(fake.requests().is_empty());
 - [`server`]: [`FakeStripe`] (own thread + tokio runtime, synchronous handle) and [`Options`].
 - `dataset`: [`Dataset`] and the deterministic generator filling the store.
 - `generic`: the resources stored as rendered JSON (subscriptions, payouts, products, …): their table,
-  generation, routes and change rules.
+  derived from the tap's stream registry (`tap_stripe::streams::STREAMS`) plus the fake's business rules,
+  generation, routes and change rules. Every registry stream is served: by `generic` or, for the typed
+  model's streams, by `http`.
 - `model`: what is stored per object (a [`Kind`], ids, facts; cosmetic values come from a seed).
 - `store`: one ordered table per kind, events included, with id and parent indexes; the clock.
 - `mutate`: create / update / delete with the events Stripe emits, and random rounds of changes.

@@ -2013,8 +2013,10 @@ const PLAN: &[(Kind, Action, u32)] = &[
 pub fn random_round(store: &mut Store, seed: u64, operations: usize) -> Vec<Change> {
     let mut rng = Rng::new(seed ^ 0xA5A5_0F0F_1234_5678);
     // The typed resources weigh twice their PLAN weight; each generic resource's operations weigh 1.
+    // Only the generic resources with a `LOCAL` row take part: a stream added to the registry (a row of
+    // defaults) leaves the changes of every seed as they were, which tests compare run to run.
     let mut plan: Vec<(Option<Kind>, usize, Action, u32)> = PLAN.iter().map(|&(k, a, w)| (Some(k), 0, a, 2 * w)).collect();
-    for (res, def) in RES.iter().enumerate() {
+    for (res, def) in RES.iter().enumerate().take(generic::LOCAL.len()) {
         if def.name == "account" {
             continue;
         }

@@ -1,13 +1,14 @@
 /*!
 Data taken from Stripe's OpenAPI description (2024-06-20), embedded at compile time.
 
-`templates/` is written by `tools/make_templates.py` and committed; the fake never reads the spec at run
-time. Three kinds of file:
+`templates/` is written by `tools/make_templates.py` (for the resources of the tap's stream registry and
+of the typed model) and committed; the fake never reads the spec at run time. Four kinds of file:
 
 * `<resource>.json`: the base object of a resource, conformed to its 2024-06-20 component schema.
 * `schema.json`: per resource its properties, `x-expandableFields` and `conditional` properties (the ones
   Stripe leaves out unless they apply, e.g. a customer's includable `sources`).
 * `endpoints.json`: per served GET path, the query parameters the spec declares.
+* `objects.rs`: the names of the templates, embedded below.
 */
 
 use serde::Deserialize;
@@ -21,59 +22,8 @@ macro_rules! embed {
     };
 }
 
-/// Every resource template, by `object` name.
-const OBJECTS: &[(&str, &str)] = embed!(
-    "account",
-    "application_fee",
-    "balance_transaction",
-    "bank_account",
-    "card",
-    "charge",
-    "checkout.session",
-    "coupon",
-    "credit_note",
-    "credit_note_line_item",
-    "customer",
-    "customer_balance_transaction",
-    "dispute",
-    "event",
-    "fee_refund",
-    "file",
-    "file_link",
-    "invoice",
-    "invoiceitem",
-    "issuing.authorization",
-    "issuing.card",
-    "issuing.cardholder",
-    "issuing.transaction",
-    "item",
-    "line_item",
-    "payment_intent",
-    "payment_link",
-    "payment_method",
-    "payout",
-    "person",
-    "plan",
-    "price",
-    "product",
-    "promotion_code",
-    "quote",
-    "radar.early_fraud_warning",
-    "refund",
-    "review",
-    "setup_attempt",
-    "setup_intent",
-    "shipping_rate",
-    "subscription",
-    "subscription_item",
-    "subscription_schedule",
-    "tax_id",
-    "tax_rate",
-    "topup",
-    "transfer",
-    "transfer_reversal",
-    "usage_record_summary",
-);
+/// Every resource template, by `object` name (the list `tools/make_templates.py` writes with them).
+const OBJECTS: &[(&str, &str)] = include!("../templates/objects.rs");
 
 const SCHEMA: &str = include_str!("../templates/schema.json");
 const ENDPOINTS: &str = include_str!("../templates/endpoints.json");
@@ -118,14 +68,26 @@ struct Loaded {
     objects: BTreeMap<&'static str, Value>,
     schema: BTreeMap<String, ResourceSchema>,
     endpoints: BTreeMap<String, BTreeMap<String, ParamKind>>,
+    /// The spec paths by shape (every `{name}` written `{}`): the registry and the fake name their
+    /// path parameters differently from the spec (`{parent}`, `{id}` for `{customer}`, `{price}`).
+    shapes: BTreeMap<String, String>,
+}
+
+/// A path with every parameter written `{}` (`/v1/customers/{customer}/tax_ids` → `/v1/customers/{}/tax_ids`).
+pub fn shape(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s }).collect::<Vec<_>>().join("/")
 }
 
 fn loaded() -> &'static Loaded {
     static LOADED: OnceLock<Loaded> = OnceLock::new();
-    LOADED.get_or_init(|| Loaded {
-        objects: OBJECTS.iter().map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON"))).collect(),
-        schema: serde_json::from_str(SCHEMA).expect("schema.json"),
-        endpoints: serde_json::from_str(ENDPOINTS).expect("endpoints.json"),
+    LOADED.get_or_init(|| {
+        let endpoints: BTreeMap<String, BTreeMap<String, ParamKind>> = serde_json::from_str(ENDPOINTS).expect("endpoints.json");
+        Loaded {
+            objects: OBJECTS.iter().map(|(name, text)| (*name, serde_json::from_str(text).expect("template is JSON"))).collect(),
+            schema: serde_json::from_str(SCHEMA).expect("schema.json"),
+            shapes: endpoints.keys().map(|k| (shape(k), k.clone())).collect(),
+            endpoints,
+        }
     })
 }
 
@@ -139,10 +101,16 @@ pub fn schema(object: &str) -> Option<&'static ResourceSchema> {
     loaded().schema.get(object)
 }
 
-/// The query parameters the spec declares for a GET path written as in the spec
-/// (e.g. `/v1/customers/{customer}/sources`).
+/// The query parameters the spec declares for a GET path, its parameters named in any way
+/// (`/v1/customers/{customer}/sources`, `/v1/customers/{}/sources`).
 pub fn endpoint_params(path: &str) -> &'static BTreeMap<String, ParamKind> {
-    loaded().endpoints.get(path).unwrap_or_else(|| panic!("endpoint {path} not in endpoints.json"))
+    let l = loaded();
+    l.shapes.get(&shape(path)).and_then(|spec| l.endpoints.get(spec)).unwrap_or_else(|| panic!("endpoint {path} not in endpoints.json"))
+}
+
+/// Whether the spec has a GET path of this shape (its parameters named in any way).
+pub fn has_endpoint(path: &str) -> bool {
+    loaded().shapes.contains_key(&shape(path))
 }
 
 /// The endpoint a request counts against in the per-endpoint rate limit: `METHOD template`, the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate fake-stripe/templates/ from Stripe's OpenAPI description (API version 2024-06-20).
 
-    python3 fake-stripe/tools/make_templates.py [DIR]   # DIR defaults to vendor/stripe-openapi
+    python3 fake-stripe/tools/make_templates.py [DIR]   # DIR defaults to vendor/stripe-openapi (needs cargo)
 
 DIR must hold `spec3-2024-06-20.json` and `fixtures3.json`, each possibly gzip-compressed (`.json.gz`, as in
 the repository's vendor/stripe-openapi/). The fake never reads DIR at run time: it embeds
@@ -16,6 +16,11 @@ Outputs, all under fake-stripe/templates/:
                     `x-expandableFields`, and `conditional`: the properties Stripe leaves out of an object
                     unless they apply (includable fields shown only when expanded, Connect-only fields, ...).
   endpoints.json    Per GET path the fake serves: the query parameters the spec declares and their style.
+  objects.rs        The names of the templates, which src/templates.rs embeds.
+
+The resources and paths are those of the tap's stream registry (src/streams.rs, read through
+`cargo run --bin gen-catalog -- --registry`) plus the typed model's own (TYPED, TYPED_PATHS): a stream
+added to the registry gets its template and endpoint parameters by re-running this script.
 
 Conforming rules (fixtures3.json follows a newer API version, so its field set differs):
   * a resource (a schema with `x-resourceId`) gets every property of its schema, except `conditional` ones;
@@ -29,10 +34,12 @@ Keys are written `id`, `object`, then alphabetically, like Stripe's responses.
 import gzip
 import json
 import os
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "templates")
+ROOT = os.path.dirname(os.path.dirname(HERE))
 # The spec and fixtures vendored in the repository.
 VENDORED = os.path.join(os.path.dirname(os.path.dirname(HERE)), "vendor", "stripe-openapi")
 
@@ -46,22 +53,47 @@ def load(src, name):
     with gzip.open(path + ".gz", "rt") as f:
         return json.load(f)
 
-# The resources the fake serves (and nested resources it renders).
-RESOURCES = [
+# The resources of the fake's typed model (src/model.rs), conformed strictly: every optional property
+# missing from the example gets a default. `price` and `refund` are rendered inside charges and invoices.
+TYPED = [
     "account", "balance_transaction", "bank_account", "card", "charge", "coupon", "customer",
     "customer_balance_transaction", "dispute", "event", "invoice", "line_item", "price", "refund",
-    # Generic resources (stored as rendered JSON, see src/generic.rs).
-    "application_fee", "checkout.session", "credit_note", "credit_note_line_item", "fee_refund", "file",
-    "file_link", "invoiceitem", "issuing.authorization", "issuing.card", "issuing.cardholder",
-    "issuing.transaction", "item", "payment_intent", "payment_link", "payment_method", "payout", "person",
-    "plan", "product", "promotion_code", "quote", "radar.early_fraud_warning", "review", "setup_attempt",
-    "setup_intent", "shipping_rate", "subscription", "subscription_item", "subscription_schedule", "tax_id",
-    "tax_rate", "topup", "transfer", "transfer_reversal", "usage_record_summary",
+]
+# GET paths the typed model serves beyond the registry's: the account itself, the balance history alias and
+# a customer's other sources.
+TYPED_PATHS = [
+    "/v1/account", "/v1/balance/history", "/v1/customers/{customer}/cards", "/v1/customers/{customer}/cards/{id}",
+    "/v1/customers/{customer}/sources", "/v1/customers/{customer}/sources/{id}",
 ]
 
-# Resources served generically (src/generic.rs): optional non-nullable properties missing from the example
-# are conditional (e.g. a payment method's `sepa_debit` hash when its type is `card`).
-GENERIC = RESOURCES[RESOURCES.index("application_fee"):]
+
+def registry():
+    """The tap's stream registry (src/streams.rs), as `gen-catalog --registry` prints it: per stream its
+    `resource` and the paths it is read from."""
+    out = subprocess.run(["cargo", "run", "--quiet", "--bin", "gen-catalog", "--", "--registry"], cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def shape(path):
+    """`path` without its query, every `{name}` written `{}`."""
+    return "/".join("{}" if s.startswith("{") else s for s in path.split("?")[0].split("/"))
+
+
+def served_paths(spec, streams):
+    """The spec's GET paths the fake serves: each registry path, the `{path}/{id}` retrieving one of its
+    objects and the top-level list of a retrieve path (`/v1/payment_methods` of `/v1/payment_methods/{id}`)
+    where the spec has them (as src/generic.rs serves them), and TYPED_PATHS; written as in the spec."""
+    by_shape = {shape(p): p for p, ops in spec["paths"].items() if "get" in ops}
+    paths = set(TYPED_PATHS)
+    for s in streams:
+        for p in s["paths"]:
+            candidates = [shape(p), shape(p) + "/{}"]
+            if shape(p).endswith("/{}") and shape(p).count("{}") == 1:
+                candidates.append(shape(p)[: -len("/{}")])
+            paths.update(by_shape[c] for c in candidates if c in by_shape)
+    return sorted(paths)
+
 
 # Properties Stripe omits unless they apply. Keep the reason next to each.
 CONDITIONAL = {
@@ -162,47 +194,6 @@ BASE = {
     "usage_record_summary": {"id": "sis_TEMPLATE", "livemode": False, "period": {"end": None, "start": None},
                              "subscription_item": "si_TEMPLATE", "total_usage": 0, "invoice": None},
 }
-
-# Served GET paths whose query parameters the fake validates.
-PATHS = [
-    "/v1/account", "/v1/balance/history", "/v1/balance_transactions", "/v1/balance_transactions/{id}",
-    "/v1/charges", "/v1/charges/{charge}", "/v1/coupons", "/v1/coupons/{coupon}",
-    "/v1/customers", "/v1/customers/{customer}", "/v1/customers/{customer}/balance_transactions",
-    "/v1/customers/{customer}/balance_transactions/{transaction}", "/v1/customers/{customer}/bank_accounts",
-    "/v1/customers/{customer}/bank_accounts/{id}", "/v1/customers/{customer}/cards",
-    "/v1/customers/{customer}/cards/{id}", "/v1/customers/{customer}/sources",
-    "/v1/customers/{customer}/sources/{id}", "/v1/disputes", "/v1/disputes/{dispute}", "/v1/events",
-    "/v1/events/{id}", "/v1/invoices", "/v1/invoices/{invoice}", "/v1/invoices/{invoice}/lines",
-    # Generic resources and Connect.
-    "/v1/accounts", "/v1/accounts/{account}", "/v1/accounts/{account}/external_accounts",
-    "/v1/accounts/{account}/external_accounts/{id}", "/v1/accounts/{account}/persons",
-    "/v1/accounts/{account}/persons/{person}",
-    "/v1/application_fees", "/v1/application_fees/{id}", "/v1/application_fees/{id}/refunds",
-    "/v1/application_fees/{fee}/refunds/{id}",
-    "/v1/checkout/sessions", "/v1/checkout/sessions/{session}", "/v1/checkout/sessions/{session}/line_items",
-    "/v1/credit_notes", "/v1/credit_notes/{id}", "/v1/credit_notes/{credit_note}/lines",
-    "/v1/customers/{customer}/payment_methods", "/v1/customers/{customer}/payment_methods/{payment_method}",
-    "/v1/customers/{customer}/tax_ids", "/v1/customers/{customer}/tax_ids/{id}",
-    "/v1/file_links", "/v1/file_links/{link}", "/v1/files", "/v1/files/{file}",
-    "/v1/invoiceitems", "/v1/invoiceitems/{invoiceitem}",
-    "/v1/issuing/authorizations", "/v1/issuing/authorizations/{authorization}",
-    "/v1/issuing/cardholders", "/v1/issuing/cardholders/{cardholder}", "/v1/issuing/cards",
-    "/v1/issuing/cards/{card}", "/v1/issuing/transactions", "/v1/issuing/transactions/{transaction}",
-    "/v1/payment_intents", "/v1/payment_intents/{intent}", "/v1/payment_links",
-    "/v1/payment_links/{payment_link}", "/v1/payment_methods", "/v1/payment_methods/{payment_method}",
-    "/v1/payouts", "/v1/payouts/{payout}", "/v1/plans", "/v1/plans/{plan}", "/v1/prices", "/v1/prices/{price}",
-    "/v1/products", "/v1/products/{id}", "/v1/promotion_codes", "/v1/promotion_codes/{promotion_code}",
-    "/v1/quotes", "/v1/quotes/{quote}", "/v1/radar/early_fraud_warnings",
-    "/v1/radar/early_fraud_warnings/{early_fraud_warning}", "/v1/refunds", "/v1/refunds/{refund}",
-    "/v1/reviews", "/v1/reviews/{review}", "/v1/setup_attempts", "/v1/setup_intents",
-    "/v1/setup_intents/{intent}", "/v1/shipping_rates", "/v1/shipping_rates/{shipping_rate_token}",
-    "/v1/subscription_items", "/v1/subscription_items/{item}",
-    "/v1/subscription_items/{subscription_item}/usage_record_summaries", "/v1/subscription_schedules",
-    "/v1/subscription_schedules/{schedule}", "/v1/subscriptions", "/v1/subscriptions/{subscription_exposed_id}",
-    "/v1/tax_rates", "/v1/tax_rates/{tax_rate}", "/v1/topups", "/v1/topups/{topup}", "/v1/transfers",
-    "/v1/transfers/{transfer}", "/v1/transfers/{id}/reversals", "/v1/transfers/{transfer}/reversals/{id}",
-]
-
 
 def warn(msg):
     print(msg, file=sys.stderr)
@@ -335,12 +326,18 @@ def main():
     assert spec["info"]["version"] == "2024-06-20", spec["info"]["version"]
     c = Conformer(spec)
     os.makedirs(OUT, exist_ok=True)
+    streams = registry()
+    # Every other resource of the registry is served generically (src/generic.rs): optional non-nullable
+    # properties missing from the example are conditional (e.g. a payment method's `sepa_debit` hash when
+    # its type is `card`).
+    generic = sorted({s["resource"] for s in streams} - set(TYPED))
+    resources = TYPED + generic
 
     schema_out = {}
-    for name in RESOURCES:
+    for name in resources:
         schema = c.schemas[name]
         warn(f"{name}:")
-        auto = [] if name in GENERIC else None
+        auto = [] if name in generic else None
         example = {k: v for k, v in fixtures.get(name, {"object": name}).items() if k not in BASE.get(name, {})}
         obj = c.resource(example, schema, name, auto)
         for k, v in BASE.get(name, {}).items():
@@ -358,8 +355,12 @@ def main():
         json.dump(schema_out, f, indent=1, sort_keys=True)
         f.write("\n")
     with open(os.path.join(OUT, "endpoints.json"), "w") as f:
-        json.dump({p: endpoint_params(spec, p) for p in PATHS}, f, indent=1, sort_keys=True)
+        json.dump({p: endpoint_params(spec, p) for p in served_paths(spec, streams)}, f, indent=1, sort_keys=True)
         f.write("\n")
+    # The list of templates the fake embeds (src/templates.rs includes it).
+    with open(os.path.join(OUT, "objects.rs"), "w") as f:
+        f.write("// Written by tools/make_templates.py: the templates the fake embeds, by `object` name.\n")
+        f.write("embed!(\n" + "".join(f"    \"{name}\",\n" for name in sorted(resources)) + ")\n")
 
 
 if __name__ == "__main__":

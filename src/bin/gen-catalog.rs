@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --bin gen-catalog -- [--spec PATH] [--out DIR] [--check]
+//! cargo run --bin gen-catalog -- --registry
 //! ```
 //!
 //! For every [`StreamDef`] the component schema `components.schemas.<resource>` is turned into a
@@ -9,7 +10,16 @@
 //! `nullable` folded into the type, expandable references as id-or-object, other references inlined
 //! down to [`MAX_DEPTH`] levels. Output is pretty-printed with a trailing newline, properties in the
 //! spec's order, so the files are byte-for-byte reproducible. `--check` writes nothing and exits 1
-//! when a file on disk differs from what would be written.
+//! when a file on disk differs from what would be written. A stream new to the registry gets its
+//! file written like the others (build.rs lets the tap build before the file exists).
+//!
+//! It also rewrites Airbyte's acceptance-test inputs that follow from the registry
+//! (`integration_tests/configured_catalog_incremental.json` and `abnormal_state.json`, see
+//! [`acceptance`]), so that a new stream needs no hand edit there.
+//!
+//! `--registry` prints the registry's streams as JSON (`name`, `resource`, `paths`: the list and
+//! retrieve paths) for `fake-stripe/tools/make_templates.py`, which writes the fake's templates and
+//! endpoint parameters for every stream.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +27,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::{json, Map, Value};
-use tap_stripe::streams::{DerivedFrom, StreamDef, ACCOUNT_COLUMN, STREAMS};
+use tap_stripe::streams::{DerivedFrom, Source, StreamDef, ACCOUNT_COLUMN, STREAMS};
 
 /// Levels of nested objects kept below a record; deeper objects become open objects.
 const MAX_DEPTH: usize = 4;
@@ -31,16 +41,27 @@ struct Args {
     /// Directory the schema files are written to.
     #[arg(long, default_value = "catalog")]
     out: PathBuf,
+    /// Directory of Airbyte's acceptance-test inputs, whose incremental catalog and future state are
+    /// rewritten from the registry.
+    #[arg(long, default_value = "integration_tests")]
+    acceptance: PathBuf,
     /// README whose stream table (between its markers) is rewritten from the registry.
     #[arg(long, default_value = "README.md")]
     readme: PathBuf,
     /// Write nothing; exit 1 listing the files that differ from the generated ones.
     #[arg(long)]
     check: bool,
+    /// Write nothing; print the registry's streams as JSON (for fake-stripe/tools/make_templates.py).
+    #[arg(long, conflicts_with = "check")]
+    registry: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.registry {
+        println!("{}", registry());
+        return ExitCode::SUCCESS;
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -66,11 +87,17 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let text = read_text(&args.spec).map_err(|e| format!("cannot read spec {}: {e}", args.spec.display()))?;
     let spec: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.spec.display()))?;
     let files = generate(&spec)?;
+    let accepted = acceptance(&files)?;
     let readme_now = std::fs::read_to_string(&args.readme).map_err(|e| format!("cannot read {}: {e}", args.readme.display()))?;
     let readme = tap_stripe::streams::with_table(&readme_now)
         .ok_or_else(|| format!("{} has no stream table markers ({})", args.readme.display(), tap_stripe::streams::README_BEGIN))?;
     if args.check {
         let mut stale = check(&args.out, &files);
+        for (file, content) in &accepted {
+            if std::fs::read_to_string(args.acceptance.join(file)).ok().as_deref() != Some(content.as_str()) {
+                stale.push(format!("{}: differs", args.acceptance.join(file).display()));
+            }
+        }
         if readme != readme_now {
             stale.push(format!("{}: stream table differs", args.readme.display()));
         }
@@ -89,8 +116,8 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         println!("wrote the stream table of {}", args.readme.display());
     }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    for (file, content) in &files {
-        let path = args.out.join(file);
+    let written = files.iter().map(|(f, c)| (args.out.join(f), c)).chain(accepted.iter().map(|(f, c)| (args.acceptance.join(f), c)));
+    for (path, content) in written {
         if std::fs::read_to_string(&path).ok().as_deref() == Some(content.as_str()) {
             continue;
         }
@@ -98,6 +125,58 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         println!("wrote {} ({} bytes)", path.display(), content.len());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The registry's streams: `name`, `resource` and `paths`, the paths they are read from (a child's
+/// with `{parent}`, and its query) and their objects retrieved at.
+fn registry() -> Value {
+    let streams = STREAMS.iter().map(|s| {
+        let mut paths = vec![match s.source {
+            Source::List { path, .. } => path,
+            Source::Child(c) => c.path,
+        }];
+        paths.extend(s.events.map(|e| e.retrieve));
+        json!({"name": s.name, "resource": s.resource, "paths": paths})
+    });
+    Value::Array(streams.collect())
+}
+
+/// Airbyte's acceptance-test inputs that follow from the registry (`acceptance-test-config.yml`'s
+/// incremental test): `configured_catalog_incremental.json`, every stream read incrementally (a
+/// cursor, and not read whole every run), and `abnormal_state.json`, a state in the far future for
+/// each. `files` are the generated schemas, in [`STREAMS`] order (the cursor is a column of them).
+fn acceptance(files: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
+    let mut catalog = Vec::new();
+    let mut states = Vec::new();
+    for (s, (file, content)) in STREAMS.iter().zip(files) {
+        if matches!(s.source, Source::List { created_filter: false, .. }) {
+            continue;
+        }
+        let schema: Value = serde_json::from_str(content).map_err(|e| format!("{file}: {e}"))?;
+        // The cursor of the Airbyte catalog (protocol::airbyte): the records' replication key, else
+        // the tap's `updated` of a stream whose rows change.
+        let cursor = match schema["properties"].get(s.replication_key) {
+            Some(_) => s.replication_key,
+            None if s.is_mutable() => "updated",
+            None => continue,
+        };
+        let key: Vec<Vec<&str>> = s.key.iter().map(|k| vec![*k]).collect();
+        catalog.push(json!({
+            "stream": {"name": s.name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+            "sync_mode": "incremental",
+            "destination_sync_mode": "append_dedup",
+            "cursor_field": [cursor],
+            "primary_key": key,
+        }));
+        states.push(json!({
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": s.name}, "stream_state": {"created": 9_999_999_999_i64, "updated": 9_999_999_999_i64}},
+        }));
+    }
+    Ok(vec![
+        ("configured_catalog_incremental.json".to_string(), render(&json!({ "streams": catalog }))),
+        ("abnormal_state.json".to_string(), render(&Value::Array(states))),
+    ])
 }
 
 /// `(file name, content)` for every stream, in [`STREAMS`] order.
