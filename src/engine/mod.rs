@@ -31,12 +31,14 @@ The parts depend on each other in one direction, each on those listed before it:
 - `emit`: a member's objects as RECORD lines to the writer.
 - `children`: a parent's children, embedded and fetched.
 - `events`: the events pass.
+- `admission`: the accounts in flight (at most 64 at once), planned as they are admitted.
 - `window`: reading one `created` window of a listing, and splitting dense ones.
 - `writer`: the single writer: records, STATE, the summary.
 - this module: the wiring, and the loop that hands jobs out and messages to the writer.
 */
 
 mod accounts;
+mod admission;
 mod children;
 mod emit;
 pub mod events;
@@ -59,10 +61,11 @@ use crate::log;
 use crate::protocol::Output;
 use crate::state::State;
 use crate::stop::StopSignals;
+use admission::Admission;
 use message::{Message, CHANNEL_CAPACITY};
 pub use plan::Mode;
-use plan::{Listing, Member};
-use scheduler::{Job, Scheduler};
+use plan::{Member, Planner};
+use scheduler::{Capacity, Job, Scheduler};
 use writer::Writer;
 
 /// Runs a sync of the selected streams and writes Singer messages to stdout.
@@ -75,14 +78,6 @@ pub async fn sample(config: &Config, selected: Vec<Selection>) -> Result<()> {
     run(config, selected, State::default_value(), Output::Singer, Mode::Sample).await
 }
 
-/// What one run shares with its jobs.
-struct Run {
-    accounts: Vec<Arc<accounts::Account>>,
-    listings: Vec<Listing>,
-    passes: Vec<events::Pass>,
-    api_version: String,
-}
-
 async fn run(config: &Config, selected: Vec<Selection>, state: State, output: Output, mode: Mode) -> Result<()> {
     // The moment the sync starts: windows and the events pass end there.
     let now = crate::clock::now();
@@ -93,18 +88,17 @@ async fn run(config: &Config, selected: Vec<Selection>, state: State, output: Ou
         accounts = accounts::resolve(config, &client, &selected) => accounts?,
         signal = signals.next() => return Err(Error::Stopped { signal }),
     };
-    let listings = plan::plan(config, &selected, &state, now, &output, &accounts, mode);
-    let passes: Vec<events::Pass> = (0..accounts.len()).map(|a| events::Pass::plan(&listings, a, now)).collect();
-    let mut writer = Writer::open(output, &listings, state, mode, now)?;
-    for a in (0..passes.len()).filter(|a| passes[*a].is_empty()) {
-        writer.updates_applied(&listings, a, false)?;
+    let planner = Planner::new(config, selected, &state, now, output.clone(), &accounts, mode);
+    let mut admission = Admission::new(planner, accounts, now);
+    let mut writer = Writer::open(output, state, mode, now);
+    let mut scheduler = Scheduler::new(config.max_concurrency);
+    let loop_ = Loop { max_jobs: config.max_concurrency, api_version: config.api_version.clone() };
+    let failure = loop_.drive(&mut admission, &mut scheduler, &mut writer, &mut signals).await?;
+    admission.retire_all(failure.is_none(), &mut scheduler, &mut writer);
+    if admission.total() > 1 {
+        log::info(&format!("{} accounts read, at most {} at once", admission.total() - admission.waiting(), admission.peak()));
     }
-    let lanes = listings.iter().map(Listing::lane).collect();
-    let has_pass: Vec<bool> = passes.iter().map(|p| !p.is_empty()).collect();
-    let scheduler = Scheduler::new(lanes, &has_pass, config.max_concurrency);
-    let run = Arc::new(Run { accounts, listings, passes, api_version: config.api_version.clone() });
-    let failure = drive(&run, scheduler, &mut writer, &mut signals, config.max_concurrency).await?;
-    writer.finish(&run.listings, run.accounts.len(), failure)
+    writer.finish(admission.total(), failure)
 }
 
 /// What the loop waits for.
@@ -114,93 +108,142 @@ enum Next {
     Signal(Signal),
 }
 
-/// Hands jobs out (at most `max_jobs` at a time) and their messages to the writer until every
-/// job has ended; returns what stopped the run, if anything. Once a job fails or a signal comes,
-/// nothing new starts and the requests in flight are cancelled (their retries too); what the
-/// jobs already sent is still written, and their completed windows still move bookmarks.
-async fn drive(
-    run: &Arc<Run>,
-    mut scheduler: Scheduler,
-    writer: &mut Writer,
-    signals: &mut StopSignals,
+/// The loop that hands jobs out and their messages to the writer.
+struct Loop {
+    /// Jobs at once (`max_concurrency`).
     max_jobs: usize,
-) -> Result<Option<Error>> {
-    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_CAPACITY);
-    let mut jobs = tokio::task::JoinSet::new();
-    let mut failure: Option<Error> = None;
-    loop {
-        while failure.is_none() && jobs.len() < max_jobs {
-            let live = |li: usize| run.listings[li].members().any(Member::active);
-            let Some((job, after)) = scheduler.next(live) else { break };
-            jobs.spawn(run_job(run.clone(), job, after, scheduler.capacity().clone(), tx.clone()));
-        }
-        scheduler.publish_queue();
-        // What happens next: a message from a job, a job's end, or a stop signal. Once every job
-        // has ended, the messages they left are handled before the loop ends.
-        let next = if jobs.is_empty() {
-            match rx.try_recv() {
-                Ok(message) => Next::Message(message),
-                Err(_) => break,
-            }
-        } else {
-            tokio::select! {
-                message = rx.recv() => Next::Message(message.expect("the loop holds a sender")),
-                Some(joined) = jobs.join_next() => Next::Ended(joined),
-                signal = signals.next(), if failure.is_none() => Next::Signal(signal),
-            }
-        };
-        let message = match next {
-            Next::Message(message) => message,
-            Next::Ended(Ok(())) => continue,
-            Next::Ended(Err(e)) if e.is_cancelled() => continue,
-            Next::Ended(Err(e)) => Message::Failed(Error::Internal { message: format!("a sync job panicked: {}", panic_text(e)) }),
-            Next::Signal(signal) => {
-                log::warn(&format!("{}: stopping; writing what was read and a final STATE", signal.name()));
-                Message::Failed(Error::Stopped { signal })
-            }
-        };
-        match message {
-            Message::Record { stream, line, kind } => writer.record(stream, &line, kind)?,
-            Message::Skipped { stream, message, refusal } => writer.skipped(stream, message, refusal)?,
-            Message::Done(Job::Events { account }) => {
-                scheduler.events_done(account);
-                writer.updates_applied(&run.listings, account, true)?;
-            }
-            Message::Split { listing, whole, parts, continuing, after } => scheduler.split(listing, whole, &parts, continuing, after),
-            Message::Done(Job::Window { listing, window }) => {
-                if let Some(end) = scheduler.complete(listing, window) {
-                    writer.windows_done(&run.listings[listing], end)?;
-                }
-            }
-            Message::Failed(error) if failure.is_none() => {
-                failure = Some(error);
-                scheduler.stop();
-                jobs.abort_all();
-            }
-            Message::Failed(_) => {}
-        }
-    }
-    jobs.shutdown().await;
-    debug_assert!(scheduler.all_passed() || failure.is_some());
-    Ok(failure)
+    api_version: String,
 }
 
-/// Runs one job and tells the writer how it ended.
-async fn run_job(run: Arc<Run>, job: Job, after: Option<String>, capacity: Arc<scheduler::Capacity>, tx: mpsc::Sender<Message>) {
-    let result = match job {
-        Job::Events { account } => {
-            // The events pass of an account reads that account's events (`Stripe-Account`).
-            let client = &run.accounts[account].client;
-            run.passes[account].run(&run.listings, account, client, &run.api_version, &tx).await.map(|()| job)
+impl Loop {
+    /// Admits accounts, hands jobs out and their messages to the writer until every job has
+    /// ended; returns what stopped the run, if anything. Once a job fails or a signal comes,
+    /// nothing new starts and the requests in flight are cancelled (their retries too); what
+    /// the jobs already sent is still written, and their completed windows still move bookmarks.
+    async fn drive(
+        &self,
+        admission: &mut Admission<'_>,
+        scheduler: &mut Scheduler,
+        writer: &mut Writer,
+        signals: &mut StopSignals,
+    ) -> Result<Option<Error>> {
+        let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_CAPACITY);
+        let mut jobs = tokio::task::JoinSet::new();
+        let mut failure: Option<Error> = None;
+        loop {
+            if failure.is_none() {
+                admission.admit(scheduler, writer)?;
+                while jobs.len() < self.max_jobs {
+                    let live = |lane: usize| {
+                        let (run, i) = admission.lane(lane);
+                        run.listings[i].members().any(Member::active)
+                    };
+                    let Some((job, after)) = scheduler.next(live) else { break };
+                    jobs.spawn(self.job(admission, job, after, scheduler.capacity().clone(), tx.clone()));
+                }
+            }
+            // Accounts with nothing left to read make room for others.
+            if retire_finished(admission, scheduler, writer) > 0 && failure.is_none() && admission.waiting() > 0 {
+                continue;
+            }
+            scheduler.publish_queue();
+            // What happens next: a message from a job, a job's end, or a stop signal. Once every
+            // job has ended, the messages they left are handled before the loop ends.
+            let next = if jobs.is_empty() {
+                match rx.try_recv() {
+                    Ok(message) => Next::Message(message),
+                    Err(_) => break,
+                }
+            } else {
+                tokio::select! {
+                    message = rx.recv() => Next::Message(message.expect("the loop holds a sender")),
+                    Some(joined) = jobs.join_next() => Next::Ended(joined),
+                    signal = signals.next(), if failure.is_none() => Next::Signal(signal),
+                }
+            };
+            let message = match next {
+                Next::Message(message) => message,
+                Next::Ended(Ok(())) => continue,
+                Next::Ended(Err(e)) if e.is_cancelled() => continue,
+                Next::Ended(Err(e)) => Message::Failed(Error::Internal { message: format!("a sync job panicked: {}", panic_text(e)) }),
+                Next::Signal(signal) => {
+                    log::warn(&format!("{}: stopping; writing what was read and a final STATE", signal.name()));
+                    Message::Failed(Error::Stopped { signal })
+                }
+            };
+            if let Some(error) = handle(message, admission, scheduler, writer)? {
+                if failure.is_none() {
+                    failure = Some(error);
+                    scheduler.stop();
+                    jobs.abort_all();
+                }
+            }
         }
-        Job::Window { listing, window } => {
-            let pass = &run.passes[run.listings[listing].account];
-            let done = window::read_window(&run.listings[listing], listing, window, after, pass, &capacity, &tx).await;
-            capacity.window_ended(listing);
-            done.map(|window| Job::Window { listing, window })
+        jobs.shutdown().await;
+        debug_assert!(scheduler.all_passed() || failure.is_some());
+        Ok(failure)
+    }
+
+    /// The task of one job.
+    fn job(
+        &self,
+        admission: &Admission<'_>,
+        job: Job,
+        after: Option<String>,
+        capacity: Arc<Capacity>,
+        tx: mpsc::Sender<Message>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (run, local) = match job {
+            Job::Events { account } => (admission.account(account).clone(), 0),
+            Job::Window { listing, .. } => {
+                let (run, i) = admission.lane(listing);
+                (run.clone(), i)
+            }
+        };
+        let version = self.api_version.clone();
+        async move {
+            let result = match job {
+                // The events pass of an account reads that account's events (`Stripe-Account`).
+                Job::Events { account } => run.pass.run(&run.listings, account, &run.account.client, &version, &tx).await.map(|()| job),
+                Job::Window { listing, window } => {
+                    let done = window::read_window(&run.listings[local], listing, window, after, &run.pass, &capacity, &tx).await;
+                    capacity.window_ended(listing);
+                    done.map(|window| Job::Window { listing, window })
+                }
+            };
+            let _ = tx.send(result.map_or_else(Message::Failed, Message::Done)).await;
         }
-    };
-    let _ = tx.send(result.map_or_else(Message::Failed, Message::Done)).await;
+    }
+}
+
+/// Hands one job's message to the writer and the scheduler; a failure is returned.
+fn handle(message: Message, admission: &Admission<'_>, scheduler: &mut Scheduler, writer: &mut Writer) -> Result<Option<Error>> {
+    match message {
+        Message::Record { stream, line, kind } => writer.record(stream, &line, kind)?,
+        Message::Skipped { stream, message, refusal } => writer.skipped(stream, message, refusal)?,
+        Message::Done(Job::Events { account }) => {
+            writer.updates_applied(&admission.account(account).listings, account, true)?;
+            scheduler.events_done(account);
+        }
+        Message::Split { listing, whole, parts, continuing, after } => scheduler.split(listing, whole, &parts, continuing, after),
+        Message::Done(Job::Window { listing, window }) => {
+            if let Some(end) = scheduler.complete(listing, window) {
+                let (run, i) = admission.lane(listing);
+                writer.windows_done(&run.listings[i], end)?;
+            }
+        }
+        Message::Failed(error) => return Ok(Some(error)),
+    }
+    Ok(None)
+}
+
+/// Retires the accounts whose every job has ended; how many.
+fn retire_finished(admission: &mut Admission<'_>, scheduler: &mut Scheduler, writer: &mut Writer) -> usize {
+    let finished = scheduler.take_finished();
+    for a in &finished {
+        admission.retire(*a, true, scheduler, writer);
+    }
+    finished.len()
 }
 
 /// What a panicking job said.

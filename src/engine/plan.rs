@@ -150,49 +150,86 @@ pub(crate) fn commit_updates(listings: &[Listing], account: usize, state: &mut S
     }
 }
 
-/// Groups the selected streams into listings and computes each one's windows.
-pub(crate) fn plan(
-    config: &Config,
-    selected: &[Selection],
-    state: &State,
+/// Plans the listings of one account at a time, as the run admits accounts (see `admission`).
+pub(crate) struct Planner<'a> {
+    config: &'a Config,
+    selected: Vec<Selection>,
     now: i64,
-    output: &Arc<Output>,
-    accounts: &[Arc<Account>],
+    output: Arc<Output>,
     mode: Mode,
-) -> Vec<Listing> {
-    let mut listings: Vec<Listing> = Vec::new();
-    for (a, account) in accounts.iter().enumerate() {
+    /// Platform streams read whole again because a connected account's changes to them are
+    /// older than Stripe's events (see [`Planner::platform_rereads`]).
+    rereads: Vec<&'static str>,
+    /// The platform's listing of its own streams, as connected accounts follow it.
+    platform: Option<Follow>,
+}
+
+/// What a connected account's listing of the platform's streams copies from the platform's.
+struct Follow {
+    parent: &'static StreamDef,
+    /// Selection and threshold of each member, parent first.
+    members: Vec<(Selection, i64)>,
+    account: Arc<Account>,
+}
+
+impl<'a> Planner<'a> {
+    /// `accounts`: every account of the run (their bookmarks decide what is re-read).
+    pub(crate) fn new(
+        config: &'a Config,
+        selected: Vec<Selection>,
+        state: &State,
+        now: i64,
+        output: Arc<Output>,
+        accounts: &[Arc<Account>],
+        mode: Mode,
+    ) -> Planner<'a> {
+        if matches!(config.accounts, Accounts::One) {
+            let platform: Vec<&str> =
+                selected.iter().filter(|s| s.stream.scope == Scope::Platform && s.stream.is_mutable()).map(|s| s.stream.name).collect();
+            if !platform.is_empty() {
+                log::warn(&format!(
+                    "{}: changes to connected accounts and their persons are listed in each connected account's events, \
+                     which a sync without `connected_accounts: all` (or `account_ids`) does not read: new rows are read, \
+                     later changes are not",
+                    platform.join(", ")
+                ));
+            }
+        }
+        let rereads = platform_rereads(&selected, state, now, accounts);
+        Planner { config, selected, now, output, mode, rereads, platform: None }
+    }
+
+    /// The listings of account `a` (of `accounts`), with the bookmarks of `state`.
+    pub(crate) fn account(&mut self, a: usize, accounts: &[Arc<Account>], state: &State) -> Vec<Listing> {
+        let account = &accounts[a];
         // Platform streams are read once, as the first account (the key's own or the platform);
         // the others in every account that has bookmarks of its own (or the one of a plain sync).
-        let platform_here = a == 0;
         let account_here = account.bookmarks.is_some() || accounts.len() == 1;
+        let mut listings = Vec::new();
         for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
             let here = match parent.scope {
-                Scope::Platform => platform_here,
+                Scope::Platform => a == 0,
                 Scope::Account => account_here,
             };
-            let at = Place { config, state, now, output, account, mode };
-            if let Some(listing) = here.then(|| at.listing(a, parent, selected)).flatten() {
+            let at = Place { config: self.config, state, now: self.now, output: &self.output, account, mode: self.mode };
+            if let Some(mut listing) = here.then(|| at.listing(a, parent, &self.selected)).flatten() {
+                if parent.scope == Scope::Platform {
+                    self.platform = Some(Follow {
+                        parent,
+                        members: listing.members().map(|m| (m.sel.clone(), m.threshold)).collect(),
+                        account: account.clone(),
+                    });
+                    self.reread_platform(&mut listing);
+                }
                 listings.push(listing);
             }
         }
-    }
-    connected_changes(config, state, now, accounts, &mut listings);
-    if matches!(config.accounts, Accounts::One) {
-        let platform: Vec<&str> =
-            selected.iter().filter(|s| s.stream.scope == Scope::Platform && s.stream.is_mutable()).map(|s| s.stream.name).collect();
-        if !platform.is_empty() {
-            log::warn(&format!(
-                "{}: changes to connected accounts and their persons are listed in each connected account's events, \
-                 which a sync without `connected_accounts: all` (or `account_ids`) does not read: new rows are read, \
-                 later changes are not",
-                platform.join(", ")
-            ));
+        if a > 0 && account.id != accounts[0].id {
+            listings.extend(self.follow(a, account, state));
         }
+        listings
     }
-    listings
 }
-
 /// What a listing of one account is planned from.
 struct Place<'a> {
     config: &'a Config,
@@ -303,71 +340,83 @@ pub(crate) fn windows_of(window_secs: Option<i64>, parent: &StreamDef, start: i6
     }
 }
 
-/// In a Connect sync, the changes of each connected account to the platform's streams (its
-/// `account.updated`, its persons' `person.*`): Stripe lists them in that account's events, not
-/// the platform's. For every connected account, a listing with no windows whose members apply
-/// those events to the platform's rows (records and reads as the platform, bookmarks under the
-/// account). A connected account whose last applied change is older than Stripe's 30 days of
-/// events makes the platform stream read whole again.
-pub(crate) fn connected_changes(config: &Config, state: &State, now: i64, accounts: &[Arc<Account>], listings: &mut Vec<Listing>) {
-    let Some(platform) = listings.iter().position(|l| l.account == 0 && l.parent.scope == Scope::Platform) else { return };
-    let connected: Vec<(usize, String)> = accounts
-        .iter()
-        .enumerate()
-        .filter(|(_, acct)| acct.id != accounts[0].id)
-        .filter_map(|(a, acct)| acct.bookmarks.clone().map(|b| (a, b)))
-        .collect();
-    let mut reread: Vec<&'static str> = Vec::new();
-    let mut extra = Vec::new();
-    for (a, book) in connected {
-        let mut follow = |m: &Member| -> Option<Member> {
-            m.sel.stream.is_mutable().then_some(())?;
-            let updated = bookmark::checked(m.name(), Some(&book), "updated", state.updated_in(m.name(), Some(&book)), now).0;
+/// The platform's own streams a connected account's changes are too old for: Stripe keeps
+/// events 30 days, so a connected account whose last applied change to the platform's rows (its
+/// account, its persons) is older makes the platform stream read whole again.
+fn platform_rereads(selected: &[Selection], state: &State, now: i64, accounts: &[Arc<Account>]) -> Vec<&'static str> {
+    let Some(platform) = accounts.first() else { return Vec::new() };
+    let books = accounts.iter().filter(|acct| acct.id != platform.id).filter_map(|acct| acct.bookmarks.as_deref());
+    let streams: Vec<&'static str> =
+        selected.iter().filter(|s| s.stream.scope == Scope::Platform && s.stream.is_mutable()).map(|s| s.stream.name).collect();
+    let mut rereads = Vec::new();
+    for book in books {
+        for name in &streams {
+            let updated = bookmark::checked(name, Some(book), "updated", state.updated_in(name, Some(book)), now).0;
+            if updated.is_some_and(|u| retention::is_gap(u, now)) && !rereads.contains(name) {
+                rereads.push(*name);
+            }
+        }
+    }
+    rereads
+}
+
+impl Planner<'_> {
+    /// Applies [`platform_rereads`] to the platform's listing of its own streams.
+    fn reread_platform(&self, l: &mut Listing) {
+        let (config, now) = (self.config, self.now);
+        let from_start = slice::start_of(None, config.start_date, HISTORY_START, l.parent.history_days, now).0;
+        let mut any = false;
+        for m in l.parent_member.iter_mut().chain(l.children.iter_mut()).filter(|m| self.rereads.contains(&m.name())) {
+            log::warn(&format!(
+                "{}: a connected account's changes were last applied more than {} days ago (Stripe keeps events that long); \
+                 re-reading the whole stream from {} in this run",
+                m.name(),
+                retention::RETENTION_DAYS,
+                iso(from_start)
+            ));
+            m.threshold = m.threshold.min(from_start);
+            m.reread = true;
+            any = true;
+        }
+        if any {
+            let start = l.members().map(|m| m.threshold).min().unwrap_or(now);
+            let window_secs = if l.mode == Mode::Sample { None } else { config.window_secs };
+            l.windows = windows_of(window_secs, l.parent, start, now);
+        }
+    }
+
+    /// In a Connect sync, the changes of connected account `a` to the platform's streams (its
+    /// `account.updated`, its persons' `person.*`): Stripe lists them in that account's events,
+    /// not the platform's. A listing with no windows whose members apply those events to the
+    /// platform's rows (records and reads as the platform, bookmarks under the account).
+    fn follow(&self, a: usize, account: &Account, state: &State) -> Option<Listing> {
+        let (platform, book, now) = (self.platform.as_ref()?, account.bookmarks.as_ref()?, self.now);
+        let mut members = platform.members.iter().filter(|(sel, _)| sel.stream.is_mutable()).map(|(sel, threshold)| {
+            let updated = bookmark::checked(sel.stream.name, Some(book), "updated", state.updated_in(sel.stream.name, Some(book)), now).0;
             let events_from = match updated {
-                Some(u) if retention::is_gap(u, now) => {
-                    reread.push(m.name());
-                    Some(retention::retention_floor(now))
-                }
-                Some(u) => Some((u - config.lookback_secs).max(retention::retention_floor(now))),
+                Some(u) if retention::is_gap(u, now) => Some(retention::retention_floor(now)),
+                Some(u) => Some((u - self.config.lookback_secs).max(retention::retention_floor(now))),
                 None => None,
             };
             // Rows settle in the listing that reads them: the platform's.
-            Some(Member::new(m.sel.clone(), m.threshold, events_from, false, None, m.output.clone(), m.account.clone(), Some(book.clone())))
+            let output = self.output.clone();
+            Member::new(sel.clone(), *threshold, events_from, false, None, output, platform.account.clone(), Some(book.clone()))
+        });
+        let first = members.next()?;
+        let (parent_member, children) = if first.name() == platform.parent.name {
+            (Some(first), members.collect())
+        } else {
+            (None, std::iter::once(first).chain(members).collect())
         };
-        let l = &listings[platform];
-        let parent_member = l.parent_member.as_ref().and_then(&mut follow);
-        let children: Vec<Member> = l.children.iter().filter_map(&mut follow).collect();
-        if parent_member.is_some() || !children.is_empty() {
-            extra.push(Listing {
-                account: a,
-                parent: l.parent,
-                parent_member,
-                children,
-                windows: slice::Tiles::new(now, now, 1),
-                mode: l.mode,
-            });
-        }
+        Some(Listing {
+            account: a,
+            parent: platform.parent,
+            parent_member,
+            children,
+            windows: slice::Tiles::new(now, now, 1),
+            mode: self.mode,
+        })
     }
-    listings.extend(extra);
-    if reread.is_empty() {
-        return;
-    }
-    let l = &mut listings[platform];
-    let from_start = slice::start_of(None, config.start_date, HISTORY_START, l.parent.history_days, now).0;
-    for m in l.parent_member.iter_mut().chain(l.children.iter_mut()).filter(|m| reread.contains(&m.name())) {
-        log::warn(&format!(
-            "{}: a connected account's changes were last applied more than {} days ago (Stripe keeps events that long); \
-             re-reading the whole stream from {} in this run",
-            m.name(),
-            retention::RETENTION_DAYS,
-            iso(from_start)
-        ));
-        m.threshold = m.threshold.min(from_start);
-        m.reread = true;
-    }
-    let start = l.members().map(|m| m.threshold).min().unwrap_or(now);
-    let window_secs = if l.mode == Mode::Sample { None } else { config.window_secs };
-    l.windows = windows_of(window_secs, l.parent, start, now);
 }
 
 /// Parts of `listing` worth reading at once ([`Client::parts_for`] of its endpoint).

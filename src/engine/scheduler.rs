@@ -10,9 +10,9 @@
 //! - **Idle hand-off.** [`Capacity`] tells a window being read how many jobs are idle, so that it
 //!   can split its rest for them (see `window`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::bookmark::Progress;
 use crate::slice::{self, Window};
@@ -60,17 +60,12 @@ pub(crate) struct Capacity {
     running: AtomicUsize,
     queued: AtomicUsize,
     /// Window jobs running per listing: its parts read at once, all on its one endpoint.
-    parts: Vec<AtomicUsize>,
+    parts: Mutex<BTreeMap<usize, usize>>,
 }
 
 impl Capacity {
-    pub(crate) fn new(max_concurrency: usize, listings: usize) -> Capacity {
-        Capacity {
-            target: max_concurrency.max(2),
-            running: Default::default(),
-            queued: Default::default(),
-            parts: (0..listings).map(|_| Default::default()).collect(),
-        }
+    pub(crate) fn new(max_concurrency: usize) -> Capacity {
+        Capacity { target: max_concurrency.max(2), running: Default::default(), queued: Default::default(), parts: Default::default() }
     }
 
     /// Whether another part of a listing may start while `running` of its parts run and
@@ -82,12 +77,24 @@ impl Capacity {
 
     /// Parts of `listing` running now.
     pub(crate) fn parts_running(&self, listing: usize) -> usize {
-        self.parts[listing].load(Ordering::Relaxed)
+        self.parts.lock().expect("not poisoned").get(&listing).copied().unwrap_or(0)
+    }
+
+    /// A window job of `listing` starts.
+    fn window_started(&self, listing: usize) {
+        *self.parts.lock().expect("not poisoned").entry(listing).or_default() += 1;
+        self.running.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A window job of `listing` ended (its start was counted when it was handed out).
     pub(crate) fn window_ended(&self, listing: usize) {
-        self.parts[listing].fetch_sub(1, Ordering::Relaxed);
+        let mut parts = self.parts.lock().expect("not poisoned");
+        if let Some(n) = parts.get_mut(&listing) {
+            *n -= 1;
+            if *n == 0 {
+                parts.remove(&listing);
+            }
+        }
         self.running.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -116,37 +123,90 @@ impl Capacity {
     }
 }
 
-/// The run's queue of jobs.
+/// A listing as the scheduler holds it.
+#[derive(Debug)]
+struct LaneState {
+    lane: Lane,
+    /// Which windows are done, for the bookmark.
+    progress: Progress,
+}
+
+/// An account whose listings are being read.
+#[derive(Debug, Default)]
+struct AccountState {
+    /// Its events pass is done (or it has none), so its windows may start.
+    passed: bool,
+    /// Jobs made and not ended: waiting, or running.
+    open: usize,
+    lanes: Vec<usize>,
+}
+
+/// The run's queue of jobs, over the accounts in flight (see `admission`): accounts and their
+/// listings are added as they are planned and removed once read.
 pub(crate) struct Scheduler {
-    lanes: Vec<Lane>,
-    /// Per account: its events pass is done (or it has none), so its windows may start.
-    passed: Vec<bool>,
+    /// Listings by id; ids grow in plan order, which is the order windows are handed out in.
+    lanes: BTreeMap<usize, LaneState>,
+    accounts: BTreeMap<usize, AccountState>,
     /// Jobs split off or made, waiting to start.
     pending: VecDeque<Job>,
-    /// Per listing: which windows are done, for the bookmark.
-    progress: Vec<Progress>,
     /// Where the first part older than a split's `continuing` goes on from: that part holds the
     /// rest of the second the job's last page ended in.
     cursors: HashMap<(usize, Window), String>,
+    /// Accounts whose every job has ended, not yet taken by [`Scheduler::take_finished`].
+    finished: Vec<usize>,
     capacity: Arc<Capacity>,
 }
 
 impl Scheduler {
-    /// `passes[a]`: account `a` has an events pass to run before its windows.
-    pub(crate) fn new(lanes: Vec<Lane>, passes: &[bool], max_concurrency: usize) -> Scheduler {
-        let pending = passes.iter().enumerate().filter(|(_, p)| **p).map(|(account, _)| Job::Events { account }).collect();
+    pub(crate) fn new(max_concurrency: usize) -> Scheduler {
         Scheduler {
-            capacity: Arc::new(Capacity::new(max_concurrency, lanes.len())),
-            progress: lanes.iter().map(|_| Progress::new(Vec::new())).collect(),
-            lanes,
-            passed: passes.iter().map(|p| !p).collect(),
-            pending,
+            lanes: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            pending: VecDeque::new(),
             cursors: HashMap::new(),
+            finished: Vec::new(),
+            capacity: Arc::new(Capacity::new(max_concurrency)),
         }
     }
 
     pub(crate) fn capacity(&self) -> &Arc<Capacity> {
         &self.capacity
+    }
+
+    /// Adds an account and its listings (`(id, lane)`, ids above any added before);
+    /// `has_pass`: its events pass runs before its windows.
+    pub(crate) fn add_account(&mut self, account: usize, has_pass: bool, lanes: Vec<(usize, Lane)>) {
+        let ids = lanes.iter().map(|(id, _)| *id).collect();
+        for (id, lane) in lanes {
+            self.lanes.insert(id, LaneState { lane, progress: Progress::new(Vec::new()) });
+        }
+        self.accounts.insert(account, AccountState { passed: !has_pass, open: 0, lanes: ids });
+        if has_pass {
+            self.open(account, 1);
+            self.pending.push_back(Job::Events { account });
+        }
+        self.check_finished(account);
+    }
+
+    /// Accounts whose every job has ended since the last call: the caller retires them
+    /// ([`Scheduler::remove_account`]).
+    pub(crate) fn take_finished(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Forgets an account and its listings.
+    pub(crate) fn remove_account(&mut self, account: usize) {
+        if let Some(a) = self.accounts.remove(&account) {
+            for id in a.lanes {
+                self.lanes.remove(&id);
+            }
+        }
+    }
+
+    /// Accounts added and not removed.
+    #[cfg(test)]
+    pub(crate) fn accounts_in_flight(&self) -> usize {
+        self.accounts.len()
     }
 
     /// The next job that may start, and for a part that goes on after another job's last
@@ -158,10 +218,12 @@ impl Scheduler {
             let job = self.take()?;
             match job {
                 Job::Events { .. } => return Some((job, None)),
-                Job::Window { listing, .. } if !live(listing) => continue,
+                Job::Window { listing, .. } if !live(listing) => {
+                    let account = self.lanes[&listing].lane.account;
+                    self.ended(account);
+                }
                 Job::Window { listing, window } => {
-                    self.capacity.running.fetch_add(1, Ordering::Relaxed);
-                    self.capacity.parts[listing].fetch_add(1, Ordering::Relaxed);
+                    self.capacity.window_started(listing);
                     return Some((job, self.cursors.remove(&(listing, window))));
                 }
             }
@@ -171,36 +233,63 @@ impl Scheduler {
     /// A waiting job that may start, else the next window of the first listing that may start
     /// one.
     fn take(&mut self) -> Option<Job> {
-        let room = |li: usize| Capacity::part_may_start(self.capacity.parts_running(li), self.lanes[li].parts);
+        let (lanes, accounts, capacity) = (&self.lanes, &self.accounts, &self.capacity);
+        let ready = |id: usize| {
+            let l = &lanes[&id].lane;
+            accounts[&l.account].passed && Capacity::part_may_start(capacity.parts_running(id), l.parts)
+        };
         let may_start = |job: &Job| match job {
             Job::Events { .. } => true,
-            Job::Window { listing, .. } => self.passed[self.lanes[*listing].account] && room(*listing),
+            Job::Window { listing, .. } => ready(*listing),
         };
         if let Some(i) = self.pending.iter().position(may_start) {
             return self.pending.remove(i);
         }
-        let li =
-            (0..self.lanes.len()).find(|&li| self.passed[self.lanes[li].account] && self.lanes[li].windows.remaining() > 0 && room(li))?;
-        let window = self.lanes[li].windows.next()?;
-        self.progress[li].push(window);
-        Some(Job::Window { listing: li, window })
+        let id = lanes.iter().find(|(id, l)| l.lane.windows.remaining() > 0 && ready(**id)).map(|(id, _)| *id)?;
+        let state = self.lanes.get_mut(&id).expect("a lane");
+        let window = state.lane.windows.next()?;
+        state.progress.push(window);
+        let account = state.lane.account;
+        self.open(account, 1);
+        Some(Job::Window { listing: id, window })
+    }
+
+    fn open(&mut self, account: usize, jobs: usize) {
+        self.accounts.get_mut(&account).expect("an account in flight").open += jobs;
+    }
+
+    /// A job of `account` ended.
+    fn ended(&mut self, account: usize) {
+        let a = self.accounts.get_mut(&account).expect("an account in flight");
+        a.open -= 1;
+        self.check_finished(account);
+    }
+
+    fn check_finished(&mut self, account: usize) {
+        let a = &self.accounts[&account];
+        if a.passed && a.open == 0 && a.lanes.iter().all(|id| self.lanes[id].lane.windows.remaining() == 0) {
+            self.finished.push(account);
+        }
     }
 
     /// Tells the jobs how many wait (for their idle hand-off).
     pub(crate) fn publish_queue(&self) {
-        let waiting = self.pending.len() as u64 + self.lanes.iter().map(|l| l.windows.remaining()).sum::<u64>();
+        let waiting = self.pending.len() as u64 + self.lanes.values().map(|l| l.lane.windows.remaining()).sum::<u64>();
         self.capacity.queued.store(waiting.min(usize::MAX as u64) as usize, Ordering::Relaxed);
     }
 
     /// Account `account`'s events pass is done: its windows may start.
     pub(crate) fn events_done(&mut self, account: usize) {
-        self.passed[account] = true;
+        self.accounts.get_mut(&account).expect("an account in flight").passed = true;
+        self.ended(account);
     }
 
     /// A job split `whole` into `parts`, going on with `continuing` itself (see
     /// `Message::Split`).
     pub(crate) fn split(&mut self, listing: usize, whole: Window, parts: &[Window], continuing: Window, after: String) {
-        self.progress[listing].split(whole, parts);
+        let state = self.lanes.get_mut(&listing).expect("a lane in flight");
+        state.progress.split(whole, parts);
+        let account = state.lane.account;
         if let Some(next) = parts.iter().rev().find(|p| **p != continuing) {
             self.cursors.insert((listing, *next), after);
         }
@@ -208,25 +297,30 @@ impl Scheduler {
         for part in parts.iter().rev().filter(|p| **p != continuing) {
             self.pending.push_front(Job::Window { listing, window: *part });
         }
+        self.open(account, parts.len() - 1);
         self.capacity.queued.store(self.pending.len(), Ordering::Relaxed);
     }
 
     /// A window of `listing` is done: where its bookmark may move to now, if anywhere.
     pub(crate) fn complete(&mut self, listing: usize, window: Window) -> Option<i64> {
-        self.progress[listing].complete(window)
+        let state = self.lanes.get_mut(&listing).expect("a lane in flight");
+        let end = state.progress.complete(window);
+        let account = state.lane.account;
+        self.ended(account);
+        end
     }
 
     /// The run stops: nothing new starts.
     pub(crate) fn stop(&mut self) {
         self.pending.clear();
-        for lane in &mut self.lanes {
-            lane.windows = slice::Tiles::new(0, 0, 1);
+        for state in self.lanes.values_mut() {
+            state.lane.windows = slice::Tiles::new(0, 0, 1);
         }
     }
 
-    /// Whether every account's events pass is done.
+    /// Whether every account in flight has had its events pass.
     pub(crate) fn all_passed(&self) -> bool {
-        self.passed.iter().all(|p| *p)
+        self.accounts.values().all(|a| a.passed)
     }
 }
 
@@ -278,6 +372,18 @@ mod tests {
 
     fn lane(account: usize, start: i64, end: i64, size: i64, parts: usize) -> Lane {
         Lane { account, windows: slice::Tiles::new(start, end, size), parts }
+    }
+
+    /// A scheduler with `lanes` (ids in order) of accounts `0..passes.len()`, added in order.
+    fn scheduler(lanes: Vec<Lane>, passes: &[bool]) -> Scheduler {
+        let mut s = Scheduler::new(8);
+        let mut lanes: Vec<(usize, Lane)> = lanes.into_iter().enumerate().collect();
+        for (a, has_pass) in passes.iter().enumerate() {
+            let (mine, rest) = lanes.into_iter().partition(|(_, l)| l.account == a);
+            lanes = rest;
+            s.add_account(a, *has_pass, mine);
+        }
+        s
     }
 
     #[test]
@@ -336,7 +442,7 @@ mod tests {
         assert!(!Capacity::part_may_start(9, 9), "25/s at 150 ms: 9 parts at once");
         assert!(Capacity::part_may_start(0, 0), "a listing can always start");
         // Listing 0 has four windows but its endpoint serves two parts; listing 1 gets the third job.
-        let mut s = Scheduler::new(vec![lane(0, 0, 40, 10, 2), lane(0, 0, 10, 10, 9)], &[false], 8);
+        let mut s = scheduler(vec![lane(0, 0, 40, 10, 2), lane(0, 0, 10, 10, 9)], &[false]);
         let jobs: Vec<Job> = std::iter::from_fn(|| s.next(|_| true).map(|(j, _)| j)).collect();
         assert_eq!(
             jobs,
@@ -352,7 +458,7 @@ mod tests {
 
     #[test]
     fn an_accounts_windows_wait_for_its_events_pass() {
-        let mut s = Scheduler::new(vec![lane(0, 0, 10, 10, 4), lane(1, 0, 10, 10, 4)], &[true, false], 8);
+        let mut s = scheduler(vec![lane(0, 0, 10, 10, 4), lane(1, 0, 10, 10, 4)], &[true, false]);
         assert_eq!(s.next(|_| true).map(|(j, _)| j), Some(Job::Events { account: 0 }));
         assert_eq!(s.next(|_| true).map(|(j, _)| j), Some(Job::Window { listing: 1, window: w(0, 10) }), "account 1 has no pass");
         assert_eq!(s.next(|_| true), None, "account 0's windows wait");
@@ -364,7 +470,7 @@ mod tests {
 
     #[test]
     fn split_parts_run_oldest_first_and_the_bookmark_moves_over_the_done_prefix() {
-        let mut s = Scheduler::new(vec![lane(0, 0, 100, i64::MAX, 9)], &[false], 8);
+        let mut s = scheduler(vec![lane(0, 0, 100, i64::MAX, 9)], &[false]);
         let (job, _) = s.next(|_| true).unwrap();
         assert_eq!(job, Job::Window { listing: 0, window: w(0, 100) });
         let parts = [w(0, 30), w(30, 60), w(60, 90), w(90, 100)];
@@ -384,16 +490,47 @@ mod tests {
 
     #[test]
     fn a_listing_without_a_stream_to_read_is_skipped_and_a_stop_starts_nothing() {
-        let mut s = Scheduler::new(vec![lane(0, 0, 20, 10, 4), lane(0, 0, 10, 10, 4)], &[false], 8);
+        let mut s = scheduler(vec![lane(0, 0, 20, 10, 4), lane(0, 0, 10, 10, 4)], &[false]);
         assert_eq!(s.next(|li| li == 1).map(|(j, _)| j), Some(Job::Window { listing: 1, window: w(0, 10) }));
-        let mut s = Scheduler::new(vec![lane(0, 0, 20, 10, 4)], &[false], 8);
+        let mut s = scheduler(vec![lane(0, 0, 20, 10, 4)], &[false]);
         s.stop();
         assert_eq!(s.next(|_| true), None);
     }
 
     #[test]
+    fn an_account_is_finished_once_every_job_it_made_has_ended() {
+        let mut s = scheduler(vec![lane(0, 0, 20, 10, 4), lane(1, 0, 10, 10, 4)], &[true, false]);
+        let mut s2 = scheduler(Vec::new(), &[false]);
+        assert_eq!(s2.take_finished(), vec![0], "an account with nothing to read is finished at once");
+        assert_eq!(s.next(|_| true).map(|(j, _)| j), Some(Job::Events { account: 0 }));
+        assert_eq!(s.next(|_| true).map(|(j, _)| j), Some(Job::Window { listing: 1, window: w(0, 10) }));
+        s.capacity().window_ended(1);
+        assert_eq!(s.complete(1, w(0, 10)), Some(10));
+        assert_eq!(s.take_finished(), vec![1], "account 1 read its one window");
+        s.remove_account(1);
+        s.events_done(0);
+        assert!(s.take_finished().is_empty(), "account 0's windows are still to read");
+        let (first, _) = s.next(|_| true).unwrap();
+        let (second, _) = s.next(|_| true).unwrap();
+        assert_eq!(s.complete(0, w(10, 20)), None);
+        assert!(s.take_finished().is_empty());
+        assert_eq!((first, second), (Job::Window { listing: 0, window: w(0, 10) }, Job::Window { listing: 0, window: w(10, 20) }));
+        assert_eq!(s.complete(0, w(0, 10)), Some(20));
+        assert_eq!(s.take_finished(), vec![0]);
+        s.remove_account(0);
+        assert_eq!(s.accounts_in_flight(), 0);
+    }
+
+    #[test]
+    fn a_skipped_listing_still_lets_its_account_finish() {
+        let mut s = scheduler(vec![lane(0, 0, 20, 10, 4)], &[false]);
+        assert_eq!(s.next(|_| false), None, "both windows skipped: the listing has no stream to read");
+        assert_eq!(s.take_finished(), vec![0]);
+    }
+
+    #[test]
     fn idle_jobs_get_parts_while_the_rate_has_room_or_in_the_tail() {
-        let c = Capacity::new(8, 1);
+        let c = Capacity::new(8);
         c.running.store(6, Ordering::Relaxed);
         assert_eq!(c.idle_for(true), 2, "the limit has room: give the idle jobs parts");
         assert_eq!(c.idle_for(false), 0, "requests wait for the limit: more parts only add partial pages");

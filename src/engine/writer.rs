@@ -4,7 +4,7 @@
 //! follow the cadence of `cadence`. At the end it logs the summary, writes the final STATE and
 //! Airbyte's stream statuses, and tells the caller how the run ended.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::plan::{commit_updates, Listing, Member, Mode};
@@ -35,6 +35,28 @@ impl Tally {
     }
 }
 
+/// How one stream was read, over the accounts that read it.
+#[derive(Debug)]
+struct Reads {
+    /// Accounts (listings) that read it.
+    members: usize,
+    /// Of those, the ones where Stripe refused it (403).
+    refused: usize,
+    /// Of those, the ones without the product (nothing to read).
+    off: usize,
+    /// Read whole, or without data, in every one.
+    complete: bool,
+    /// Its endpoint, for the request count.
+    path: &'static str,
+}
+
+fn path_of(m: &Member) -> &'static str {
+    match m.sel.stream.source {
+        Source::List { path, .. } => path,
+        Source::Child(c) => c.path,
+    }
+}
+
 /// The writer of one run.
 pub(crate) struct Writer {
     output: Arc<Output>,
@@ -45,6 +67,8 @@ pub(crate) struct Writer {
     now: i64,
     /// Every stream of the run, once each, in plan order.
     all: Vec<&'static str>,
+    /// How each stream was read, over the accounts retired so far.
+    reads: HashMap<&'static str, Reads>,
     counts: HashMap<&'static str, Tally>,
     last_count: std::time::Instant,
     /// Records per stream since its last STATE (Airbyte's `sourceStats`).
@@ -58,38 +82,60 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts every stream of `listings` (SCHEMA) and writes back the bookmarks of those read
-    /// again from their start.
-    pub(crate) fn open(output: Arc<Output>, listings: &[Listing], mut state: State, mode: Mode, now: i64) -> Result<Writer> {
-        let mut out = protocol::Writer::stdout();
-        let mut all: Vec<&'static str> = Vec::new();
-        let mut named = HashSet::new();
-        for m in listings.iter().flat_map(Listing::members) {
-            if named.insert(m.name()) {
-                all.push(m.name());
-                let bookmark = catalog::replication_key(m.sel.stream);
-                output.start(&mut out, m.name(), &m.sel.schema_json(), m.sel.stream.key, bookmark)?;
-            }
-            if m.reread {
-                state.set_created_in(m.name(), m.book(), m.threshold);
-            }
-        }
-        // Logs may go to stdout (Airbyte): what was buffered goes first.
-        out.flush()?;
-        Ok(Writer {
+    /// A writer of `state`; no stream started yet.
+    pub(crate) fn open(output: Arc<Output>, state: State, mode: Mode, now: i64) -> Writer {
+        Writer {
             output,
-            out,
+            out: protocol::Writer::stdout(),
             state,
             mode,
             now,
-            all,
+            all: Vec::new(),
+            reads: HashMap::new(),
             counts: HashMap::new(),
             last_count: std::time::Instant::now(),
             since_state: HashMap::new(),
             cadence: Cadence::new(),
             skipped: Vec::new(),
             not_enabled: Vec::new(),
-        })
+        }
+    }
+
+    /// The bookmarks as they are now.
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Starts the streams of `listings` not started yet (SCHEMA) and writes back the bookmarks
+    /// of those read again from their start.
+    pub(crate) fn start(&mut self, listings: &[Listing]) -> Result<()> {
+        for m in listings.iter().flat_map(Listing::members) {
+            if !self.all.contains(&m.name()) {
+                self.all.push(m.name());
+                let bookmark = catalog::replication_key(m.sel.stream);
+                self.output.start(&mut self.out, m.name(), &m.sel.schema_json(), m.sel.stream.key, bookmark)?;
+            }
+            if m.reread {
+                self.state.set_created_in(m.name(), m.book(), m.threshold);
+            }
+        }
+        // Logs may go to stdout (Airbyte): what was buffered goes first.
+        self.out.flush()
+    }
+
+    /// An account's listings are done with (`read_whole`: read to their end): their streams'
+    /// tallies are kept for the summary, and the bookmarks of rows that settle are written.
+    pub(crate) fn retire(&mut self, listings: &[Listing], read_whole: bool) {
+        for m in listings.iter().flat_map(Listing::members) {
+            if let Some(t) = &m.settle {
+                t.write(&mut self.state, m.name(), m.book(), read_whole && m.active());
+            }
+            let r = self.reads.entry(m.name()).or_insert(Reads { members: 0, refused: 0, off: 0, complete: true, path: path_of(m) });
+            r.members += 1;
+            r.refused += usize::from(!m.complete());
+            r.off += usize::from(m.complete() && !m.active());
+            r.complete &= m.complete();
+        }
     }
 
     /// Writes a RECORD line (a sample: the first of each stream only).
@@ -189,19 +235,14 @@ impl Writer {
         }
     }
 
-    /// Ends the run: the summary, the settle bookmarks, the final STATE (not in a sample) and the
-    /// streams' statuses; the run's result (`failure`, or `Partial` when streams were refused).
-    pub(crate) fn finish(mut self, listings: &[Listing], accounts: usize, failure: Option<Error>) -> Result<()> {
+    /// Ends the run, its accounts retired: the summary, the final STATE (not in a sample) and
+    /// the streams' statuses; the run's result (`failure`, or `Partial` when streams were
+    /// refused). `accounts`: how many the run read.
+    pub(crate) fn finish(mut self, accounts: usize, failure: Option<Error>) -> Result<()> {
         self.out.flush()?;
         self.report_counts();
         for name in &self.all {
-            let members: Vec<&Member> = listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).collect();
-            log::info(&self.summary(name, &members, accounts));
-        }
-        for m in listings.iter().flat_map(Listing::members) {
-            if let Some(t) = &m.settle {
-                t.write(&mut self.state, m.name(), m.book(), failure.is_none() && m.active());
-            }
+            log::info(&self.summary(name, accounts));
         }
         if self.mode == Mode::Sample {
             let with_record = self.all.iter().filter(|n| self.counts.get(*n).is_some_and(|t| t.total() > 0)).count();
@@ -215,8 +256,7 @@ impl Writer {
             self.output.state(&mut self.out, &self.state, &mut self.since_state, &self.all)?;
         }
         for name in &self.all {
-            let complete =
-                failure.is_none() && listings.iter().flat_map(Listing::members).filter(|m| m.name() == *name).all(Member::complete);
+            let complete = failure.is_none() && self.reads.get(name).is_some_and(|r| r.complete);
             self.output.end(&mut self.out, name, if complete { StreamStatus::Complete } else { StreamStatus::Incomplete })?;
         }
         self.out.flush()?;
@@ -227,16 +267,10 @@ impl Writer {
         }
     }
 
-    /// The summary line of stream `name`, read by `members` (one per account).
-    fn summary(&self, name: &str, members: &[&Member], accounts: usize) -> String {
-        let def = members[0].sel.stream;
+    /// The summary line of stream `name`.
+    fn summary(&self, name: &str, accounts: usize) -> String {
         let t = self.counts.get(name).copied().unwrap_or_default();
-        let path = match def.source {
-            Source::List { path, .. } => path,
-            Source::Child(c) => c.path,
-        };
-        let refused = members.iter().filter(|m| !m.complete()).count();
-        let off = members.iter().filter(|m| m.complete() && !m.active()).count();
+        let Some(r) = self.reads.get(name) else { return format!("{name}: {} records", t.total()) };
         format!(
             "{}: {} records ({} new, {} updated, {} deleted); {} requests to {}{}{}{}",
             name,
@@ -244,17 +278,17 @@ impl Writer {
             t.listed,
             t.updated,
             t.deleted,
-            crate::metrics::requests_to(path),
-            crate::metrics::endpoint(path),
-            if accounts > 1 { format!(" in {} accounts", members.len()) } else { String::new() },
-            match refused {
+            crate::metrics::requests_to(r.path),
+            crate::metrics::endpoint(r.path),
+            if accounts > 1 { format!(" in {} accounts", r.members) } else { String::new() },
+            match r.refused {
                 0 => String::new(),
-                n if members.len() > 1 => format!("; skipped (403) in {n} of them"),
+                n if r.members > 1 => format!("; skipped (403) in {n} of them"),
                 _ => "; skipped (403)".to_string(),
             },
-            match off {
+            match r.off {
                 0 => String::new(),
-                n if members.len() > 1 => format!("; product not enabled in {n} of them"),
+                n if r.members > 1 => format!("; product not enabled in {n} of them"),
                 _ => "; skipped (product not enabled on this account)".to_string(),
             }
         )

@@ -21,6 +21,8 @@ fn state_output_of_many_accounts_grows_with_the_run_not_with_the_square_of_accou
     let streams = ["charges", "customers", "coupons"];
     let out = sync_at(&fake, &files, &config, &catalog_selecting(&streams), None);
     assert!(out.success(), "{}", out.stderr);
+    // Accounts are read through a bounded window (`engine::admission`), not planned all at once.
+    assert!(out.stderr.contains("401 accounts read, at most 64 at once"), "{}", out.stderr);
 
     let state_lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(r#""type":"STATE""#)).collect();
     let last = *state_lines.last().expect("a final STATE");
