@@ -131,6 +131,9 @@ pub(crate) struct Account {
     pub bookmarks: Option<String>,
     /// Requests reading this account.
     pub client: Client,
+    /// Whether this run reads the account's streams: `false` only for a connected account of
+    /// another `account_shard`, kept by shard 1 for its changes to the platform's streams.
+    pub held: bool,
 }
 
 /// One read of a top-level list, shared by the parent and its selected children.
@@ -625,11 +628,14 @@ async fn resolve_accounts(config: &Config, client: &Client, selected: &[Selectio
         Some(id) => id.clone(),
         None => own_account_id(client).await?,
     };
+    let shard = config.account_shard;
     let connect = |id: String| -> Result<Arc<Account>> {
-        Ok(Arc::new(Account { client: client.for_account(&id)?, bookmarks: Some(id.clone()), id }))
+        let held = shard.is_none_or(|s| s.holds(&id));
+        Ok(Arc::new(Account { client: client.for_account(&id)?, bookmarks: Some(id.clone()), id, held }))
     };
-    let own = |bookmarks: Option<String>| Arc::new(Account { id: own_id.clone(), bookmarks, client: client.clone() });
-    Ok(match &config.accounts {
+    let held = shard.is_none_or(|s| s.holds_platform());
+    let own = |bookmarks: Option<String>| Arc::new(Account { id: own_id.clone(), bookmarks, client: client.clone(), held });
+    let accounts = match &config.accounts {
         Accounts::One => vec![own(None)],
         Accounts::Listed(ids) => {
             // Platform streams (connected accounts and their persons) are read as the key's
@@ -653,6 +659,11 @@ async fn resolve_accounts(config: &Config, client: &Client, selected: &[Selectio
             log::info(&format!("connected_accounts: all: syncing {} accounts ({} connected)", out.len(), out.len() - 1));
             out
         }
+    };
+    let follows = selected.iter().any(|s| s.stream.scope == Scope::Platform);
+    Ok(match shard {
+        Some(s) => s.keep(accounts, |a| a.held, follows),
+        None => accounts,
     })
 }
 
@@ -736,8 +747,8 @@ fn plan(
     for (a, account) in accounts.iter().enumerate() {
         // Platform streams are read once, as the first account (the key's own or the platform);
         // the others in every account that has bookmarks of its own (or the one of a plain sync).
-        let platform_here = a == 0;
-        let account_here = account.bookmarks.is_some() || accounts.len() == 1;
+        let platform_here = a == 0 && config.account_shard.is_none_or(|s| s.holds_platform());
+        let account_here = account.held && (account.bookmarks.is_some() || accounts.len() == 1);
         for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
             let here = match parent.scope {
                 Scope::Platform => platform_here,
