@@ -5,10 +5,9 @@ the same config and shards 1/N … N/N read disjoint sets of accounts, each with
 An account belongs to shard `k` when [`shard_of`] its id is `k`: a hash the tap owns (FNV-1a, 64
 bits, of the id's bytes, then MurmurHash3's 64-bit finalizer), so the split never changes between
 releases, machines or runs, and an account connected later lands in one shard without moving the
-others. The platform (the key's
-own account) belongs to shard 1, with everything read as the platform: its own streams (with
-`connected_accounts: all`) and the platform's streams, `accounts` and `persons` (Scope::Platform
-in `streams`). A connected account's changes to those two streams are listed in that account's
+others. The platform (the key's own account) belongs to shard 1, with everything read as the
+platform: its own streams (with `connected_accounts: all`) and the platform's streams, `accounts`
+and `persons` (Scope::Platform in `streams`). A connected account's changes to those two streams are listed in that account's
 events, so shard 1 also reads the events of the other shards' accounts for those changes only
 (one request per account and run when nothing changed), and keeps their bookmarks.
 */
@@ -99,7 +98,7 @@ impl Shard {
             }
         }
         let platform = if self.holds_platform() {
-            ", the platform's own account and streams among them (shard 1 holds the platform)"
+            " (shard 1: the platform's own account and streams too, where the run reads them)"
         } else {
             " (the platform's own account and streams are shard 1's)"
         };
