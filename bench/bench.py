@@ -2,9 +2,9 @@
 """tap-stripe benchmark: tap-stripe vs singer-io tap-stripe 3.3.0 vs Airbyte source-stripe 5.14.1.
 
 Started by bench/run.sh (which builds and installs); see BENCHMARKS.md.
-Usage: bench.py [--only TOOL,...] SCENARIO...   (scenarios: a b c d e f m)
+Usage: bench.py [--only TOOL,...] SCENARIO...   (scenarios: a b c d e f m s)
 Env: BENCH_A_N .. BENCH_F_N (charges), BENCH_M_CUSTOMERS, BENCH_ANCHORS_C=1 (anchors in c),
-     BENCH_TIMEOUT (seconds per run, default 1800).
+     BENCH_S_ACCOUNTS, BENCH_S_SHARDS (s), BENCH_TIMEOUT (seconds per run, default 1800).
 """
 import collections
 import json
@@ -70,6 +70,18 @@ SCENARIOS["m"] = dict(
         "airbyte": ["charges", "customers", "customer_balance_transactions", "payment_methods", "invoices",
                     "invoice_line_items", "events"],
     })
+# Shards (`account_shard`): a Connect platform's small connected accounts read by one run, then by
+# N shards run at once on this machine, under one limit the fake shares between all of them (it
+# counts every request of the key, whatever its Stripe-Account header). tap-stripe only.
+S_ACCOUNTS = int(os.environ.get("BENCH_S_ACCOUNTS", "1000"))
+S_SHARDS = int(os.environ.get("BENCH_S_SHARDS", "4"))
+SCENARIOS["s"] = dict(
+    title=f"(s) {S_ACCOUNTS:,} connected accounts: 1 shard against {S_SHARDS} run at once, one shared limit "
+          f"({STRIPE_GLOBAL}/s, {STRIPE_ENDPOINT}/s per endpoint), 150 ms latency",
+    n=0, latency=150, rate=STRIPE_GLOBAL, prerender=True, shards=S_SHARDS,
+    fake_args=["--customers", "20", "--charges-per-customer", "2", "--invoices-per-customer", "0",
+               "--connected-accounts", str(S_ACCOUNTS)],
+    streams={"tap-stripe": ["charges", "customers"]})
 # The Singer targets of (d), each in its own virtualenv (bench/run.sh installs them from the pins of
 # tests/meltano): the command and its config.
 TARGETS = {
@@ -288,6 +300,93 @@ def tap_catalog(cfg, tmp, cmd, name, selected=("charges",)):
 ENV_EXTRA = {}
 
 
+def shard_runs(sc, cfg, base, tmp):
+    """(s): the same sync as one process, then as N shards at once (each `account_shard` k/N), with
+    the shared limit divided between them (limit ÷ N each), then with each shard told the whole
+    limit (what a user who forgot to divide would get). Per shard: its requests and 429s (from its
+    own METRIC lines), wall time, peak RSS, CPU and final STATE size; per run: the fake's count."""
+    n = sc["shards"]
+    cat = tap_catalog(os.path.join(tmp, "config.json"), tmp, [TAP], "tap-stripe", sc["streams"]["tap-stripe"])
+    runs = [("1 shard", 1, STRIPE_GLOBAL, STRIPE_ENDPOINT),
+            (f"{n} shards at once, limit ÷ {n} each", n, STRIPE_GLOBAL / n, STRIPE_ENDPOINT / n),
+            (f"{n} shards at once, whole limit each", n, STRIPE_GLOBAL, STRIPE_ENDPOINT)]
+    rows = []
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    for name, shards, rate, per_endpoint in runs:
+        time.sleep(2)  # the fake's buckets fill up again
+        http(base, "/_fake/requests", "DELETE")
+        procs = []
+        t0 = time.monotonic()
+        for k in range(1, shards + 1):
+            c = {**cfg, "connected_accounts": "all", "max_requests_per_second": rate,
+                 "max_requests_per_second_per_endpoint": per_endpoint}
+            if shards > 1:
+                c["account_shard"] = f"{k}/{shards}"
+            tag = f"s{shards}-{k}-{rate:g}"
+            path = os.path.join(tmp, f"config-{tag}.json")
+            json.dump(c, open(path, "w"))
+            out = open(os.path.join(tmp, f"{tag}.out"), "wb")
+            err = open(os.path.join(tmp, f"{tag}.stderr"), "w")
+            cmd = ["/usr/bin/time", "-v", "-o", os.path.join(tmp, f"{tag}.time"), TAP, "--config", path, "--catalog", cat]
+            procs.append((k, tag, subprocess.Popen(cmd, stdout=out, stderr=err, cwd=tmp)))
+        shard_rows = []
+        for k, tag, p in procs:
+            rc = p.wait(timeout=TIMEOUT)
+            cpu, rss = gnu_time(os.path.join(tmp, f"{tag}.time"))
+            # Its own wall time (GNU time's "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:44.81").
+            report = open(os.path.join(tmp, f"{tag}.time")).read()
+            elapsed = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\):\s*([0-9:.]+)", report)
+            wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(elapsed.group(1).split(":"))))
+            records, state = 0, 0
+            for line in open(os.path.join(tmp, f"{tag}.out"), "rb"):
+                if b'"RECORD"' in line[:60]:
+                    records += 1
+                elif b'"STATE"' in line[:60]:
+                    state = len(line)
+            requests = r429 = 0
+            for line in open(os.path.join(tmp, f"{tag}.stderr")):
+                if "METRIC: " in line and "http_request_duration" in line:
+                    requests += 1
+                    tags = json.loads(line.split("METRIC: ", 1)[1]).get("tags", {})
+                    r429 += tags.get("http_status_code") == 429
+            shard_rows.append(dict(shard=k, rc=rc, records=records, requests=requests, r429=r429, wall=wall, rss=rss,
+                                   cpu=cpu, state=state))
+        total_wall = time.monotonic() - t0
+        log = [r for r in http(base, "/_fake/requests") if not r["path"].startswith("/_fake")]
+        fake_429 = sum(1 for r in log if r.get("status") == 429)
+        rows.append((name, shards, rate, per_endpoint, shard_rows, total_wall, len(log), fake_429))
+        print(f"{name}: {total_wall:.1f}s, {len(log):,} requests, {fake_429:,} 429s; load average "
+              f"{os.getloadavg()[0]:.2f}", flush=True)
+    # The fewest requests: one page of each stream in every account (small data), all to two
+    # endpoints at 25/s, the pages of /v1/accounts aside.
+    accounts = S_ACCOUNTS + 1
+    bound = max(accounts * 2 / STRIPE_GLOBAL, accounts / STRIPE_ENDPOINT)
+    print(f"\n### {sc['title']}\n")
+    print(f"Streams {', '.join(sc['streams']['tap-stripe'])} in {accounts:,} accounts (the platform's and "
+          f"{S_ACCOUNTS:,} connected ones, 4 customers each): at least {accounts:,} requests to each of two "
+          f"endpoints, so at least {bound:.0f} s at 25/s per endpoint, however the accounts are split.\n")
+    print("| run | shard | exit | records | requests | 429s | wall s | peak RSS MB | CPU s | final STATE KB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, shards, rate, per_endpoint, shard_rows, total_wall, requests, fake_429 in rows:
+        for r in shard_rows:
+            label = "all" if shards == 1 else f"{r['shard']}/{shards}"
+            print(f"| {name} ({rate:g}/s, {per_endpoint:g}/s per endpoint) | {label} | {r['rc']} | {r['records']:,} | "
+                  f"{r['requests']:,} | {r['r429']:,} | {r['wall']:.1f} | {r['rss']:.1f} | {r['cpu']:.2f} | "
+                  f"{r['state'] / 1024:.1f} |")
+        if shards > 1:
+            print(f"| {name}: together | {shards} | | {sum(r['records'] for r in shard_rows):,} | "
+                  f"{requests:,} (fake) | {fake_429:,} (fake) | {total_wall:.1f} | "
+                  f"{sum(r['rss'] for r in shard_rows):.1f} (sum) | {sum(r['cpu'] for r in shard_rows):.2f} | "
+                  f"{sum(r['state'] for r in shard_rows) / 1024:.1f} |")
+    one = rows[0]
+    print("\n| run | wall ÷ 1 shard | wall ÷ lower bound | requests ÷ 1 shard | 429 share |")
+    print("|---|---|---|---|---|")
+    for name, shards, rate, per_endpoint, shard_rows, total_wall, requests, fake_429 in rows:
+        print(f"| {name} | {total_wall / one[5]:.2f} | {total_wall / bound:.2f} | {requests / one[6]:.2f} | "
+              f"{fake_429 / requests if requests else 0:.2%} |")
+    print(flush=True)
+
+
 def scenario(key, tools):
     sc = SCENARIOS[key]
     streams = sc.get("streams", {})
@@ -325,6 +424,10 @@ def scenario(key, tools):
         singer_cmd = [os.path.join(BENCH, ".venv-singer/bin/python"), os.path.join(BENCH, "singer_wrapper.py")]
         airbyte_cmd = [os.path.join(BENCH, ".venv-airbyte/bin/python"), os.path.join(BENCH, "airbyte_wrapper.py")]
         results = []
+        if sc.get("shards"):
+            shard_runs(sc, cfg, base, tmp)
+            print(f"\nfake RSS at end {rss_kb(fake.pid) / 1024:.0f} MB; logs in {tmp}")
+            return
         if sc.get("pipeline"):
             cat = tap_catalog(cfg_path, tmp, [TAP], "tap-stripe")
             tap_cmd = [TAP, "--config", cfg_path, "--catalog", cat]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark tap-stripe against singer-io tap-stripe 3.3.0 and Airbyte source-stripe 5.14.1
 # on the project's fake Stripe server. See BENCHMARKS.md.
-#   bench/run.sh [--only tap-stripe,singer-io,airbyte] [a] [b] [c] [d] [e] [f] [m]   (default: a c d e f m)
+#   bench/run.sh [--only tap-stripe,singer-io,airbyte] [a] [b] [c] [d] [e] [f] [m] [s]   (default: a c d e f m)
 #   BENCH_A_N=20000 bench/run.sh a        # smaller dataset (also BENCH_B_N, BENCH_C_N)
 #   BENCH_ANCHORS_C=1 bench/run.sh c      # also run the two anchors in the memory scenario
 set -euo pipefail

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::shard::Shard;
 
 use crate::spec::SPEC_JSON;
 
@@ -84,6 +85,8 @@ pub struct Config {
     pub max_concurrency: usize,
     /// Which accounts a sync reads (`account_ids`, `connected_accounts`).
     pub accounts: Accounts,
+    /// `account_shard`: the share of those accounts this run reads (see [`crate::shard`]).
+    pub account_shard: Option<Shard>,
 }
 
 /// The accounts one sync reads.
@@ -182,6 +185,14 @@ impl Config {
             (true, true) => Accounts::AllConnected,
             (true, false) => Accounts::One,
         };
+        let account_shard = get("account_shard").and_then(Value::as_str).map(Shard::parse).transpose()?;
+        if account_shard.is_some() && !accounts.is_connect() {
+            return Err(Error::config(
+                "account_shard",
+                "splits the accounts of a Connect sync, but neither `connected_accounts: all` nor `account_ids` is set: \
+                 set one of them, or remove account_shard to sync the one account",
+            ));
+        }
         let max_concurrency = get("max_concurrency").and_then(Value::as_u64).map_or(if live { 32 } else { 10 }, |n| n as usize);
         Ok(Config {
             log_level,
@@ -189,6 +200,7 @@ impl Config {
             requests_per_second_per_endpoint,
             max_concurrency,
             accounts,
+            account_shard,
             api_key,
             account_id,
             start_date,
@@ -331,6 +343,7 @@ fn validate(value: &Value, spec: &Value) -> Result<()> {
             "client_secret" => "must be a Stripe secret or restricted key starting with sk_live_, sk_test_, rk_live_ or rk_test_ (publishable pk_ keys cannot read data)".to_string(),
             "account_id" => format!("must be a Stripe account id such as acct_1Example, got {shown}"),
             "account_ids" => format!("must list Stripe account ids such as acct_1Example, got {shown}"),
+            "account_shard" => format!("must be \"k/N\" (this job's shard k of N shards, 1 ≤ k ≤ N), such as \"3/8\", got {shown}"),
             "base_url" => format!("must be an http:// or https:// URL, got {shown}"),
             "api_version" => format!("must be a Stripe API version such as 2024-06-20, got {shown}"),
             _ => format!("has an invalid value {shown}"),
@@ -499,6 +512,32 @@ mod tests {
         assert!(c.start_date.unwrap() <= chrono::Utc::now().timestamp());
         let c = Config::from_value(json!({"client_secret": "sk_test_1", "start_date": "2000-01-01T00:00:00Z"})).unwrap();
         assert_eq!(c.start_date, Some(crate::clock::HISTORY_START));
+    }
+
+    #[test]
+    fn account_shard_needs_connect_and_a_valid_k_of_n() {
+        let base = json!({"client_secret": "sk_test_1", "connected_accounts": "all"});
+        let with = |shard: Value| {
+            let mut c = base.clone();
+            c["account_shard"] = shard;
+            c
+        };
+        let c = Config::from_value(with(json!(" 3/8 "))).unwrap();
+        assert_eq!(c.account_shard, Some(Shard { index: 3, count: 8 }));
+        assert_eq!(Config::from_value(base.clone()).unwrap().account_shard, None);
+        assert_eq!(Config::from_value(with(json!(""))).unwrap().account_shard, None, "empty is unset");
+        let listed = json!({"client_secret": "sk_test_1", "account_ids": ["acct_1"], "account_shard": "1/2"});
+        assert!(Config::from_value(listed).is_ok());
+        let p = problem(json!({"client_secret": "sk_test_1", "account_shard": "1/2"}));
+        assert!(p.contains("`account_shard` splits the accounts of a Connect sync") && p.contains("connected_accounts: all"), "{p}");
+        let p = problem(with(json!("3 of 8")));
+        assert!(p.contains("`account_shard` must be \"k/N\"") && p.contains("\"3/8\""), "{p}");
+        let p = problem(with(json!(3)));
+        assert!(p.contains("`account_shard` must be a string"), "{p}");
+        let p = problem(with(json!("9/8")));
+        assert!(p.contains("`account_shard` \"9/8\" names shard 9 of 8"), "{p}");
+        let p = problem(with(json!("0/0")));
+        assert!(p.contains("N must be at least 1"), "{p}");
     }
 
     #[test]

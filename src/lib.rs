@@ -15,6 +15,7 @@ tap-stripe: a Singer tap that copies a Stripe account into any data warehouse.
   the state file.
 - [`client`], [`retry`], [`pacer`]: HTTP to Stripe, the pure retry policy, the shared rate limiter.
 - [`clock`]: the one "now" the sync reads (a test hook in debug builds).
+- [`shard`]: `account_shard`, the stable split of a Connect sync's accounts over N jobs.
 - [`stop`]: SIGTERM and SIGINT, which end a sync with a final STATE.
 - [`protocol`]: the lines written to stdout; [`log`]: diagnostics on stderr; [`metrics`]: Singer
   METRIC lines.
@@ -48,6 +49,7 @@ pub mod retention;
 pub mod retry;
 pub mod secret;
 pub mod settle;
+pub mod shard;
 pub mod slice;
 pub mod spec;
 pub mod state;

@@ -24,6 +24,9 @@ pub(crate) struct Account {
     pub bookmarks: Option<String>,
     /// Requests reading this account.
     pub client: Client,
+    /// Whether this run reads the account's streams: `false` only for a connected account of
+    /// another `account_shard`, kept by shard 1 for its changes to the platform's streams.
+    pub held: bool,
 }
 
 /// The accounts this run reads, the platform's own first. A plain sync reads one account: the
@@ -33,11 +36,14 @@ pub(crate) async fn resolve(config: &Config, client: &Client, selected: &[Select
         Some(id) => id.clone(),
         None => own_account_id(client).await?,
     };
+    let shard = config.account_shard;
     let connect = |id: String| -> Result<Arc<Account>> {
-        Ok(Arc::new(Account { client: client.for_account(&id)?, bookmarks: Some(id.clone()), id }))
+        let held = shard.is_none_or(|s| s.holds(&id));
+        Ok(Arc::new(Account { client: client.for_account(&id)?, bookmarks: Some(id.clone()), id, held }))
     };
-    let own = |bookmarks: Option<String>| Arc::new(Account { id: own_id.clone(), bookmarks, client: client.clone() });
-    Ok(match &config.accounts {
+    let held = shard.is_none_or(|s| s.holds_platform());
+    let own = |bookmarks: Option<String>| Arc::new(Account { id: own_id.clone(), bookmarks, client: client.clone(), held });
+    let accounts = match &config.accounts {
         Accounts::One => vec![own(None)],
         Accounts::Listed(ids) => {
             // Platform streams (connected accounts and their persons) are read as the key's
@@ -61,6 +67,11 @@ pub(crate) async fn resolve(config: &Config, client: &Client, selected: &[Select
             log::info(&format!("connected_accounts: all: syncing {} accounts ({} connected)", out.len(), out.len() - 1));
             out
         }
+    };
+    let follows = selected.iter().any(|s| s.stream.scope == Scope::Platform);
+    Ok(match shard {
+        Some(s) => s.keep(accounts, |a| a.held, follows),
+        None => accounts,
     })
 }
 

@@ -204,11 +204,12 @@ impl<'a> Planner<'a> {
         let account = &accounts[a];
         // Platform streams are read once, as the first account (the key's own or the platform);
         // the others in every account that has bookmarks of its own (or the one of a plain sync).
-        let account_here = account.bookmarks.is_some() || accounts.len() == 1;
+        let account_here = account.held && (account.bookmarks.is_some() || accounts.len() == 1);
+        let platform_here = a == 0 && self.config.account_shard.is_none_or(|s| s.holds_platform());
         let mut listings = Vec::new();
         for parent in STREAMS.iter().filter(|s| s.parent().is_none()) {
             let here = match parent.scope {
-                Scope::Platform => a == 0,
+                Scope::Platform => platform_here,
                 Scope::Account => account_here,
             };
             let at = Place { config: self.config, state, now: self.now, output: &self.output, account, mode: self.mode };

@@ -113,3 +113,12 @@ fn an_oversized_file_is_refused_before_it_is_read() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("at most"), "{}", out.stderr);
 }
+
+#[test]
+fn account_shard_problems() {
+    let connect = r#""client_secret": "sk_test_x", "connected_accounts": "all""#;
+    check(&format!(r#"{{{connect}, "account_shard": "3 of 8"}}"#), &["`account_shard`", "\"k/N\"", "\"3/8\""]);
+    check(&format!(r#"{{{connect}, "account_shard": "9/8"}}"#), &["`account_shard`", "names shard 9 of 8", "from 1 to N"]);
+    check(&format!(r#"{{{connect}, "account_shard": "1/0"}}"#), &["`account_shard`", "N must be at least 1"]);
+    check(r#"{"client_secret": "sk_test_x", "account_shard": "1/2"}"#, &["`account_shard`", "connected_accounts: all", "account_ids"]);
+}

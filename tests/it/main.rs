@@ -41,6 +41,8 @@ mod rate;
 mod robust;
 /// The API key never appears in what the tap prints, wherever it was typed; it is trimmed.
 mod secrets;
+/// `account_shard`: N shards' records and states equal one unsharded run's, for 1, 3 and 8 shards.
+mod shards;
 /// The state file: future and absurd bookmarks, wrapped STATE messages, unreadable values.
 mod state_file;
 /// Syncs: full, incremental, resumed after a kill, field selection, child streams, events window.

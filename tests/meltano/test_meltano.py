@@ -145,14 +145,14 @@ def fake(tmp_path_factory) -> Fake:
     stop_fake(server)
 
 
-def start_fake(folder: Path) -> Fake:
-    """A fake Stripe server on a free port, its stderr in `folder`."""
+def start_fake(folder: Path, *options: str) -> Fake:
+    """A fake Stripe server on a free port, its stderr in `folder`; `options`: more of its flags."""
     _require(FAKE_BIN, "build it with `cargo build -p fake-stripe` (or set FAKE_STRIPE_BIN)")
     log = folder / "fake-stripe.stderr"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             # Issuing activated (accounts lack it by default): "*.*" then fills every table.
-            [str(FAKE_BIN), "--port", "0", "--enable", "issuing"], stdout=subprocess.PIPE, stderr=stderr, text=True
+            [str(FAKE_BIN), "--port", "0", "--enable", "issuing", *options], stdout=subprocess.PIPE, stderr=stderr, text=True
         )
     lines: queue.Queue = queue.Queue()
     threading.Thread(
