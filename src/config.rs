@@ -169,30 +169,7 @@ impl Config {
         let requests_per_second_per_endpoint = get("max_requests_per_second_per_endpoint").and_then(Value::as_f64).unwrap_or(
             if requests_per_second > crate::pacer::LIVE_PER_SECOND { requests_per_second } else { crate::pacer::ENDPOINT_PER_SECOND },
         );
-        let listed: Vec<String> = get("account_ids")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default();
-        let all = get("connected_accounts").and_then(Value::as_str) == Some("all");
-        let accounts = match (listed.is_empty(), all) {
-            (false, true) => {
-                return Err(Error::config(
-                    "connected_accounts",
-                    "cannot be `all` when account_ids lists accounts: keep one of the two settings",
-                ))
-            }
-            (false, false) => Accounts::Listed(listed),
-            (true, true) => Accounts::AllConnected,
-            (true, false) => Accounts::One,
-        };
-        let account_shard = get("account_shard").and_then(Value::as_str).map(Shard::parse).transpose()?;
-        if account_shard.is_some() && !accounts.is_connect() {
-            return Err(Error::config(
-                "account_shard",
-                "splits the accounts of a Connect sync, but neither `connected_accounts: all` nor `account_ids` is set: \
-                 set one of them, or remove account_shard to sync the one account",
-            ));
-        }
+        let (accounts, account_shard) = accounts_of(&value)?;
         let max_concurrency = get("max_concurrency").and_then(Value::as_u64).map_or(if live { 32 } else { 10 }, |n| n as usize);
         Ok(Config {
             log_level,
@@ -211,6 +188,36 @@ impl Config {
             lookback_secs: get("lookback_window").and_then(Value::as_f64).map_or(DEFAULT_LOOKBACK_SECS, |s| s as i64),
         })
     }
+}
+
+/// Which accounts a sync reads (`account_ids`, `connected_accounts`), and its `account_shard`.
+fn accounts_of(value: &Value) -> Result<(Accounts, Option<Shard>)> {
+    let get = |k: &str| value.get(k).filter(|v| !v.is_null());
+    let listed: Vec<String> = get("account_ids")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    let all = get("connected_accounts").and_then(Value::as_str) == Some("all");
+    let accounts = match (listed.is_empty(), all) {
+        (false, true) => {
+            return Err(Error::config(
+                "connected_accounts",
+                "cannot be `all` when account_ids lists accounts: keep one of the two settings",
+            ))
+        }
+        (false, false) => Accounts::Listed(listed),
+        (true, true) => Accounts::AllConnected,
+        (true, false) => Accounts::One,
+    };
+    let account_shard = get("account_shard").and_then(Value::as_str).map(Shard::parse).transpose()?;
+    if account_shard.is_some() && !accounts.is_connect() {
+        return Err(Error::config(
+            "account_shard",
+            "splits the accounts of a Connect sync, but neither `connected_accounts: all` nor `account_ids` is set: \
+             set one of them, or remove account_shard to sync the one account",
+        ));
+    }
+    Ok((accounts, account_shard))
 }
 
 /// The largest config, catalog or state file read (a full catalog is well under 2 MiB).

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 pub const BIN: &str = env!("CARGO_BIN_EXE_tap-stripe");
 pub const KEY: &str = "sk_test_fake";
 
-/// The tables of the user's document, sorted: the streams discovery must list.
+/// The seed tables (the tables users asked for first), sorted: the streams discovery must list.
 pub const TEN_STREAMS: [&str; 10] = [
     "balance_transactions",
     "bank_accounts",
