@@ -19,6 +19,23 @@ use crate::refusal::Refusal;
 use crate::state::State;
 use crate::streams::Source;
 
+/// A STATE line this long is near what Meltano reads: it takes a tap's lines up to half its
+/// `elt.buffer_size` (100 MiB by default, so 50 MiB). About 70 bytes per account and stream, so
+/// some 600,000 account-streams (e.g. 30,000 accounts of 20 streams) in one line.
+const LARGE_STATE_LINE: usize = 40 * 1024 * 1024;
+
+/// The warning for a STATE line of `bytes`, once it is [`LARGE_STATE_LINE`] or more.
+fn large_state_warning(bytes: usize) -> Option<String> {
+    (bytes >= LARGE_STATE_LINE).then(|| {
+        format!(
+            "a STATE line of {} MiB: Meltano stops on lines over half its elt.buffer_size (100 MiB by default); \
+             split the accounts over jobs with account_shard (README, \"Many connected accounts: shards\"), \
+             or raise elt.buffer_size",
+            bytes / (1024 * 1024)
+        )
+    })
+}
+
 /// Per-stream tallies of a run.
 #[derive(Debug, Default, Clone, Copy)]
 struct Tally {
@@ -79,6 +96,8 @@ pub(crate) struct Writer {
     skipped: Vec<String>,
     /// Streams of products the account has not activated (warned once each; not a failure).
     not_enabled: Vec<&'static str>,
+    /// A STATE line was large enough to warn about ([`large_state_warning`]).
+    warned_large: bool,
 }
 
 impl Writer {
@@ -98,6 +117,7 @@ impl Writer {
             cadence: Cadence::new(),
             skipped: Vec::new(),
             not_enabled: Vec::new(),
+            warned_large: false,
         }
     }
 
@@ -223,8 +243,17 @@ impl Writer {
         if let Some(which) = self.cadence.moved(moved) {
             let bytes = self.output.state(&mut self.out, &self.state, &mut self.since_state, &which)?;
             self.cadence.written(bytes);
+            self.check_size(bytes);
         }
         Ok(())
+    }
+
+    /// Warns once about a STATE line too large for Meltano's default buffer.
+    fn check_size(&mut self, bytes: usize) {
+        if let Some(warning) = large_state_warning(bytes).filter(|_| !self.warned_large) {
+            self.warned_large = true;
+            log::warn(&warning);
+        }
     }
 
     /// Emits a `record_count` metric for every stream with records not yet counted.
@@ -253,7 +282,8 @@ impl Writer {
             ));
         } else {
             // The final STATE: every stream, however recent the last one.
-            self.output.state(&mut self.out, &self.state, &mut self.since_state, &self.all)?;
+            let bytes = self.output.state(&mut self.out, &self.state, &mut self.since_state, &self.all)?;
+            self.check_size(bytes);
         }
         for name in &self.all {
             let complete = failure.is_none() && self.reads.get(name).is_some_and(|r| r.complete);
@@ -292,5 +322,17 @@ impl Writer {
                 _ => "; skipped (product not enabled on this account)".to_string(),
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_line_near_meltanos_limit_is_warned_about_with_what_to_do() {
+        assert_eq!(large_state_warning(LARGE_STATE_LINE - 1), None);
+        let warning = large_state_warning(45 * 1024 * 1024).unwrap();
+        assert!(warning.contains("45 MiB") && warning.contains("account_shard") && warning.contains("elt.buffer_size"), "{warning}");
     }
 }
