@@ -277,13 +277,10 @@ impl Client {
         }
     }
 
-    /// One page of a list endpoint. When the query sets `limit`, a page that says `has_more`
-    /// must hold that many objects, or it is requested again (`page::check_full`).
-    pub async fn list(&self, path: &str, query: &Query) -> Result<ListPage> {
-        self.list_of(path, query).await
-    }
-
-    /// [`Client::list`] with the objects read as `T` (e.g. kept as JSON text, `Box<RawValue>`).
+    /// One page of a list endpoint, its objects read as `T` (e.g. kept as JSON text,
+    /// `Box<RawValue>`). When the query sets `limit`, a page that says `has_more` must hold that
+    /// many objects, or it is requested again (`page::check_full`). Lists are read through
+    /// [`Client::pages`], which sets the query.
     pub async fn list_of<T: DeserializeOwned>(&self, path: &str, query: &Query) -> Result<ListPage<T>> {
         match page::requested_limit(query) {
             Some(limit) => self.get_checked(path, query, |p: &ListPage<T>| page::check_full(p, limit)).await,

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tap_stripe::bookmark::{note_message, sane};
-use tap_stripe::config::HISTORY_START;
+use tap_stripe::clock::HISTORY_START;
 use tap_stripe::state::{last_state_line, State};
 
 const NOW: i64 = 1_800_000_000;
