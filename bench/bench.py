@@ -19,7 +19,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-TAP = os.path.join(ROOT, "target/release/tap-stripe")
+# BENCH_TAP: another build of tap-stripe (e.g. a baseline commit's release binary).
+TAP = os.environ.get("BENCH_TAP", os.path.join(ROOT, "target/release/tap-stripe"))
 FAKE = os.path.join(ROOT, "target/release/fake-stripe")
 KEY = "sk_live_bench"
 START_DATE = "2015-01-01T00:00:00Z"

@@ -170,8 +170,8 @@ impl Client {
         fault::maybe_panic(path);
         loop {
             let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
-            let started = std::time::Instant::now();
-            let sent = self.send_paced(path, query).await;
+            // `started`: once the pacer let the request go; its wait is not the request's latency.
+            let (sent, started) = self.send_paced(path, query).await;
             let status = sent.as_ref().ok().map(|r| r.status().as_u16());
             let failed = match self.answer(sent, &shown, &parse).await {
                 Ok(v) => {
@@ -201,14 +201,15 @@ impl Client {
     }
 
     /// Sends one `GET` once the pacer (and for the Files and Search APIs, their lower budget)
-    /// allows it; a 429 slows the pacer down.
-    async fn send_paced(&self, path: &str, query: &Query) -> reqwest::Result<reqwest::Response> {
+    /// allows it, and says when it was sent; a 429 slows the pacer down.
+    async fn send_paced(&self, path: &str, query: &Query) -> (reqwest::Result<reqwest::Response>, std::time::Instant) {
         let narrow = crate::pacer::in_files_or_search(path);
         let endpoint = metrics::endpoint(path);
         if narrow {
             self.narrow.acquire(&endpoint).await;
         }
         self.pacer.acquire(&endpoint).await;
+        let started = std::time::Instant::now();
         let mut request = self.http.get(format!("{}{}", self.base_url, path)).query(query);
         if let Some(account) = &self.account {
             request = request.header("Stripe-Account", account.clone());
@@ -224,7 +225,7 @@ impl Client {
                 log::info(&line);
             }
         }
-        sent
+        (sent, started)
     }
 
     /// What an answer means: the parsed 200 body, or a failure for the retry policy to judge

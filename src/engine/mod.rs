@@ -206,6 +206,7 @@ impl Loop {
                 // The events pass of an account reads that account's events (`Stripe-Account`).
                 Job::Events { account } => run.pass.run(&run.listings, account, &run.account.client, &version, &tx).await.map(|()| job),
                 Job::Window { listing, window } => {
+                    capacity.window_started(listing);
                     let done = window::read_window(&run.listings[local], listing, window, after, &run.pass, &capacity, &tx).await;
                     capacity.window_ended(listing);
                     done.map(|window| Job::Window { listing, window })

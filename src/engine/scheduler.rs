@@ -80,8 +80,8 @@ impl Capacity {
         self.parts.lock().expect("not poisoned").get(&listing).copied().unwrap_or(0)
     }
 
-    /// A window job of `listing` starts.
-    fn window_started(&self, listing: usize) {
+    /// A window job of `listing` starts running.
+    pub(crate) fn window_started(&self, listing: usize) {
         *self.parts.lock().expect("not poisoned").entry(listing).or_default() += 1;
         self.running.fetch_add(1, Ordering::Relaxed);
     }
@@ -211,8 +211,8 @@ impl Scheduler {
 
     /// The next job that may start, and for a part that goes on after another job's last
     /// object, that object's id. `live(listing)`: the listing still has a stream to read (one
-    /// without is skipped). A window handed out counts as running from here on, until
-    /// [`Capacity::window_ended`].
+    /// without is skipped). A window counts as running once its task starts
+    /// ([`Capacity::window_started`]), not when it is handed out.
     pub(crate) fn next(&mut self, live: impl Fn(usize) -> bool) -> Option<(Job, Option<String>)> {
         loop {
             let job = self.take()?;
@@ -222,10 +222,7 @@ impl Scheduler {
                     let account = self.lanes[&listing].lane.account;
                     self.ended(account);
                 }
-                Job::Window { listing, window } => {
-                    self.capacity.window_started(listing);
-                    return Some((job, self.cursors.remove(&(listing, window))));
-                }
+                Job::Window { listing, window } => return Some((job, self.cursors.remove(&(listing, window)))),
             }
         }
     }
@@ -443,7 +440,14 @@ mod tests {
         assert!(Capacity::part_may_start(0, 0), "a listing can always start");
         // Listing 0 has four windows but its endpoint serves two parts; listing 1 gets the third job.
         let mut s = scheduler(vec![lane(0, 0, 40, 10, 2), lane(0, 0, 10, 10, 9)], &[false]);
-        let jobs: Vec<Job> = std::iter::from_fn(|| s.next(|_| true).map(|(j, _)| j)).collect();
+        let mut start = |s: &mut Scheduler| {
+            let (job, _) = s.next(|_| true)?;
+            if let Job::Window { listing, .. } = job {
+                s.capacity().window_started(listing);
+            }
+            Some(job)
+        };
+        let jobs: Vec<Job> = std::iter::from_fn(|| start(&mut s)).collect();
         assert_eq!(
             jobs,
             vec![
@@ -504,6 +508,7 @@ mod tests {
         assert_eq!(s2.take_finished(), vec![0], "an account with nothing to read is finished at once");
         assert_eq!(s.next(|_| true).map(|(j, _)| j), Some(Job::Events { account: 0 }));
         assert_eq!(s.next(|_| true).map(|(j, _)| j), Some(Job::Window { listing: 1, window: w(0, 10) }));
+        s.capacity().window_started(1);
         s.capacity().window_ended(1);
         assert_eq!(s.complete(1, w(0, 10)), Some(10));
         assert_eq!(s.take_finished(), vec![1], "account 1 read its one window");
