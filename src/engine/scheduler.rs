@@ -440,7 +440,7 @@ mod tests {
         assert!(Capacity::part_may_start(0, 0), "a listing can always start");
         // Listing 0 has four windows but its endpoint serves two parts; listing 1 gets the third job.
         let mut s = scheduler(vec![lane(0, 0, 40, 10, 2), lane(0, 0, 10, 10, 9)], &[false]);
-        let mut start = |s: &mut Scheduler| {
+        let start = |s: &mut Scheduler| {
             let (job, _) = s.next(|_| true)?;
             if let Job::Window { listing, .. } = job {
                 s.capacity().window_started(listing);
