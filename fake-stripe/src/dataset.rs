@@ -17,10 +17,12 @@ eight shares the second of the previous object of its kind, so lists have ties. 
 created within `event_days` of `now` gets its creation event.
 */
 
+use crate::generic::idx;
 use crate::look::{ORDERS, PRODUCTS};
 use crate::model::*;
 use crate::rng::Rng;
 use crate::store::{Product, Store};
+use std::collections::HashMap;
 
 const DAY: i64 = 86_400;
 
@@ -121,7 +123,7 @@ impl Dataset {
 pub fn generate(ds: &Dataset, seed: u64, now: i64, account_id: String) -> Store {
     let mut rng = Rng::new(seed);
     let store = Store::new(now, account_id, rng.fork());
-    let mut g = Gen { ds, rng, store, now, last_ts: [None; Kind::ALL.len()] };
+    let mut g = Gen { ds, rng, store, now, last_ts: HashMap::new() };
     g.products();
     g.coupons();
     let many: Vec<usize> =
@@ -153,8 +155,8 @@ struct Gen<'a> {
     rng: Rng,
     store: Store,
     now: i64,
-    /// The last timestamp drawn per kind, reused now and then to make ties.
-    last_ts: [Option<i64>; Kind::ALL.len()],
+    /// The last timestamp drawn per object name, reused now and then to make ties.
+    last_ts: HashMap<&'static str, i64>,
 }
 
 /// What a charge needs to know about its customer.
@@ -175,15 +177,15 @@ impl Gen<'_> {
     }
 
     /// A creation time in `lo..=hi`; about one in eight repeats the previous one of the same kind.
-    fn ts(&mut self, kind: Kind, lo: i64, hi: i64) -> i64 {
+    fn ts(&mut self, object: &'static str, lo: i64, hi: i64) -> i64 {
         let hi = hi.max(lo);
-        if let Some(last) = self.last_ts[kind.index()] {
+        if let Some(&last) = self.last_ts.get(object) {
             if (lo..=hi).contains(&last) && self.rng.chance(0.12) {
                 return last;
             }
         }
         let t = self.rng.range(lo, hi);
-        self.last_ts[kind.index()] = Some(t);
+        self.last_ts.insert(object, t);
         t
     }
 
@@ -205,9 +207,9 @@ impl Gen<'_> {
         const CODES: &[&str] = &["SUMMER25", "WELCOME10", "BLACKFRIDAY", "PARTNER15", "LAUNCH50", "LOYALTY"];
         let start = self.now - self.ds.history_days * DAY;
         for i in 0..self.ds.coupons {
-            let created = self.ts(Kind::Coupon, start, self.now - 3600);
+            let created = self.ts("coupon", start, self.now - 3600);
             let mut id = if let Some(code) = CODES.get(i).filter(|_| self.rng.chance(0.5)) { code.to_string() } else { self.rng.upper(8) };
-            while self.store.get(Kind::Coupon, &id).is_some() || self.pending_coupon(&id) {
+            while self.pending_coupon(&id) {
                 id.push_str(&self.rng.digits(1));
             }
             let (percent_off, amount_off, name) = if self.rng.chance(0.6) {
@@ -225,7 +227,7 @@ impl Gen<'_> {
             let redeem_by = self.rng.chance(0.3).then(|| created + self.rng.range(30, 180) * DAY);
             let max_redemptions = self.rng.chance(0.4).then(|| *self.rng.pick(&[50i64, 100, 500]));
             let times_redeemed = self.rng.range(0, max_redemptions.unwrap_or(80).min(80));
-            let facts = Facts::Coupon(Coupon {
+            let terms = Coupon {
                 name: self.rng.chance(0.85).then_some(name),
                 percent_off,
                 amount_off,
@@ -235,18 +237,19 @@ impl Gen<'_> {
                 max_redemptions,
                 times_redeemed,
                 redeem_by,
-            });
-            self.add(id, created, facts);
+            };
+            let value = crate::rules::coupon(&id, created, &terms);
+            self.add(id, created, Facts::Generic(Generic { res: idx("coupon"), value: Box::new(value), parent: None }));
         }
     }
 
     fn pending_coupon(&self, id: &str) -> bool {
-        self.store.table(Kind::Coupon).rows().iter().any(|r| r.id == id)
+        self.store.gtable(idx("coupon")).rows().iter().any(|r| r.id == id)
     }
 
     fn customer(&mut self, spec: CustomerSpec) {
         let now = self.now;
-        let created = self.ts(Kind::Customer, now - self.ds.history_days * DAY, now - 3600);
+        let created = self.ts("customer", now - self.ds.history_days * DAY, now - 3600);
         // Taken first so the customer sorts before the source attached in the same second.
         let seq = self.store.next_seq();
         let id = self.rng.id("cus_", 14);
@@ -268,7 +271,7 @@ impl Gen<'_> {
         let mut payer = Payer { id: id.clone(), cards: Vec::new() };
         let mut default_source = None;
         for (n, is_card) in kinds.into_iter().enumerate() {
-            let at = if n == 0 { created } else { self.ts(Kind::Card, created, now) };
+            let at = if n == 0 { created } else { self.ts("card", created, now) };
             let look = self.rng.next_u64();
             let (sid, facts) = if is_card {
                 payer.cards.push((String::new(), look));
@@ -288,7 +291,7 @@ impl Gen<'_> {
 
         // Customer balance: credits are negative, debits positive.
         let n = self.rng.count_around(self.ds.balance_transactions_per_customer);
-        let mut times: Vec<i64> = (0..n).map(|_| self.ts(Kind::CustomerBalanceTransaction, created, now)).collect();
+        let mut times: Vec<i64> = (0..n).map(|_| self.ts("customer_balance_transaction", created, now)).collect();
         times.sort();
         let mut balance = 0;
         for (i, at) in times.into_iter().enumerate() {
@@ -317,7 +320,7 @@ impl Gen<'_> {
         // Direct charges.
         let charges = self.rng.count_around(self.ds.charges_per_customer);
         for _ in 0..charges {
-            let at = self.ts(Kind::Charge, created, now);
+            let at = self.ts("charge", created, now);
             let amount = self.rng.range(5, 400) * 100 + if self.rng.chance(0.3) { 99 } else { 0 };
             let failed = self.rng.chance(0.08);
             self.charge(&payer, at, amount, None, failed);
@@ -328,7 +331,7 @@ impl Gen<'_> {
         if spec.large_invoice {
             n = n.max(1);
         }
-        let mut times: Vec<i64> = (0..n).map(|_| self.ts(Kind::Invoice, created, now)).collect();
+        let mut times: Vec<i64> = (0..n).map(|_| self.ts("invoice", created, now)).collect();
         times.sort();
         let large_at = spec.large_invoice.then(|| self.rng.below(n));
         let mut sequence = 0;
@@ -613,10 +616,12 @@ impl Gen<'_> {
     fn events(&mut self) {
         let since = self.now - self.ds.event_days * DAY;
         let mut events = Vec::new();
-        for kind in [Kind::Coupon, Kind::Customer, Kind::Card, Kind::BankAccount, Kind::Charge, Kind::Dispute, Kind::Invoice] {
+        for r in self.store.gtable(idx("coupon")).rows().iter().rev().take_while(|r| r.created >= since) {
+            events.push(("coupon.created", r.clone(), true));
+        }
+        for kind in [Kind::Customer, Kind::Card, Kind::BankAccount, Kind::Charge, Kind::Dispute, Kind::Invoice] {
             for r in self.store.table(kind).rows().iter().rev().take_while(|r| r.created >= since) {
                 let (event_type, by_api) = match &r.facts {
-                    Facts::Coupon(_) => ("coupon.created", true),
                     Facts::Customer(_) => ("customer.created", true),
                     Facts::Card(_) | Facts::BankAccount(_) => ("customer.source.created", true),
                     Facts::Charge(c) if c.status == ChargeStatus::Failed => ("charge.failed", c.invoice.is_none()),

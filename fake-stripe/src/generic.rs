@@ -110,6 +110,8 @@ pub struct Res {
     /// Event types of an update (emitted only when something changed).
     pub on_update: &'static [&'static str],
     pub delete: Delete,
+    /// One of the [`OWN`] rows: made by `dataset`, changed by `mutate`'s own rules.
+    pub own: bool,
 }
 
 /// What the registry does not know about a generic resource; `None` takes what it derives.
@@ -134,7 +136,6 @@ const fn derived(stream: &'static str) -> Local {
 pub const TYPED: &[&str] = &[
     "balance_transactions",
     "charges",
-    "coupons",
     "customers",
     "customer_balance_transactions",
     "bank_accounts",
@@ -208,11 +209,19 @@ pub static LOCAL: &[Local] = &[
     derived("setup_attempts"),
 ];
 
-/// Every generic resource: the [`LOCAL`] rows, then the registry's other streams but the [`TYPED`] ones.
+/// The resources with rules of their own (`rules`): `dataset` makes their objects and `mutate`'s own code
+/// changes them, so [`generate`] and `random_round`'s generic draws leave them out. They are served, listed,
+/// retrieved, expanded and rendered like every other row.
+pub static OWN: &[Local] = &[derived("coupons")];
+
+/// Every resource: the [`LOCAL`] rows, the registry's other streams but the [`TYPED`] and [`OWN`] ones,
+/// then the [`OWN`] rows (last, so that the other rows' order, which draws follow, does not move).
 pub static RES: LazyLock<Vec<Res>> = LazyLock::new(|| {
-    let rest = STREAMS.iter().filter(|s| !TYPED.contains(&s.name) && LOCAL.iter().all(|l| l.stream != s.name)).map(|s| derived(s.name));
-    let rows: Vec<Local> = LOCAL.iter().copied().chain(rest).collect();
-    rows.iter().map(|l| derive(l, &rows)).collect()
+    let listed = |name: &str| TYPED.contains(&name) || LOCAL.iter().chain(OWN).any(|l| l.stream == name);
+    let rest = STREAMS.iter().filter(|s| !listed(s.name)).map(|s| derived(s.name));
+    let rows: Vec<Local> = LOCAL.iter().copied().chain(rest).chain(OWN.iter().copied()).collect();
+    let first_own = rows.len() - OWN.len();
+    rows.iter().enumerate().map(|(i, l)| Res { own: i >= first_own, ..derive(l, &rows) }).collect()
 });
 
 /// Text computed once for the process (paths of [`RES`]).
@@ -275,6 +284,7 @@ fn derive(l: &Local, rows: &[Local]) -> Res {
         on_create: &[],
         on_update: &[],
         delete: Delete::No,
+        own: false,
     };
     match s.source {
         // Listed under the account whose data it is (external accounts).
@@ -380,6 +390,7 @@ pub fn render(r: &Renderer, record: &Record, g: &Generic) -> Value {
         let items = r.store.gchildren(child, &record.id);
         v[field] = r.sublist(child_url(child, &record.id), &items);
     }
+    crate::rules::view(RES[g.res].name, &mut v, r.now);
     v
 }
 
@@ -494,7 +505,7 @@ pub fn build(s: &Store, rng: &mut Rng, res: usize, id: &str, created: i64, paren
             v["active"] = json!(true);
         }
         "promotion_code" => {
-            let coupons: Vec<&Record> = s.table(Kind::Coupon).rows().iter().collect();
+            let coupons: Vec<&Record> = s.gtable(idx("coupon")).rows().iter().collect();
             if !coupons.is_empty() {
                 let c = coupons[rng.below(coupons.len())];
                 v["coupon"] = Renderer::new(s).render(c);
@@ -1154,7 +1165,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     // Streams of the registry without rules of their own: `n` objects each, children under the first
     // `n` of their parents (the account's under the account). Drawn last, so the objects above are the
     // same with or without them.
-    for res in LOCAL.len()..RES.len() {
+    for res in (LOCAL.len()..RES.len()).filter(|&res| !RES[res].own) {
         let parents: Vec<Option<String>> = match RES[res].parent {
             Parent::None => vec![None; n],
             Parent::Account => vec![Some(acct.clone()); n],
@@ -1172,7 +1183,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     let since = now - event_days * DAY;
     let r = Renderer { store: g.s, now };
     let mut events = Vec::new();
-    for (res, def) in RES.iter().enumerate() {
+    for (res, def) in RES.iter().enumerate().filter(|(_, def)| !def.own) {
         for rec in g.s.gtable(res).rows().iter().rev().take_while(|x| x.created >= since) {
             let object = r.render(rec);
             let mut types: Vec<&str> = def.on_create.iter().filter(|t| !t.starts_with('^')).copied().collect();

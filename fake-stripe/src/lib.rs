@@ -23,6 +23,8 @@ assert!(fake.requests().is_empty());
   model's streams, by `http`.
 - `model`: what is stored per object (a [`Kind`], ids, facts; cosmetic values come from a seed).
 - `store`: one ordered table per kind, events included, with id and parent indexes; the clock.
+- `rules`: what reading needs of the resources with rules of their own (`generic::OWN`): how their
+  objects are built, fields that change with time, includable fields.
 - `mutate`: create / update / delete with the events Stripe emits, and random rounds of changes.
 - `render`: records → Stripe JSON from `templates/` (conformed to the 2024-06-20 spec), embedded lists,
   includable fields and `expand[]`.
@@ -47,6 +49,7 @@ mod prerender;
 mod query;
 mod render;
 mod rng;
+mod rules;
 pub mod server;
 mod store;
 mod switches;

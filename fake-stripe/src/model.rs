@@ -18,7 +18,6 @@ pub enum Kind {
     Charge,
     Invoice,
     LineItem,
-    Coupon,
     Dispute,
     BalanceTransaction,
     CustomerBalanceTransaction,
@@ -31,12 +30,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Customer,
         Kind::Charge,
         Kind::Invoice,
         Kind::LineItem,
-        Kind::Coupon,
         Kind::Dispute,
         Kind::BalanceTransaction,
         Kind::CustomerBalanceTransaction,
@@ -52,7 +50,6 @@ impl Kind {
             Kind::Charge => "charge",
             Kind::Invoice => "invoice",
             Kind::LineItem => "line_item",
-            Kind::Coupon => "coupon",
             Kind::Dispute => "dispute",
             Kind::BalanceTransaction => "balance_transaction",
             Kind::CustomerBalanceTransaction => "customer_balance_transaction",
@@ -67,14 +64,13 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.object() == name)
     }
 
-    /// The id prefix Stripe uses for this kind (coupons have free-form ids).
+    /// The id prefix Stripe uses for this kind.
     pub fn id_prefix(self) -> Option<&'static str> {
         Some(match self {
             Kind::Customer => "cus_",
             Kind::Charge => "ch_",
             Kind::Invoice => "in_",
             Kind::LineItem => "il_",
-            Kind::Coupon => return None,
             Kind::Dispute => "dp_",
             Kind::BalanceTransaction => "txn_",
             Kind::CustomerBalanceTransaction => "cbtxn_",
@@ -133,7 +129,6 @@ pub enum Facts {
     Charge(Charge),
     Invoice(Invoice),
     LineItem(LineItem),
-    Coupon(Coupon),
     Dispute(Dispute),
     BalanceTransaction(BalanceTransaction),
     CustomerBalanceTransaction(CustomerBalanceTransaction),
@@ -150,7 +145,6 @@ impl Facts {
             Facts::Charge(_) => Kind::Charge,
             Facts::Invoice(_) => Kind::Invoice,
             Facts::LineItem(_) => Kind::LineItem,
-            Facts::Coupon(_) => Kind::Coupon,
             Facts::Dispute(_) => Kind::Dispute,
             Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
             Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
@@ -279,6 +273,7 @@ pub struct LineItem {
     pub period_end: i64,
 }
 
+/// What generation or a create decides about a coupon (`rules::coupon` builds the object).
 #[derive(Debug, Clone)]
 pub struct Coupon {
     pub name: Option<String>,

@@ -44,7 +44,8 @@ fn table_of(r: &Record) -> usize {
 /// Whether a record's rendering is the same at any time (see the module docs).
 fn clock_free(r: &Record) -> bool {
     match &r.facts {
-        Facts::Coupon(_) | Facts::Dispute(_) | Facts::BalanceTransaction(_) => false,
+        Facts::Dispute(_) | Facts::BalanceTransaction(_) => false,
+        Facts::Generic(g) => crate::rules::clock_free(crate::generic::RES[g.res].name),
         Facts::Event(e) => match &e.object {
             Snapshot::Record(o) => clock_free(o),
             Snapshot::Rendered(_) => true,
@@ -149,7 +150,7 @@ mod tests {
         let texts = Prerendered::build(&store);
         assert!(texts.len() > 1000, "{}", texts.len());
         assert!(texts.text(store.get(Kind::Charge, &charge).unwrap()).is_none());
-        assert!(texts.text(&store.table(Kind::Coupon).rows()[0]).is_none());
+        assert!(texts.text(&store.gtable(crate::generic::idx("coupon")).rows()[0]).is_none());
         let render = Renderer::new(&store);
         let generic = crate::generic::RES.len();
         let tables = Kind::ALL.iter().map(|k| store.table(*k)).chain((0..generic).map(|res| store.gtable(res)));

@@ -79,7 +79,6 @@ impl<'a> Renderer<'a> {
             Facts::Charge(c) => self.charge(r, c),
             Facts::Invoice(i) => self.invoice(r, i),
             Facts::LineItem(l) => self.line_item(r, l),
-            Facts::Coupon(c) => self.coupon(r, c),
             Facts::Dispute(d) => self.dispute(r, d),
             Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
             Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
@@ -348,25 +347,6 @@ impl<'a> Renderer<'a> {
         v
     }
 
-    fn coupon(&self, r: &Record, c: &Coupon) -> Value {
-        let now = self.now;
-        let valid = c.redeem_by.is_none_or(|t| t > now) && c.max_redemptions.is_none_or(|m| c.times_redeemed < m);
-        let mut v = self.base(r);
-        v["amount_off"] = opt(c.amount_off);
-        v["created"] = json!(r.created);
-        v["currency"] = opt(c.currency);
-        v["duration"] = json!(c.duration);
-        v["duration_in_months"] = opt(c.duration_in_months);
-        v["max_redemptions"] = opt(c.max_redemptions);
-        v["metadata"] = json!({});
-        v["name"] = opt(c.name.as_deref());
-        v["percent_off"] = opt(c.percent_off);
-        v["redeem_by"] = opt(c.redeem_by);
-        v["times_redeemed"] = json!(c.times_redeemed);
-        v["valid"] = json!(valid);
-        v
-    }
-
     fn dispute(&self, r: &Record, d: &Dispute) -> Value {
         let card = CardLook::from_seed(d.card_look);
         let due_by = (r.created / DAY + 10) * DAY - 1;
@@ -595,10 +575,9 @@ impl<'a> Renderer<'a> {
             (Kind::Customer, "tax") => json!({"automatic_tax": "unrecognized_location", "ip_address": null, "location": null}),
             (Kind::Customer, "invoice_credit_balance") => json!({}),
             (Kind::Charge, "refunds") => self.refunds(r),
-            (Kind::Coupon, "applies_to") => json!({"products": []}),
-            (Kind::Coupon, "currency_options") => match &r.facts {
-                Facts::Coupon(Coupon { amount_off: Some(a), currency: Some(c), .. }) => json!({ *c: {"amount_off": a} }),
-                _ => json!({}),
+            (Kind::Generic, _) => match &r.facts {
+                Facts::Generic(g) => crate::rules::include(crate::generic::RES[g.res].name, &g.value, field)?,
+                _ => return None,
             },
             (Kind::Card, "networks") => json!({"preferred": null}),
             _ => return None,

@@ -321,14 +321,9 @@ impl Store {
 
     /// Any stored object with this id, found by its prefix (coupons by lookup).
     pub fn find(&self, id: &str) -> Option<&Record> {
-        Kind::ALL
-            .iter()
-            .find(|k| k.id_prefix().is_some_and(|p| id.starts_with(p)))
-            .and_then(|k| self.get(*k, id))
-            .or_else(|| self.get(Kind::Coupon, id))
-            .or_else(|| {
-                crate::generic::RES.iter().enumerate().filter(|(_, r)| id.starts_with(r.prefix)).find_map(|(i, _)| self.gget(i, id))
-            })
+        Kind::ALL.iter().find(|k| k.id_prefix().is_some_and(|p| id.starts_with(p))).and_then(|k| self.get(*k, id)).or_else(|| {
+            crate::generic::RES.iter().enumerate().filter(|(_, r)| id.starts_with(r.prefix)).find_map(|(i, _)| self.gget(i, id))
+        })
     }
 
     /// The records of `kind` listed under `parent`, oldest first.
@@ -355,36 +350,29 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Coupon, Facts};
+    use crate::model::{Facts, Generic};
+    use serde_json::json;
 
     fn coupon(id: &str, created: i64, seq: u64) -> Record {
-        let facts = Facts::Coupon(Coupon {
-            name: None,
-            percent_off: Some(10.0),
-            amount_off: None,
-            currency: None,
-            duration: "once",
-            duration_in_months: None,
-            max_redemptions: None,
-            times_redeemed: 0,
-            redeem_by: None,
-        });
+        let res = crate::generic::idx("coupon");
+        let facts = Facts::Generic(Generic { res, value: Box::new(json!({"id": id, "object": "coupon"})), parent: None });
         Record { id: id.into(), created, seq, facts, overrides: None }
     }
 
     #[test]
     fn insert_keeps_order_and_indexes() {
+        let res = crate::generic::idx("coupon");
         let mut s = Store::new(100, "acct_x".into(), Rng::new(1));
         s.insert(coupon("B", 50, 2));
         s.insert(coupon("C", 60, 3));
         s.insert(coupon("A", 50, 1)); // same second, older
-        let ids: Vec<&str> = s.table(Kind::Coupon).rows().iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = s.gtable(res).rows().iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["A", "B", "C"]);
-        assert_eq!(s.get(Kind::Coupon, "B").unwrap().created, 50);
+        assert_eq!(s.gget(res, "B").unwrap().created, 50);
         assert_eq!(s.find("C").unwrap().id, "C");
-        let snapshot = s.get(Kind::Coupon, "C").unwrap().clone();
+        let snapshot = s.gget(res, "C").unwrap().clone();
         s.push_event("coupon.created", &snapshot, 60, None);
         assert_eq!(s.table(Kind::Event).rows().len(), 1);
-        s.get_mut(Kind::Coupon, "C").unwrap().created = 61;
+        s.gget_mut(res, "C").unwrap().created = 61;
     }
 }

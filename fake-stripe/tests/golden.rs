@@ -64,8 +64,7 @@ fn events(api: &Api) -> String {
 
 /// The sections: name and text.
 fn dumps() -> Vec<(&'static str, String)> {
-    let fake =
-        FakeStripe::start(Options { now: Some(NOW), products: vec!["issuing"], connected_accounts: 2, ..Options::default() });
+    let fake = FakeStripe::start(Options { now: Some(NOW), products: vec!["issuing"], connected_accounts: 2, ..Options::default() });
     let api = Api::new(&fake);
     let mut out = vec![("objects", objects(&api, false)), ("events", events(&api))];
     let account = fake.connected_account_ids()[0].clone();
