@@ -99,7 +99,7 @@ pub(crate) async fn read_children(
 
 /// Emits the children listed under `under` (the parent, or with `via` an intermediate object);
 /// `parent` is the stream's parent object (for legacy columns).
-pub(crate) async fn read_under(
+async fn read_under(
     member: &Member,
     child: &ChildSource,
     under: &Value,
@@ -154,7 +154,7 @@ impl<'a> Under<'a> {
 
 /// What of a parent its children's records need: its id and the fields of the child stream's
 /// legacy columns (`DerivedFrom::ParentField`).
-pub(crate) fn slim_parent(child: &StreamDef, parent: &Value) -> Value {
+fn slim_parent(child: &StreamDef, parent: &Value) -> Value {
     let copied = child.derived.iter().filter_map(|d| match d.from {
         DerivedFrom::ParentField(f) => Some(f),
         _ => None,
@@ -165,7 +165,7 @@ pub(crate) fn slim_parent(child: &StreamDef, parent: &Value) -> Value {
 
 /// The pages of children under one object: its embedded first page (if any), then the child
 /// endpoint while Stripe says `has_more`. Items the child source filters out are dropped.
-pub(crate) struct ChildPages<'a> {
+struct ChildPages<'a> {
     member: &'a Member,
     child: &'a ChildSource,
     under_id: String,
@@ -253,7 +253,7 @@ impl<'a> ChildPages<'a> {
     }
 }
 
-pub(crate) fn kept(child: &ChildSource, items: Vec<Value>) -> Vec<Value> {
+fn kept(child: &ChildSource, items: Vec<Value>) -> Vec<Value> {
     items.into_iter().filter(|i| keep(child, i)).collect()
 }
 
@@ -272,7 +272,7 @@ impl Once for HashSet<(&'static str, String)> {
 
 /// Whether the children of `under` are worth listing: the registry's [`ChildSource::only_if`]
 /// holds for it. A field the object does not carry at all (an older shape) is unknown: listed.
-pub(crate) fn has_children(child: &ChildSource, under: &Value) -> bool {
+fn has_children(child: &ChildSource, under: &Value) -> bool {
     let Some(cond) = child.only_if else { return true };
     let mut value = under;
     for key in cond.field.split('.') {
@@ -291,16 +291,16 @@ pub(crate) fn has_children(child: &ChildSource, under: &Value) -> bool {
     }
 }
 
-pub(crate) fn keep(child: &ChildSource, item: &Value) -> bool {
+fn keep(child: &ChildSource, item: &Value) -> bool {
     child.object_filter.is_none_or(|o| item.get("object").and_then(Value::as_str) == Some(o))
 }
 
-pub(crate) fn id_of(item: &Value) -> String {
+fn id_of(item: &Value) -> String {
     item.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn send_child(
+async fn send_child(
     member: &Member,
     child: &ChildSource,
     parent: &Value,

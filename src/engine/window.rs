@@ -309,7 +309,7 @@ fn raw_id(text: &RawValue) -> Option<String> {
 
 /// What a listing resumed without its cursor must not emit again: the ids read in the second
 /// its last page ended in (a whole list, read without `created`: every id read).
-pub(crate) struct Tail {
+struct Tail {
     second: Option<i64>,
     ids: HashSet<String>,
 }
@@ -327,7 +327,7 @@ impl Tail {
 }
 
 /// A page of a listing, parsed or passed through.
-pub(crate) enum Page {
+enum Page {
     Parsed(ParsedPage),
     Raw(RawRead),
 }
@@ -335,7 +335,7 @@ pub(crate) enum Page {
 /// A page whose objects are parsed one at a time, as they are handled: until then each is held
 /// as its JSON text (a page of 100 invoices with their lines is 1.3 MB of text, and several
 /// times that as parsed objects).
-pub(crate) struct ParsedPage {
+struct ParsedPage {
     data: Vec<Box<RawValue>>,
     has_more: bool,
     /// `id` and `created` of each object, in order.
@@ -366,7 +366,7 @@ impl ParsedPage {
 
 /// What a page passed through yields: its RECORD lines and what the pager and the splitting
 /// need. The body it came from is already dropped.
-pub(crate) struct RawRead {
+struct RawRead {
     lines: Vec<String>,
     has_more: bool,
     last_id: Option<String>,
@@ -380,7 +380,7 @@ pub(crate) struct RawRead {
 /// `has_more`, and turns the objects created at or after `threshold` into RECORD lines, but for
 /// those in `skip` (read before a listing resumed without its cursor). A list read by `created`
 /// (not `whole`) must come newest first.
-pub(crate) fn read_raw_page(
+fn read_raw_page(
     member: &Member,
     body: &[u8],
     limit: u32,
@@ -462,6 +462,6 @@ impl Page {
 
 /// Whether a listed object (for a child: its parent) is new for `m`: created at or after its
 /// bookmark. Lists without a `created` filter are read whole, so everything is.
-pub(crate) fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
+fn is_new_for(m: &Member, object: &Value, created_filter: bool) -> bool {
     !created_filter || object.get(m.sel.stream.created_field).and_then(Value::as_i64).is_none_or(|c| c >= m.threshold)
 }

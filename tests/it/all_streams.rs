@@ -8,7 +8,7 @@ use fake_stripe::Options;
 use serde_json::{json, Value};
 use tap_stripe::streams::{Source, STREAMS};
 
-use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, Files, Output};
+use crate::tap_run::{catalog_selecting, clocked, config_for, connect_config, sync_at, Files, Output};
 use crate::truth::{self, Tables};
 use crate::updates::{fold, key};
 
@@ -147,8 +147,7 @@ fn connected_accounts_all_reads_every_account_with_bookmarks_per_account() {
     let platform = fake.account_id();
     let connected = fake.connected_account_ids();
     let files = Files::new();
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let config = connect_config(&fake);
     let streams = ["accounts", "customers", "charges", "coupons", "subscriptions", "subscription_items", "prices"];
     let out = sync_at(&fake, &files, &config, &catalog_selecting(&streams), None);
     assert!(out.success(), "{}", out.stderr);
@@ -288,8 +287,7 @@ fn connected_accounts_read_together_under_a_rate_limit_arrive_whole() {
     let fake = clocked(Options { connected_accounts: 4, ..Options::default() });
     fake.set_rate_limit(Some(40));
     let files = Files::new();
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let mut config = connect_config(&fake);
     config["max_requests_per_second"] = json!(40);
     let streams = ["customers", "charges", "invoices", "prices"];
     let out = sync_at(&fake, &files, &config, &catalog_selecting(&streams), None);

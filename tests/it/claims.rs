@@ -9,7 +9,7 @@ use std::time::Duration;
 use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
-use crate::tap_run::{catalog_selecting, config_for, sync, Files, Output, BIN};
+use crate::tap_run::{catalog_selecting, config_for, connect_config, sync, Files, Output, BIN};
 
 fn ids(values: &[Value]) -> BTreeSet<String> {
     values.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
@@ -76,8 +76,7 @@ fn a_403_in_one_connected_account_skips_the_stream_there_only() {
     let platform = fake.account_id();
     let connected = fake.connected_account_ids();
     fake.forbid_in(&connected[0], "/v1/charges");
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let config = connect_config(&fake);
     let out = sync(&Files::new(), &config, &catalog_selecting(&["charges", "coupons"]), None);
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     let warning = out.stderr.lines().find(|l| l.contains("WARNING") && l.contains("charges") && l.contains("403"));
@@ -106,8 +105,7 @@ fn connected_accounts_all_follows_accounts_joining_and_leaving() {
     let (joined, leaving) = (&connected[0], &connected[1]);
     let files = Files::new();
     let catalog = catalog_selecting(&["coupons"]);
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let config = connect_config(&fake);
     let first = sync(&files, &config, &catalog, None);
     assert_eq!(first.code, Some(0), "{}", first.stderr);
 

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use fake_stripe::Options;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, Files};
+use crate::tap_run::{catalog_selecting, clocked, connect_config, sync_at, Files};
 
 /// Each STATE line carries every account's bookmarks, so one written after every completed
 /// window made a run's STATE output grow with the square of its accounts (1 GB for 2,000
@@ -16,8 +16,7 @@ use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, Files};
 fn state_output_of_many_accounts_grows_with_the_run_not_with_the_square_of_accounts() {
     let fake = clocked(Options { connected_accounts: 400, ..Options::default() });
     let files = Files::new();
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let config = connect_config(&fake);
     let streams = ["charges", "customers", "coupons"];
     let out = sync_at(&fake, &files, &config, &catalog_selecting(&streams), None);
     assert!(out.success(), "{}", out.stderr);

@@ -6,7 +6,7 @@ use fake_stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
 
 use crate::hostile::{Hostile, Reply};
-use crate::tap_run::{catalog_selecting, clocked, config_for, sync_at, sync_env, Files};
+use crate::tap_run::{catalog_selecting, clocked, config_for, connect_config, sync_at, sync_env, Files};
 use crate::updates::{baseline, oldest};
 
 fn event_times(fake: &FakeStripe, object_id: &str) -> Vec<i64> {
@@ -90,8 +90,7 @@ fn a_list_that_is_not_newest_first_stops_the_run() {
 fn connected_accounts_and_their_persons_follow_changes_listed_in_each_accounts_events() {
     let fake = clocked(Options { connected_accounts: 2, ..Options::default() });
     let files = Files::new();
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let mut config = connect_config(&fake);
     config["lookback_window"] = json!(0); // the rerun at the end reads no event twice
     let catalog = catalog_selecting(&["accounts", "persons"]);
     let first = sync_at(&fake, &files, &config, &catalog, None);
@@ -137,8 +136,7 @@ fn fold_of_connect_runs_equals_a_fresh_sync_and_the_fakes_accounts_and_persons()
 
     let fake = clocked(Options { connected_accounts: 2, ..Options::default() });
     let files = Files::new();
-    let mut config = config_for(&fake);
-    config["connected_accounts"] = json!("all");
+    let config = connect_config(&fake);
     let selected = ["accounts", "persons", "customers", "invoices"];
     let catalog = catalog_selecting(&selected);
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();

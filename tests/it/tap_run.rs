@@ -68,6 +68,13 @@ pub fn config_for(fake: &FakeStripe) -> Value {
     json!({"client_secret": KEY, "base_url": fake.base_url, "account_id": fake.account_id(), "max_requests_per_second": 1000})
 }
 
+/// [`config_for`] reading every connected account of the platform (`connected_accounts: all`).
+pub fn connect_config(fake: &FakeStripe) -> Value {
+    let mut config = config_for(fake);
+    config["connected_accounts"] = json!("all");
+    config
+}
+
 /// The environment that sets the tap's clock (`TAP_STRIPE_TEST_NOW`) to a virtual-clock fake's,
 /// after moving that clock one second on: every change made so far is older than the sync's
 /// start (which it excludes), every change made after it belongs to the next sync. Panics on a
