@@ -304,7 +304,7 @@ impl Gen<'_> {
                 ("adjustment", self.rng.range(1, 20) * 100, self.rng.chance(0.5).then_some("Manual correction"))
             };
             balance += amount;
-            let facts = Facts::CustomerBalanceTransaction(CustomerBalanceTransaction {
+            let entry = CustomerBalanceTransaction {
                 customer: id.clone(),
                 amount,
                 ending_balance: balance,
@@ -312,9 +312,11 @@ impl Gen<'_> {
                 kind,
                 description: description.map(str::to_string),
                 invoice: None,
-            });
+            };
             let tid = self.rng.id("cbtxn_", 24);
-            self.add(tid, at, facts);
+            let value = crate::rules::customer_balance_transaction(&tid, at, &entry);
+            let res = idx("customer_balance_transaction");
+            self.add(tid, at, Facts::Generic(Generic { res, value: Box::new(value), parent: Some(id.clone()) }));
         }
 
         // Direct charges.
@@ -660,7 +662,8 @@ mod tests {
         let s = generate(&Dataset::default(), 1, now, "acct_test".into());
         let count = |k: Kind| s.table(k).rows().len();
         assert_eq!(count(Kind::Customer), 60);
-        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum();
+        let own = crate::generic::RES.iter().enumerate().filter(|(_, r)| r.own).map(|(res, _)| s.gtable(res).rows().len());
+        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>() + own.sum::<usize>();
         assert!((1000..=2500).contains(&total), "{total} objects");
         assert!(count(Kind::Event) > 10);
         assert!(count(Kind::Dispute) >= 1);

@@ -137,7 +137,6 @@ pub const TYPED: &[&str] = &[
     "balance_transactions",
     "charges",
     "customers",
-    "customer_balance_transactions",
     "bank_accounts",
     "disputes",
     "events",
@@ -212,7 +211,7 @@ pub static LOCAL: &[Local] = &[
 /// The resources with rules of their own (`rules`): `dataset` makes their objects and `mutate`'s own code
 /// changes them, so [`generate`] and `random_round`'s generic draws leave them out. They are served, listed,
 /// retrieved, expanded and rendered like every other row.
-pub static OWN: &[Local] = &[derived("coupons")];
+pub static OWN: &[Local] = &[derived("coupons"), derived("customer_balance_transactions")];
 
 /// Every resource: the [`LOCAL`] rows, the registry's other streams but the [`TYPED`] and [`OWN`] ones,
 /// then the [`OWN`] rows (last, so that the other rows' order, which draws follow, does not move).

@@ -20,7 +20,6 @@ pub enum Kind {
     LineItem,
     Dispute,
     BalanceTransaction,
-    CustomerBalanceTransaction,
     BankAccount,
     Card,
     Event,
@@ -30,14 +29,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Customer,
         Kind::Charge,
         Kind::Invoice,
         Kind::LineItem,
         Kind::Dispute,
         Kind::BalanceTransaction,
-        Kind::CustomerBalanceTransaction,
         Kind::BankAccount,
         Kind::Card,
         Kind::Event,
@@ -52,7 +50,6 @@ impl Kind {
             Kind::LineItem => "line_item",
             Kind::Dispute => "dispute",
             Kind::BalanceTransaction => "balance_transaction",
-            Kind::CustomerBalanceTransaction => "customer_balance_transaction",
             Kind::BankAccount => "bank_account",
             Kind::Card => "card",
             Kind::Event => "event",
@@ -73,7 +70,6 @@ impl Kind {
             Kind::LineItem => "il_",
             Kind::Dispute => "dp_",
             Kind::BalanceTransaction => "txn_",
-            Kind::CustomerBalanceTransaction => "cbtxn_",
             Kind::BankAccount => "ba_",
             Kind::Card => "card_",
             Kind::Event => "evt_",
@@ -110,11 +106,10 @@ impl Record {
         (self.created, self.seq)
     }
 
-    /// The parent id for objects listed under a parent (customer or invoice).
+    /// The parent id for objects listed under a parent (a customer, an invoice, or a generic record's).
     pub fn parent(&self) -> Option<&str> {
         match &self.facts {
             Facts::LineItem(l) => Some(&l.invoice),
-            Facts::CustomerBalanceTransaction(t) => Some(&t.customer),
             Facts::BankAccount(b) => Some(&b.customer),
             Facts::Card(c) => Some(&c.customer),
             Facts::Generic(g) => g.parent.as_deref(),
@@ -131,7 +126,6 @@ pub enum Facts {
     LineItem(LineItem),
     Dispute(Dispute),
     BalanceTransaction(BalanceTransaction),
-    CustomerBalanceTransaction(CustomerBalanceTransaction),
     BankAccount(BankAccount),
     Card(Card),
     Event(Event),
@@ -147,7 +141,6 @@ impl Facts {
             Facts::LineItem(_) => Kind::LineItem,
             Facts::Dispute(_) => Kind::Dispute,
             Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
-            Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
             Facts::BankAccount(_) => Kind::BankAccount,
             Facts::Card(_) => Kind::Card,
             Facts::Event(_) => Kind::Event,
@@ -327,6 +320,8 @@ pub struct BalanceTransaction {
     pub payout: Option<String>,
 }
 
+/// What generation or a create decides about a customer balance transaction
+/// (`rules::customer_balance_transaction` builds the object).
 #[derive(Debug, Clone)]
 pub struct CustomerBalanceTransaction {
     pub customer: String,

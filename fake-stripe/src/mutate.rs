@@ -74,16 +74,7 @@ type Fields = Map<String, Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The resources the fake can change.
-const RESOURCES: [Kind; 8] = [
-    Kind::Customer,
-    Kind::Charge,
-    Kind::Invoice,
-    Kind::LineItem,
-    Kind::Dispute,
-    Kind::CustomerBalanceTransaction,
-    Kind::BankAccount,
-    Kind::Card,
-];
+const RESOURCES: [Kind; 7] = [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::LineItem, Kind::Dispute, Kind::BankAccount, Kind::Card];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
     Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
@@ -109,7 +100,6 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
         Kind::Invoice => ctx.create_invoice(&fields)?,
         Kind::LineItem => ctx.create_line_item(&fields)?,
         Kind::Dispute => ctx.create_dispute(&fields)?,
-        Kind::CustomerBalanceTransaction => ctx.create_balance_transaction(&fields)?,
         Kind::BankAccount | Kind::Card => ctx.create_source(kind, &fields)?,
         _ => unreachable!(),
     };
@@ -132,7 +122,6 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
         Kind::Invoice => ctx.update_invoice(id, &fields)?,
         Kind::LineItem => ctx.update_line_item(id, &fields)?,
         Kind::Dispute => ctx.update_dispute(id, &fields)?,
-        Kind::CustomerBalanceTransaction => ctx.update_balance_transaction(id, &fields)?,
         Kind::BankAccount | Kind::Card => ctx.update_source(kind, id, &fields)?,
         _ => unreachable!(),
     }
@@ -167,15 +156,17 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
         Kind::Invoice => ctx.delete_invoice(id)?,
         Kind::LineItem => ctx.delete_line_item(id)?,
         Kind::BankAccount | Kind::Card => ctx.delete_source(kind, id),
-        _ => {
-            return Err(ApiError::invalid(format!(
-                "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of \
-                 draft invoices, cards and bank accounts)."
-            )))
-        }
+        _ => return Err(cannot_delete(resource)),
     }
     let stub = json!({"id": id, "object": kind.object(), "deleted": true});
     Ok((stub, ctx.change(kind, id.to_string(), Op::Deleted)))
+}
+
+fn cannot_delete(resource: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of draft \
+         invoices, cards and bank accounts)."
+    ))
 }
 
 /// Creates an object of an [`generic::OWN`] resource by its rules.
@@ -184,6 +175,7 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
     let mut ctx = Ctx::new(store);
     let id = match RES[res].name {
         "coupon" => ctx.create_coupon(res, &f)?,
+        "customer_balance_transaction" => ctx.create_balance_transaction(res, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     };
     let object = ctx.gcurrent(res, &id);
@@ -198,6 +190,7 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
     }
     match RES[res].name {
         "coupon" => ctx.update_coupon(res, id, &f)?,
+        "customer_balance_transaction" => ctx.update_balance_transaction(res, id, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let object = ctx.gcurrent(res, id);
@@ -212,6 +205,7 @@ fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)
     }
     match RES[res].name {
         "coupon" => ctx.delete_coupon(res, id),
+        "customer_balance_transaction" => return Err(cannot_delete(RES[res].name)),
         other => unreachable!("{other} has no rules of its own"),
     }
     let stub = json!({"id": id, "object": RES[res].object, "deleted": true});
@@ -580,12 +574,13 @@ impl<'a> Ctx<'a> {
         });
         self.add(&id, facts, Some(overrides));
         if balance != 0 {
-            self.customer_balance_entry(&id, balance, balance, "initial", None, None);
+            self.customer_balance_entry(&id, balance, balance, "initial", None, Vec::new());
         }
         self.emit("customer.created", Kind::Customer, &id, false);
         Ok(id)
     }
 
+    /// A new entry of a customer's balance ledger, with free-form values (`metadata`).
     fn customer_balance_entry(
         &mut self,
         customer: &str,
@@ -593,10 +588,10 @@ impl<'a> Ctx<'a> {
         ending_balance: i64,
         kind: &'static str,
         description: Option<String>,
-        overrides: Option<Fields>,
+        free: Vec<(String, Value)>,
     ) -> String {
         let id = self.s.rng.id("cbtxn_", 24);
-        let facts = Facts::CustomerBalanceTransaction(CustomerBalanceTransaction {
+        let entry = CustomerBalanceTransaction {
             customer: customer.to_string(),
             amount,
             ending_balance,
@@ -604,8 +599,12 @@ impl<'a> Ctx<'a> {
             kind,
             description,
             invoice: None,
-        });
-        self.add(&id, facts, overrides);
+        };
+        let mut v = crate::rules::customer_balance_transaction(&id, self.now, &entry);
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
+        self.gadd(generic::idx("customer_balance_transaction"), &id, v, Some(customer.to_string()));
         id
     }
 
@@ -653,7 +652,7 @@ impl<'a> Ctx<'a> {
                 let c = self.customer_mut(id);
                 c.balance = balance;
                 c.currency.get_or_insert("usd");
-                self.customer_balance_entry(id, balance - old, balance, "adjustment", None, None);
+                self.customer_balance_entry(id, balance - old, balance, "adjustment", None, Vec::new());
             }
         }
         self.emit_updated("customer.updated", Kind::Customer, id, &before, false);
@@ -662,14 +661,15 @@ impl<'a> Ctx<'a> {
 
     fn delete_customer(&mut self, id: &str) {
         let last = self.shape(Kind::Customer, id);
-        let children: Vec<(Kind, String)> = [Kind::Card, Kind::BankAccount, Kind::CustomerBalanceTransaction]
+        let children: Vec<(Kind, String)> = [Kind::Card, Kind::BankAccount]
             .into_iter()
             .flat_map(|k| self.s.children(k, id).into_iter().map(move |r| (k, r.id.clone())).collect::<Vec<_>>())
             .collect();
         for (k, child) in children {
             self.s.remove(k, &child);
         }
-        // Its tax ids are deleted and its payment methods detached, without events of their own.
+        // Its balance transactions and tax ids are deleted and its payment methods detached, without events
+        // of their own.
         for (res, def) in RES.iter().enumerate() {
             if def.parent == Parent::Customer {
                 let ids: Vec<String> = self.s.gchildren(res, id).iter().map(|r| r.id.clone()).collect();
@@ -1548,7 +1548,7 @@ impl<'a> Ctx<'a> {
     // -----------------------------------------------------------------------------------------------------
     // customer balance transactions
 
-    fn create_balance_transaction(&mut self, f: &Fields) -> Result<String> {
+    fn create_balance_transaction(&mut self, res: usize, f: &Fields) -> Result<String> {
         allow(f, &["customer", "amount", "currency", "description", "metadata"])?;
         let customer = self.pick_customer(f)?;
         let currency = currency_field(f)?;
@@ -1559,7 +1559,7 @@ impl<'a> Ctx<'a> {
             None => self.s.rng.range(1, 20) * 100,
         };
         let description = str_field(f, "description")?;
-        let overrides = Self::new_overrides(Kind::CustomerBalanceTransaction, f, &["metadata"])?;
+        let free = free_values(res, f, &json!({}), &["metadata"])?;
         let before = self.shape(Kind::Customer, &customer);
         let c = self.customer_mut(&customer);
         if c.currency.is_some_and(|x| x != currency) {
@@ -1568,20 +1568,22 @@ impl<'a> Ctx<'a> {
         c.balance += amount;
         c.currency = Some(currency);
         let ending = c.balance;
-        let id = self.customer_balance_entry(&customer, amount, ending, "adjustment", description, Some(overrides));
+        let id = self.customer_balance_entry(&customer, amount, ending, "adjustment", description, free);
         self.emit_updated("customer.updated", Kind::Customer, &customer, &before, false);
         Ok(id)
     }
 
-    fn update_balance_transaction(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_balance_transaction(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         allow(f, &["description", "metadata"])?;
-        self.check_overrides(Kind::CustomerBalanceTransaction, id, f, &["metadata"])?;
-        if let Some(d) = opt_str(f, "description")? {
-            if let Facts::CustomerBalanceTransaction(t) = &mut self.rec(Kind::CustomerBalanceTransaction, id).facts {
-                t.description = d;
-            }
+        let free = free_values(res, f, &self.gcurrent(res, id), &["metadata"])?;
+        let description = opt_str(f, "description")?;
+        let v = self.gvalue_mut(res, id);
+        if let Some(d) = description {
+            v["description"] = json!(d);
         }
-        self.apply_overrides(Kind::CustomerBalanceTransaction, id, f, &["metadata"])?;
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
         Ok(()) // Stripe has no event for customer balance transactions.
     }
 
@@ -1758,6 +1760,19 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Validated values of the free-form fields `keys` of a change, in that order: metadata merged with
+/// `current`'s.
+fn free_values(res: usize, f: &Fields, current: &Value, keys: &[&str]) -> Result<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    for key in keys {
+        let Some(x) = f.get(*key) else { continue };
+        let x = if *key == "metadata" { merge_metadata(&current["metadata"], x)? } else { x.clone() };
+        generic::check_value(res, key, &x)?;
+        out.push((key.to_string(), x));
+    }
+    Ok(out)
 }
 
 /// Validated free-form values of a change: metadata merged with `current`.
@@ -2309,7 +2324,7 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"customer": id, "amount": amount, "description": format!("Round {tag} credit")}))
         }
         ("customer_balance_transaction", Action::Update) => {
-            let id = pick(rng, &ids_where(s, Kind::CustomerBalanceTransaction, |_| true))?;
+            let id = pick(rng, &live_ids(s, "customer_balance_transaction"))?;
             update(s, resource, &id, &json!({"description": format!("Corrected in round {tag}")}))
         }
         ("card" | "bank_account", Action::Create) => {

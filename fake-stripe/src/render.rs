@@ -81,7 +81,6 @@ impl<'a> Renderer<'a> {
             Facts::LineItem(l) => self.line_item(r, l),
             Facts::Dispute(d) => self.dispute(r, d),
             Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
-            Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
             Facts::BankAccount(b) => self.bank_account(r, b),
             Facts::Card(c) => self.card(r, c),
             Facts::Event(e) => self.event(r, e),
@@ -420,20 +419,6 @@ impl<'a> Renderer<'a> {
         v["source"] = json!(t.source);
         v["status"] = json!(if t.available_on <= self.now { "available" } else { "pending" });
         v["type"] = json!(kind);
-        v
-    }
-
-    fn customer_balance_transaction(&self, r: &Record, t: &CustomerBalanceTransaction) -> Value {
-        let mut v = self.base(r);
-        v["amount"] = json!(t.amount);
-        v["created"] = json!(r.created);
-        v["currency"] = json!(t.currency);
-        v["customer"] = json!(t.customer);
-        v["description"] = opt(t.description.as_deref());
-        v["ending_balance"] = json!(t.ending_balance);
-        v["invoice"] = opt(t.invoice.as_deref());
-        v["metadata"] = json!({});
-        v["type"] = json!(t.kind);
         v
     }
 

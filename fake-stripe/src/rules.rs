@@ -7,7 +7,7 @@ Their objects are stored as JSON like every other resource's and served by `gene
 decides them and `mutate` changes them.
 */
 
-use crate::model::Coupon;
+use crate::model::{Coupon, CustomerBalanceTransaction};
 use crate::templates::template;
 use serde_json::{json, Value};
 
@@ -30,6 +30,22 @@ pub fn coupon(id: &str, created: i64, c: &Coupon) -> Value {
     v["percent_off"] = opt(c.percent_off);
     v["redeem_by"] = opt(c.redeem_by);
     v["times_redeemed"] = json!(c.times_redeemed);
+    v
+}
+
+/// A customer balance transaction as Stripe returns it.
+pub fn customer_balance_transaction(id: &str, created: i64, t: &CustomerBalanceTransaction) -> Value {
+    let mut v = template("customer_balance_transaction").clone();
+    v["id"] = json!(id);
+    v["amount"] = json!(t.amount);
+    v["created"] = json!(created);
+    v["currency"] = json!(t.currency);
+    v["customer"] = json!(t.customer);
+    v["description"] = opt(t.description.as_deref());
+    v["ending_balance"] = json!(t.ending_balance);
+    v["invoice"] = opt(t.invoice.as_deref());
+    v["metadata"] = json!({});
+    v["type"] = json!(t.kind);
     v
 }
 

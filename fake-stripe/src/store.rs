@@ -2,8 +2,8 @@
 The single store of objects: one table per [`Kind`] (events included), each kept in list order.
 
 Rows are sorted by `(created, seq)` ascending; lists read them backwards (newest first). Each table
-indexes rows by id and, for objects listed under a parent (line items, customer balance transactions,
-cards, bank accounts), by parent id.
+indexes rows by id and, for objects listed under a parent (line items, cards, bank accounts, generic
+records with a parent: a customer's balance transactions, …), by parent id.
 
 Changes (`mutate`) go through [`Store::insert`], [`Store::get_mut`], [`Store::remove`] and
 [`Store::push_event`]; bulk generation uses [`Store::push`] then [`Store::reindex`]. Deleted records leave
