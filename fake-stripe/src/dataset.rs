@@ -18,7 +18,7 @@ created within `event_days` of `now` gets its creation event.
 */
 
 use crate::generic::idx;
-use crate::look::{ORDERS, PRODUCTS};
+use crate::look::{Person, ORDERS, PRODUCTS};
 use crate::model::*;
 use crate::rng::Rng;
 use crate::store::{Product, Store};
@@ -254,6 +254,7 @@ impl Gen<'_> {
         let seq = self.store.next_seq();
         let id = self.rng.id("cus_", 14);
         let look = self.rng.next_u64();
+        let holder = Person::from_seed(look);
         let invoice_prefix = format!("{:08X}", self.rng.next_u64() as u32);
 
         // Sources: the first one is attached when the customer is created and becomes the default.
@@ -273,20 +274,25 @@ impl Gen<'_> {
         for (n, is_card) in kinds.into_iter().enumerate() {
             let at = if n == 0 { created } else { self.ts("card", created, now) };
             let look = self.rng.next_u64();
-            let (sid, facts) = if is_card {
-                payer.cards.push((String::new(), look));
-                (self.rng.id("card_", 24), Facts::Card(Card { customer: id.clone(), look }))
+            let (sid, res, value) = if is_card {
+                let sid = self.rng.id("card_", 24);
+                payer.cards.push((sid.clone(), look));
+                self.store.card_looks.insert(sid.clone(), look);
+                let value = crate::rules::card(&sid, at, &Card { customer: id.clone(), look }, &holder);
+                (sid, idx("card"), value)
             } else {
                 let status = *self.rng.pick(&["new", "validated", "verified", "verified"]);
-                (self.rng.id("ba_", 24), Facts::BankAccount(BankAccount { customer: id.clone(), look, status }))
+                let sid = self.rng.id("ba_", 24);
+                (
+                    sid.clone(),
+                    idx("bank_account"),
+                    crate::rules::bank_account(&sid, &BankAccount { customer: id.clone(), look, status }, &holder),
+                )
             };
-            if is_card {
-                payer.cards.last_mut().unwrap().0 = sid.clone();
-            }
             if n == 0 {
                 default_source = Some(sid.clone());
             }
-            self.add(sid, at, facts);
+            self.add(sid, at, Facts::Generic(Generic { res, value: Box::new(value), parent: Some(id.clone()) }));
         }
 
         // Customer balance: credits are negative, debits positive.
@@ -304,7 +310,7 @@ impl Gen<'_> {
                 ("adjustment", self.rng.range(1, 20) * 100, self.rng.chance(0.5).then_some("Manual correction"))
             };
             balance += amount;
-            let facts = Facts::CustomerBalanceTransaction(CustomerBalanceTransaction {
+            let entry = CustomerBalanceTransaction {
                 customer: id.clone(),
                 amount,
                 ending_balance: balance,
@@ -312,9 +318,11 @@ impl Gen<'_> {
                 kind,
                 description: description.map(str::to_string),
                 invoice: None,
-            });
+            };
             let tid = self.rng.id("cbtxn_", 24);
-            self.add(tid, at, facts);
+            let value = crate::rules::customer_balance_transaction(&tid, at, &entry);
+            let res = idx("customer_balance_transaction");
+            self.add(tid, at, Facts::Generic(Generic { res, value: Box::new(value), parent: Some(id.clone()) }));
         }
 
         // Direct charges.
@@ -619,11 +627,15 @@ impl Gen<'_> {
         for r in self.store.gtable(idx("coupon")).rows().iter().rev().take_while(|r| r.created >= since) {
             events.push(("coupon.created", r.clone(), true));
         }
-        for kind in [Kind::Customer, Kind::Card, Kind::BankAccount, Kind::Charge, Kind::Dispute, Kind::Invoice] {
+        for name in ["card", "bank_account"] {
+            for r in self.store.gtable(idx(name)).rows().iter().rev().take_while(|r| r.created >= since) {
+                events.push(("customer.source.created", r.clone(), true));
+            }
+        }
+        for kind in [Kind::Customer, Kind::Charge, Kind::Dispute, Kind::Invoice] {
             for r in self.store.table(kind).rows().iter().rev().take_while(|r| r.created >= since) {
                 let (event_type, by_api) = match &r.facts {
                     Facts::Customer(_) => ("customer.created", true),
-                    Facts::Card(_) | Facts::BankAccount(_) => ("customer.source.created", true),
                     Facts::Charge(c) if c.status == ChargeStatus::Failed => ("charge.failed", c.invoice.is_none()),
                     Facts::Charge(c) => ("charge.succeeded", c.invoice.is_none()),
                     Facts::Dispute(_) => ("charge.dispute.created", false),
@@ -660,7 +672,8 @@ mod tests {
         let s = generate(&Dataset::default(), 1, now, "acct_test".into());
         let count = |k: Kind| s.table(k).rows().len();
         assert_eq!(count(Kind::Customer), 60);
-        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum();
+        let own = crate::generic::RES.iter().enumerate().filter(|(_, r)| r.own).map(|(res, _)| s.gtable(res).rows().len());
+        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>() + own.sum::<usize>();
         assert!((1000..=2500).contains(&total), "{total} objects");
         assert!(count(Kind::Event) > 10);
         assert!(count(Kind::Dispute) >= 1);
@@ -669,7 +682,7 @@ mod tests {
         assert!(lines.iter().any(|&n| n > 100));
         assert!(lines.iter().filter(|&&n| n > 10).count() >= 3);
         // Some customer has more than ten bank accounts.
-        assert!(s.table(Kind::Customer).rows().iter().any(|c| s.children(Kind::BankAccount, &c.id).len() > 10));
+        assert!(s.table(Kind::Customer).rows().iter().any(|c| s.gchildren(idx("bank_account"), &c.id).len() > 10));
         for k in Kind::ALL {
             for r in s.table(k).rows() {
                 assert!(r.created <= now, "{k:?} {} in the future", r.id);

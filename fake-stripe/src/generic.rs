@@ -79,7 +79,8 @@ pub enum Delete {
 /// One generic resource, derived from its registry stream and its [`Local`] row.
 #[derive(Debug)]
 pub struct Res {
-    /// The registry stream it serves (read by the tests that every stream is served).
+    /// The registry stream it serves (read by the tests that every stream is served); empty for a
+    /// resource no stream reads ([`Local::unread`]).
     #[cfg_attr(not(test), allow(dead_code))]
     pub stream: &'static str,
     /// The name used by `objects`, `create`, … (the `object` name, except external accounts).
@@ -126,10 +127,13 @@ pub struct Local {
     pub on_create: Option<&'static [&'static str]>,
     pub on_update: Option<&'static [&'static str]>,
     pub delete: Option<Delete>,
+    /// A resource no registry stream reads, shaped on `stream`'s (parent, events, deletion): its `object`
+    /// and child list path (a customer's cards, like its bank accounts). Its row serves no stream.
+    pub unread: Option<(&'static str, &'static str)>,
 }
 
 const fn derived(stream: &'static str) -> Local {
-    Local { stream, name: None, prefix: None, on_create: None, on_update: None, delete: None }
+    Local { stream, name: None, prefix: None, on_create: None, on_update: None, delete: None, unread: None }
 }
 
 /// The streams of the typed model (`model`), served by `http`, not by [`RES`].
@@ -137,8 +141,6 @@ pub const TYPED: &[&str] = &[
     "balance_transactions",
     "charges",
     "customers",
-    "customer_balance_transactions",
-    "bank_accounts",
     "disputes",
     "events",
     "invoices",
@@ -212,7 +214,16 @@ pub static LOCAL: &[Local] = &[
 /// The resources with rules of their own (`rules`): `dataset` makes their objects and `mutate`'s own code
 /// changes them, so [`generate`] and `random_round`'s generic draws leave them out. They are served, listed,
 /// retrieved, expanded and rendered like every other row.
-pub static OWN: &[Local] = &[derived("coupons")];
+pub static OWN: &[Local] = &[
+    derived("coupons"),
+    derived("customer_balance_transactions"),
+    derived("bank_accounts"),
+    Local { unread: Some(("card", "/v1/customers/{parent}/cards")), ..derived("bank_accounts") },
+];
+
+/// Lists of the children of several resources under one parent, filtered by `object`: the path, what
+/// their "No such …" errors call the objects, the resources (a customer's sources: cards and bank accounts).
+const MIXED: &[(&str, &str, &[&str])] = &[("/v1/customers/{}/sources", "source", &["card", "bank_account"])];
 
 /// Every resource: the [`LOCAL`] rows, the registry's other streams but the [`TYPED`] and [`OWN`] ones,
 /// then the [`OWN`] rows (last, so that the other rows' order, which draws follow, does not move).
@@ -236,7 +247,7 @@ fn stream_of(l: &Local) -> &'static StreamDef {
 
 /// The fake's name of a row.
 fn name_of(l: &Local) -> &'static str {
-    l.name.unwrap_or(stream_of(l).resource)
+    l.name.or(l.unread.map(|(object, _)| object)).unwrap_or(stream_of(l).resource)
 }
 
 /// What a parent stream is to the fake.
@@ -266,9 +277,9 @@ fn template_prefix(object: &str) -> &'static str {
 /// A row of [`RES`]: the registry's facts, the spec's retrieve paths, then `l`'s rules.
 fn derive(l: &Local, rows: &[Local]) -> Res {
     let s = stream_of(l);
-    let object = s.resource;
+    let object = l.unread.map_or(s.resource, |(object, _)| object);
     let mut r = Res {
-        stream: s.name,
+        stream: if l.unread.is_some() { "" } else { s.name },
         name: name_of(l),
         object,
         prefix: l.prefix.unwrap_or_else(|| template_prefix(object)),
@@ -295,13 +306,14 @@ fn derive(l: &Local, rows: &[Local]) -> Res {
         Source::List { path, .. } => r.list = Some(path),
         Source::Child(c) => {
             r.parent = parent_of(c.via.unwrap_or(c.parent), rows);
-            r.child_path = Some(c.path);
-            match c.path.split_once('?') {
+            let path = l.unread.map_or(c.path, |(_, path)| path);
+            r.child_path = Some(path);
+            match path.split_once('?') {
                 Some((list, query)) => {
                     r.list = Some(list);
                     r.by_parent = query.split_once('=').map(|(param, _)| param);
                 }
-                None => r.nested = Some(leak(c.path.replace("{parent}", "{}"))),
+                None => r.nested = Some(leak(path.replace("{parent}", "{}"))),
             }
             // An includable list (`expand[]`) is not embedded by default.
             r.embed = c.embedded.filter(|_| c.parent_expand.is_none());
@@ -1324,10 +1336,11 @@ fn matches<'p>(pattern: &str, segs: &[&'p str]) -> Option<Vec<&'p str>> {
 
 /// Stripe's "No such …" for an object of this resource.
 pub fn missing(res: usize, id: &str, param: &str, status: u16) -> ApiError {
-    let object = match RES[res].object {
-        "payment_method" => "PaymentMethod",
-        "bank_account" | "card" => "external account",
-        o => o,
+    let object = match (RES[res].name, RES[res].object) {
+        (_, "payment_method") => "PaymentMethod",
+        ("card" | "bank_account", _) => "source",
+        (_, "bank_account" | "card") => "external account",
+        (_, o) => o,
     };
     ApiError::no_such(object, id, param, status)
 }
@@ -1337,33 +1350,21 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // Nested lists and retrieves under a parent.
     let mut seen = Vec::new();
-    for (res, def) in RES.iter().enumerate() {
+    for def in RES.iter() {
         let Some(pattern) = def.nested else { continue };
         if seen.contains(&pattern) {
             continue;
         }
         seen.push(pattern);
         let same: Vec<usize> = RES.iter().enumerate().filter(|(_, r)| r.nested == Some(pattern)).map(|(i, _)| i).collect();
-        if let Some(caps) = matches(pattern, &segs) {
-            return Some(nested_list(store, &same, caps[0], path, raw, pattern).map(Reply::List));
+        if let Some(reply) = nested(store, render, &same, RES[same[0]].object, pattern, def.nested_retrieve, &segs, path, raw) {
+            return Some(reply);
         }
-        let one = format!("{pattern}/{{}}");
-        if def.nested_retrieve {
-            if let Some(caps) = matches(&one, &segs) {
-                return Some(
-                    (|| {
-                        let q = Query::parse(raw, endpoint_params(&one))?;
-                        check_parent(store, res, caps[0])?;
-                        let r = same
-                            .iter()
-                            .find_map(|&i| store.gget(i, caps[1]))
-                            .filter(|r| r.parent() == Some(caps[0]))
-                            .ok_or_else(|| missing(res, caps[1], "id", 404))?;
-                        expanded(render, render.render(r), &q)
-                    })()
-                    .map(Reply::Object),
-                );
-            }
+    }
+    for (pattern, object, names) in MIXED {
+        let same: Vec<usize> = names.iter().map(|n| idx(n)).collect();
+        if let Some(reply) = nested(store, render, &same, object, pattern, true, &segs, path, raw) {
+            return Some(reply);
         }
     }
     // Top-level lists and retrieves.
@@ -1391,6 +1392,41 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
         }
     }
     None
+}
+
+/// The list `pattern` of the children of `same` under one parent (`object`: what a cursor's "No such …"
+/// calls them), or with `retrieve` one of them (`{pattern}/{id}`); `None` when `segs` is neither.
+#[allow(clippy::too_many_arguments)]
+fn nested<'a>(
+    store: &'a Store,
+    render: &Renderer,
+    same: &[usize],
+    object: &'static str,
+    pattern: &str,
+    retrieve: bool,
+    segs: &[&str],
+    path: &str,
+    raw: &str,
+) -> Option<Result<Reply<'a>, ApiError>> {
+    if let Some(caps) = matches(pattern, segs) {
+        return Some(nested_list(store, same, object, caps[0], path, raw, pattern).map(Reply::List));
+    }
+    let one = format!("{pattern}/{{}}");
+    let caps = matches(&one, segs).filter(|_| retrieve)?;
+    let res = same[0];
+    Some(
+        (|| {
+            let q = Query::parse(raw, endpoint_params(&one))?;
+            check_parent(store, res, caps[0])?;
+            let r = same
+                .iter()
+                .find_map(|&i| store.gget(i, caps[1]))
+                .filter(|r| r.parent() == Some(caps[0]))
+                .ok_or_else(|| missing(res, caps[1], "id", 404))?;
+            expanded(render, render.render(r), &q)
+        })()
+        .map(Reply::Object),
+    )
 }
 
 fn expanded(render: &Renderer, mut v: Value, q: &Query) -> Result<Value, ApiError> {
@@ -1436,7 +1472,15 @@ pub fn licensed_item_usage(item: &str) -> ApiError {
     ))
 }
 
-fn nested_list<'a>(store: &'a Store, same: &[usize], parent: &str, path: &str, raw: &str, spec: &str) -> Result<Page<'a>, ApiError> {
+fn nested_list<'a>(
+    store: &'a Store,
+    same: &[usize],
+    object: &'static str,
+    parent: &str,
+    path: &str,
+    raw: &str,
+    spec: &str,
+) -> Result<Page<'a>, ApiError> {
     let q = Query::parse(raw, endpoint_params(spec))?;
     check_parent(store, same[0], parent)?;
     if RES[same[0]].name == "usage_record_summary" {
@@ -1447,7 +1491,6 @@ fn nested_list<'a>(store: &'a Store, same: &[usize], parent: &str, path: &str, r
     }
     let mut items: Vec<&Record> = same.iter().flat_map(|&i| store.gchildren(i, parent)).collect();
     items.sort_by_key(|r| r.key());
-    let object = RES[same[0]].object;
     let mut l = List::of_refs(path.to_string(), object, items);
     if let Some(o) = q.str("object") {
         let o = o.to_string();
@@ -1668,5 +1711,16 @@ mod tests {
         assert_eq!(RES[idx("item")].embed, None);
         assert_eq!(RES[idx("credit_note_line_item")].link, None, "the object does not name its credit note");
         assert_eq!(RES[idx("checkout.session")].prefix, "cs_test_");
+    }
+
+    #[test]
+    fn a_customers_cards_are_a_row_shaped_on_its_bank_accounts() {
+        let (card, bank) = (&RES[idx("card")], &RES[idx("bank_account")]);
+        assert_eq!((card.stream, card.object, card.prefix, card.parent), ("", "card", "card_", Parent::Customer));
+        assert_eq!((card.nested, card.link, card.nested_retrieve), (Some("/v1/customers/{}/cards"), Some("customer"), true));
+        assert_eq!((bank.stream, bank.nested), ("bank_accounts", Some("/v1/customers/{}/bank_accounts")));
+        assert_eq!((card.on_create, card.on_update, card.delete), (bank.on_create, bank.on_update, bank.delete));
+        assert_eq!(card.on_create, ["customer.source.created"]);
+        assert_eq!(child_url(idx("card"), "cus_1"), "/v1/customers/cus_1/cards");
     }
 }

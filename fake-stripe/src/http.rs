@@ -468,43 +468,6 @@ impl<'a> Api<'a> {
                 let lines = self.store.children(Kind::LineItem, id);
                 list::select(List::of_refs(path.to_string(), "line_item", lines), &q).map(Reply::List)
             }
-            ["v1", "customers", id, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources")] => {
-                let q = q(&format!("/v1/customers/{{customer}}/{child}"))?;
-                self.parent(Kind::Customer, id, "customer")?;
-                let (object, items) = match *child {
-                    "balance_transactions" => ("customer_balance_transaction", self.store.children(Kind::CustomerBalanceTransaction, id)),
-                    "bank_accounts" => ("bank_account", self.store.children(Kind::BankAccount, id)),
-                    "cards" => ("card", self.store.children(Kind::Card, id)),
-                    _ => ("source", self.store.sources(id)),
-                };
-                let mut l = List::of_refs(path.to_string(), object, items);
-                if let Some(o) = q.str("object") {
-                    let o = o.to_string();
-                    l.filter = Box::new(move |r| r.kind().object() == o);
-                }
-                list::select(l, &q).map(Reply::List)
-            }
-            ["v1", "customers", cid, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources"), id] => {
-                let spec = match *child {
-                    "balance_transactions" => "/v1/customers/{customer}/balance_transactions/{transaction}".to_string(),
-                    c => format!("/v1/customers/{{customer}}/{c}/{{id}}"),
-                };
-                let q = q(&spec)?;
-                self.parent(Kind::Customer, cid, "customer")?;
-                let kinds: &[Kind] = match *child {
-                    "balance_transactions" => &[Kind::CustomerBalanceTransaction],
-                    "bank_accounts" => &[Kind::BankAccount],
-                    "cards" => &[Kind::Card],
-                    _ => &[Kind::Card, Kind::BankAccount],
-                };
-                let object = if *child == "balance_transactions" { "customer_balance_transaction" } else { "source" };
-                let r = kinds
-                    .iter()
-                    .find_map(|k| self.store.get(*k, id))
-                    .filter(|r| r.parent() == Some(*cid))
-                    .ok_or_else(|| ApiError::no_such(object, id, "id", 404))?;
-                self.expanded(self.render.render(r), &q).map(Reply::Object)
-            }
             ["v1", resource, id] => {
                 let (kind, spec) = match *resource {
                     "customers" => (Kind::Customer, "/v1/customers/{customer}"),

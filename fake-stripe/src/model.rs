@@ -20,9 +20,6 @@ pub enum Kind {
     LineItem,
     Dispute,
     BalanceTransaction,
-    CustomerBalanceTransaction,
-    BankAccount,
-    Card,
     Event,
     /// A resource served generically (see `generic`): which one is in [`Generic::res`]. Not in
     /// [`Kind::ALL`]; its records live in the store's generic tables.
@@ -30,18 +27,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
-        Kind::Customer,
-        Kind::Charge,
-        Kind::Invoice,
-        Kind::LineItem,
-        Kind::Dispute,
-        Kind::BalanceTransaction,
-        Kind::CustomerBalanceTransaction,
-        Kind::BankAccount,
-        Kind::Card,
-        Kind::Event,
-    ];
+    pub const ALL: [Kind; 7] =
+        [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::LineItem, Kind::Dispute, Kind::BalanceTransaction, Kind::Event];
 
     /// Stripe's `object` value, also the component schema name.
     pub fn object(self) -> &'static str {
@@ -52,9 +39,6 @@ impl Kind {
             Kind::LineItem => "line_item",
             Kind::Dispute => "dispute",
             Kind::BalanceTransaction => "balance_transaction",
-            Kind::CustomerBalanceTransaction => "customer_balance_transaction",
-            Kind::BankAccount => "bank_account",
-            Kind::Card => "card",
             Kind::Event => "event",
             Kind::Generic => "object",
         }
@@ -73,9 +57,6 @@ impl Kind {
             Kind::LineItem => "il_",
             Kind::Dispute => "dp_",
             Kind::BalanceTransaction => "txn_",
-            Kind::CustomerBalanceTransaction => "cbtxn_",
-            Kind::BankAccount => "ba_",
-            Kind::Card => "card_",
             Kind::Event => "evt_",
             Kind::Generic => return None,
         })
@@ -91,7 +72,7 @@ impl Kind {
 pub struct Record {
     pub id: String,
     /// Creation time (unix seconds). Kept for every kind, also those without a `created` field
-    /// (cards, bank accounts, line items), because it orders lists.
+    /// (line items, a customer's cards and bank accounts), because it orders lists.
     pub created: i64,
     /// Insertion order: the tie-break between objects created in the same second (higher = newer).
     pub seq: u64,
@@ -110,13 +91,10 @@ impl Record {
         (self.created, self.seq)
     }
 
-    /// The parent id for objects listed under a parent (customer or invoice).
+    /// The parent id for objects listed under a parent (an invoice, or a generic record's).
     pub fn parent(&self) -> Option<&str> {
         match &self.facts {
             Facts::LineItem(l) => Some(&l.invoice),
-            Facts::CustomerBalanceTransaction(t) => Some(&t.customer),
-            Facts::BankAccount(b) => Some(&b.customer),
-            Facts::Card(c) => Some(&c.customer),
             Facts::Generic(g) => g.parent.as_deref(),
             _ => None,
         }
@@ -131,9 +109,6 @@ pub enum Facts {
     LineItem(LineItem),
     Dispute(Dispute),
     BalanceTransaction(BalanceTransaction),
-    CustomerBalanceTransaction(CustomerBalanceTransaction),
-    BankAccount(BankAccount),
-    Card(Card),
     Event(Event),
     Generic(Generic),
 }
@@ -147,9 +122,6 @@ impl Facts {
             Facts::LineItem(_) => Kind::LineItem,
             Facts::Dispute(_) => Kind::Dispute,
             Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
-            Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
-            Facts::BankAccount(_) => Kind::BankAccount,
-            Facts::Card(_) => Kind::Card,
             Facts::Event(_) => Kind::Event,
             Facts::Generic(_) => Kind::Generic,
         }
@@ -327,6 +299,8 @@ pub struct BalanceTransaction {
     pub payout: Option<String>,
 }
 
+/// What generation or a create decides about a customer balance transaction
+/// (`rules::customer_balance_transaction` builds the object).
 #[derive(Debug, Clone)]
 pub struct CustomerBalanceTransaction {
     pub customer: String,
@@ -338,16 +312,21 @@ pub struct CustomerBalanceTransaction {
     pub invoice: Option<String>,
 }
 
+/// What generation or a create decides about a customer's bank account (`rules::bank_account` builds
+/// the object).
 #[derive(Debug, Clone)]
 pub struct BankAccount {
     pub customer: String,
+    /// Seed of the bank, number and holder type.
     pub look: u64,
     pub status: &'static str,
 }
 
+/// What generation or a create decides about a customer's card (`rules::card` builds the object).
 #[derive(Debug, Clone)]
 pub struct Card {
     pub customer: String,
+    /// Seed of the brand, number and expiry (also of the charges paid with the card).
     pub look: u64,
 }
 

@@ -37,6 +37,7 @@ balance transactions without events of their own (Stripe documents none).
 
 use crate::error::ApiError;
 use crate::generic::{self, Delete, Parent, RES};
+use crate::look::Person;
 use crate::model::*;
 use crate::render::Renderer;
 use crate::rng::Rng;
@@ -74,16 +75,7 @@ type Fields = Map<String, Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The resources the fake can change.
-const RESOURCES: [Kind; 8] = [
-    Kind::Customer,
-    Kind::Charge,
-    Kind::Invoice,
-    Kind::LineItem,
-    Kind::Dispute,
-    Kind::CustomerBalanceTransaction,
-    Kind::BankAccount,
-    Kind::Card,
-];
+const RESOURCES: [Kind; 5] = [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::LineItem, Kind::Dispute];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
     Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
@@ -109,8 +101,6 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
         Kind::Invoice => ctx.create_invoice(&fields)?,
         Kind::LineItem => ctx.create_line_item(&fields)?,
         Kind::Dispute => ctx.create_dispute(&fields)?,
-        Kind::CustomerBalanceTransaction => ctx.create_balance_transaction(&fields)?,
-        Kind::BankAccount | Kind::Card => ctx.create_source(kind, &fields)?,
         _ => unreachable!(),
     };
     let object = ctx.current(kind, &id);
@@ -132,8 +122,6 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
         Kind::Invoice => ctx.update_invoice(id, &fields)?,
         Kind::LineItem => ctx.update_line_item(id, &fields)?,
         Kind::Dispute => ctx.update_dispute(id, &fields)?,
-        Kind::CustomerBalanceTransaction => ctx.update_balance_transaction(id, &fields)?,
-        Kind::BankAccount | Kind::Card => ctx.update_source(kind, id, &fields)?,
         _ => unreachable!(),
     }
     let object = ctx.current(kind, id);
@@ -166,16 +154,17 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
         Kind::Customer => ctx.delete_customer(id),
         Kind::Invoice => ctx.delete_invoice(id)?,
         Kind::LineItem => ctx.delete_line_item(id)?,
-        Kind::BankAccount | Kind::Card => ctx.delete_source(kind, id),
-        _ => {
-            return Err(ApiError::invalid(format!(
-                "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of \
-                 draft invoices, cards and bank accounts)."
-            )))
-        }
+        _ => return Err(cannot_delete(resource)),
     }
     let stub = json!({"id": id, "object": kind.object(), "deleted": true});
     Ok((stub, ctx.change(kind, id.to_string(), Op::Deleted)))
+}
+
+fn cannot_delete(resource: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of draft \
+         invoices, cards and bank accounts)."
+    ))
 }
 
 /// Creates an object of an [`generic::OWN`] resource by its rules.
@@ -184,6 +173,8 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
     let mut ctx = Ctx::new(store);
     let id = match RES[res].name {
         "coupon" => ctx.create_coupon(res, &f)?,
+        "customer_balance_transaction" => ctx.create_balance_transaction(res, &f)?,
+        "card" | "bank_account" => ctx.create_source(res, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     };
     let object = ctx.gcurrent(res, &id);
@@ -198,6 +189,8 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
     }
     match RES[res].name {
         "coupon" => ctx.update_coupon(res, id, &f)?,
+        "customer_balance_transaction" => ctx.update_balance_transaction(res, id, &f)?,
+        "card" | "bank_account" => ctx.update_source(res, id, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let object = ctx.gcurrent(res, id);
@@ -212,6 +205,8 @@ fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)
     }
     match RES[res].name {
         "coupon" => ctx.delete_coupon(res, id),
+        "card" | "bank_account" => ctx.delete_source(res, id),
+        "customer_balance_transaction" => return Err(cannot_delete(RES[res].name)),
         other => unreachable!("{other} has no rules of its own"),
     }
     let stub = json!({"id": id, "object": RES[res].object, "deleted": true});
@@ -441,11 +436,7 @@ impl<'a> Ctx<'a> {
 
     /// The live object, or Stripe's 404.
     fn live(&self, kind: Kind, id: &str) -> Result<&Record> {
-        let object = match kind {
-            Kind::BankAccount | Kind::Card => "source",
-            k => k.object(),
-        };
-        self.s.get(kind, id).ok_or_else(|| ApiError::no_such(object, id, "id", 404))
+        self.s.get(kind, id).ok_or_else(|| ApiError::no_such(kind.object(), id, "id", 404))
     }
 
     /// A live customer named in a parameter (400 otherwise, as for ids in parameters).
@@ -580,12 +571,13 @@ impl<'a> Ctx<'a> {
         });
         self.add(&id, facts, Some(overrides));
         if balance != 0 {
-            self.customer_balance_entry(&id, balance, balance, "initial", None, None);
+            self.customer_balance_entry(&id, balance, balance, "initial", None, Vec::new());
         }
         self.emit("customer.created", Kind::Customer, &id, false);
         Ok(id)
     }
 
+    /// A new entry of a customer's balance ledger, with free-form values (`metadata`).
     fn customer_balance_entry(
         &mut self,
         customer: &str,
@@ -593,10 +585,10 @@ impl<'a> Ctx<'a> {
         ending_balance: i64,
         kind: &'static str,
         description: Option<String>,
-        overrides: Option<Fields>,
+        free: Vec<(String, Value)>,
     ) -> String {
         let id = self.s.rng.id("cbtxn_", 24);
-        let facts = Facts::CustomerBalanceTransaction(CustomerBalanceTransaction {
+        let entry = CustomerBalanceTransaction {
             customer: customer.to_string(),
             amount,
             ending_balance,
@@ -604,8 +596,12 @@ impl<'a> Ctx<'a> {
             kind,
             description,
             invoice: None,
-        });
-        self.add(&id, facts, overrides);
+        };
+        let mut v = crate::rules::customer_balance_transaction(&id, self.now, &entry);
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
+        self.gadd(generic::idx("customer_balance_transaction"), &id, v, Some(customer.to_string()));
         id
     }
 
@@ -653,7 +649,7 @@ impl<'a> Ctx<'a> {
                 let c = self.customer_mut(id);
                 c.balance = balance;
                 c.currency.get_or_insert("usd");
-                self.customer_balance_entry(id, balance - old, balance, "adjustment", None, None);
+                self.customer_balance_entry(id, balance - old, balance, "adjustment", None, Vec::new());
             }
         }
         self.emit_updated("customer.updated", Kind::Customer, id, &before, false);
@@ -662,14 +658,8 @@ impl<'a> Ctx<'a> {
 
     fn delete_customer(&mut self, id: &str) {
         let last = self.shape(Kind::Customer, id);
-        let children: Vec<(Kind, String)> = [Kind::Card, Kind::BankAccount, Kind::CustomerBalanceTransaction]
-            .into_iter()
-            .flat_map(|k| self.s.children(k, id).into_iter().map(move |r| (k, r.id.clone())).collect::<Vec<_>>())
-            .collect();
-        for (k, child) in children {
-            self.s.remove(k, &child);
-        }
-        // Its tax ids are deleted and its payment methods detached, without events of their own.
+        // Its cards, bank accounts, balance transactions and tax ids are deleted and its payment methods
+        // detached, without events of their own.
         for (res, def) in RES.iter().enumerate() {
             if def.parent == Parent::Customer {
                 let ids: Vec<String> = self.s.gchildren(res, id).iter().map(|r| r.id.clone()).collect();
@@ -723,22 +713,19 @@ impl<'a> Ctx<'a> {
         let source = str_field(f, "source")?;
         let card = match (&source, &customer) {
             (Some(s), Some(c)) => {
-                let card = self.s.get(Kind::Card, s).filter(|r| r.parent() == Some(c.as_str()));
-                match card.map(|r| &r.facts) {
-                    Some(Facts::Card(card)) => Some((s.clone(), card.look)),
-                    _ => return Err(ApiError::no_such("source", s, "source", 400)),
+                let card = self.s.gget(generic::idx("card"), s).filter(|r| r.parent() == Some(c.as_str()));
+                match card.and_then(|r| self.s.card_looks.get(&r.id)) {
+                    Some(&look) => Some((s.clone(), look)),
+                    None => return Err(ApiError::no_such("source", s, "source", 400)),
                 }
             }
             (Some(s), None) => return Err(ApiError::no_such("source", s, "source", 400)),
             (None, Some(c)) => {
                 let cards: Vec<(String, u64)> = self
                     .s
-                    .children(Kind::Card, c)
+                    .gchildren(generic::idx("card"), c)
                     .iter()
-                    .filter_map(|r| match &r.facts {
-                        Facts::Card(card) => Some((r.id.clone(), card.look)),
-                        _ => None,
-                    })
+                    .filter_map(|r| self.s.card_looks.get(&r.id).map(|&look| (r.id.clone(), look)))
                     .collect();
                 if !cards.is_empty() && self.s.rng.chance(0.5) {
                     Some(self.s.rng.pick(&cards).clone())
@@ -1548,7 +1535,7 @@ impl<'a> Ctx<'a> {
     // -----------------------------------------------------------------------------------------------------
     // customer balance transactions
 
-    fn create_balance_transaction(&mut self, f: &Fields) -> Result<String> {
+    fn create_balance_transaction(&mut self, res: usize, f: &Fields) -> Result<String> {
         allow(f, &["customer", "amount", "currency", "description", "metadata"])?;
         let customer = self.pick_customer(f)?;
         let currency = currency_field(f)?;
@@ -1559,7 +1546,7 @@ impl<'a> Ctx<'a> {
             None => self.s.rng.range(1, 20) * 100,
         };
         let description = str_field(f, "description")?;
-        let overrides = Self::new_overrides(Kind::CustomerBalanceTransaction, f, &["metadata"])?;
+        let free = free_values(res, f, &json!({}), &["metadata"])?;
         let before = self.shape(Kind::Customer, &customer);
         let c = self.customer_mut(&customer);
         if c.currency.is_some_and(|x| x != currency) {
@@ -1568,20 +1555,22 @@ impl<'a> Ctx<'a> {
         c.balance += amount;
         c.currency = Some(currency);
         let ending = c.balance;
-        let id = self.customer_balance_entry(&customer, amount, ending, "adjustment", description, Some(overrides));
+        let id = self.customer_balance_entry(&customer, amount, ending, "adjustment", description, free);
         self.emit_updated("customer.updated", Kind::Customer, &customer, &before, false);
         Ok(id)
     }
 
-    fn update_balance_transaction(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_balance_transaction(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         allow(f, &["description", "metadata"])?;
-        self.check_overrides(Kind::CustomerBalanceTransaction, id, f, &["metadata"])?;
-        if let Some(d) = opt_str(f, "description")? {
-            if let Facts::CustomerBalanceTransaction(t) = &mut self.rec(Kind::CustomerBalanceTransaction, id).facts {
-                t.description = d;
-            }
+        let free = free_values(res, f, &self.gcurrent(res, id), &["metadata"])?;
+        let description = opt_str(f, "description")?;
+        let v = self.gvalue_mut(res, id);
+        if let Some(d) = description {
+            v["description"] = json!(d);
         }
-        self.apply_overrides(Kind::CustomerBalanceTransaction, id, f, &["metadata"])?;
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
         Ok(()) // Stripe has no event for customer balance transactions.
     }
 
@@ -1602,30 +1591,48 @@ impl<'a> Ctx<'a> {
     ];
     const BANK_FREE: [&'static str; 3] = ["account_holder_name", "account_holder_type", "metadata"];
 
-    fn source_free(kind: Kind) -> &'static [&'static str] {
-        if kind == Kind::Card {
+    /// The free-form fields of a card or bank account (`res`).
+    fn source_free(res: usize) -> &'static [&'static str] {
+        if RES[res].name == "card" {
             &Self::CARD_FREE
         } else {
             &Self::BANK_FREE
         }
     }
 
-    fn create_source(&mut self, kind: Kind, f: &Fields) -> Result<String> {
-        let mut allowed = Self::source_free(kind).to_vec();
+    /// A customer's person: the holder named on its cards and bank accounts.
+    fn holder(&self, customer: &str) -> Person {
+        match self.s.get(Kind::Customer, customer).map(|r| &r.facts) {
+            Some(Facts::Customer(c)) => Person::from_seed(c.look),
+            _ => unreachable!("a live customer"),
+        }
+    }
+
+    fn create_source(&mut self, res: usize, f: &Fields) -> Result<String> {
+        let mut allowed = Self::source_free(res).to_vec();
         allowed.push("customer");
         allow(f, &allowed)?;
         check_holder_type(f)?;
         let customer = self.pick_customer(f)?;
-        let overrides = Self::new_overrides(kind, f, Self::source_free(kind))?;
+        let free = free_values(res, f, &json!({}), Self::source_free(res))?;
         let look = self.s.rng.next_u64();
-        let (id, facts) = if kind == Kind::Card {
-            (self.s.rng.id("card_", 24), Facts::Card(Card { customer: customer.clone(), look }))
+        let holder = self.holder(&customer);
+        let (id, mut v) = if RES[res].name == "card" {
+            let id = self.s.rng.id("card_", 24);
+            self.s.card_looks.insert(id.clone(), look);
+            let v = crate::rules::card(&id, self.now, &Card { customer: customer.clone(), look }, &holder);
+            (id, v)
         } else {
-            (self.s.rng.id("ba_", 24), Facts::BankAccount(BankAccount { customer: customer.clone(), look, status: "new" }))
+            let id = self.s.rng.id("ba_", 24);
+            let v = crate::rules::bank_account(&id, &BankAccount { customer: customer.clone(), look, status: "new" }, &holder);
+            (id, v)
         };
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
         let before = self.shape(Kind::Customer, &customer);
-        self.add(&id, facts, Some(overrides));
-        self.emit("customer.source.created", kind, &id, false);
+        self.gadd(res, &id, v, Some(customer.clone()));
+        self.gemit(&["customer.source.created"], res, &id, None, None);
         let c = self.customer_mut(&customer);
         if c.default_source.is_none() {
             c.default_source = Some(id.clone());
@@ -1634,9 +1641,10 @@ impl<'a> Ctx<'a> {
         Ok(id)
     }
 
-    fn update_source(&mut self, kind: Kind, id: &str, f: &Fields) -> Result<()> {
-        let mut allowed = Self::source_free(kind).to_vec();
-        if kind == Kind::BankAccount {
+    fn update_source(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
+        let bank = RES[res].name == "bank_account";
+        let mut allowed = Self::source_free(res).to_vec();
+        if bank {
             allowed.push("status");
         }
         allow(f, &allowed)?;
@@ -1657,21 +1665,24 @@ impl<'a> Ctx<'a> {
                 f.insert(key.into(), json!(n));
             }
         }
-        self.check_overrides(kind, id, &f, Self::source_free(kind))?;
-        let before = self.shape(kind, id);
-        self.apply_overrides(kind, id, &f, Self::source_free(kind))?;
-        if let (Some(s), Facts::BankAccount(b)) = (status, &mut self.rec(kind, id).facts) {
-            b.status = s;
+        let free = free_values(res, &f, &self.gcurrent(res, id), Self::source_free(res))?;
+        let before = self.gshape(res, id);
+        let v = self.gvalue_mut(res, id);
+        for (k, x) in free {
+            v[k.as_str()] = x;
         }
-        self.emit_updated("customer.source.updated", kind, id, &before, false);
+        if let Some(s) = status.filter(|_| bank) {
+            v["status"] = json!(s);
+        }
+        self.gemit(&["customer.source.updated"], res, id, Some(&before), None);
         Ok(())
     }
 
-    fn delete_source(&mut self, kind: Kind, id: &str) {
-        let last = self.shape(kind, id);
-        let customer = self.s.get(kind, id).and_then(|r| r.parent()).unwrap_or_default().to_string();
+    fn delete_source(&mut self, res: usize, id: &str) {
+        let last = self.gshape(res, id);
+        let customer = self.s.gget(res, id).and_then(|r| r.parent()).unwrap_or_default().to_string();
         let before = self.shape(Kind::Customer, &customer);
-        self.s.remove(kind, id);
+        self.s.gremove(res, id);
         self.emit_object("customer.source.deleted", last, None, false);
         // Deleting the default source makes the most recently added one the default (or none).
         if self.customer_mut(&customer).default_source.as_deref() == Some(id) {
@@ -1758,6 +1769,19 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Validated values of the free-form fields `keys` of a change, in that order: metadata merged with
+/// `current`'s.
+fn free_values(res: usize, f: &Fields, current: &Value, keys: &[&str]) -> Result<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    for key in keys {
+        let Some(x) = f.get(*key) else { continue };
+        let x = if *key == "metadata" { merge_metadata(&current["metadata"], x)? } else { x.clone() };
+        generic::check_value(res, key, &x)?;
+        out.push((key.to_string(), x));
+    }
+    Ok(out)
 }
 
 /// Validated free-form values of a change: metadata merged with `current`.
@@ -2309,7 +2333,7 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"customer": id, "amount": amount, "description": format!("Round {tag} credit")}))
         }
         ("customer_balance_transaction", Action::Update) => {
-            let id = pick(rng, &ids_where(s, Kind::CustomerBalanceTransaction, |_| true))?;
+            let id = pick(rng, &live_ids(s, "customer_balance_transaction"))?;
             update(s, resource, &id, &json!({"description": format!("Corrected in round {tag}")}))
         }
         ("card" | "bank_account", Action::Create) => {
@@ -2317,8 +2341,7 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"customer": id}))
         }
         ("card" | "bank_account", Action::Update) => {
-            let kind = Kind::from_object(resource)?;
-            let id = pick(rng, &ids_where(s, kind, |_| true))?;
+            let id = pick(rng, &live_ids(s, resource))?;
             let changes = match (resource, rng.below(3)) {
                 ("card", 0) => json!({"exp_year": 2030 + rng.range(0, 9)}),
                 ("card", 1) => json!({"name": format!("Cardholder {tag}")}),
@@ -2328,10 +2351,7 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             };
             update(s, resource, &id, &changes)
         }
-        ("card" | "bank_account", Action::Delete) => {
-            let kind = Kind::from_object(resource)?;
-            delete(s, resource, &pick(rng, &ids_where(s, kind, |_| true))?)
-        }
+        ("card" | "bank_account", Action::Delete) => delete(s, resource, &pick(rng, &live_ids(s, resource))?),
         _ => return None,
     };
     result.ok().map(|(_, change)| change)

@@ -12,7 +12,7 @@ retrievals always use 2024-06-20.
 
 use crate::error::ApiError;
 use crate::http::API_VERSION;
-use crate::look::{Address, BankLook, CardLook, Person};
+use crate::look::{Address, CardLook, Person};
 use crate::model::*;
 use crate::rng::Rng;
 use crate::store::Store;
@@ -63,7 +63,7 @@ fn empty_address() -> Value {
 }
 
 /// The calendar year of a unix time (close enough for card expiry dates).
-fn year_of(t: i64) -> i64 {
+pub(crate) fn year_of(t: i64) -> i64 {
     1970 + t / 31_556_952
 }
 
@@ -81,9 +81,6 @@ impl<'a> Renderer<'a> {
             Facts::LineItem(l) => self.line_item(r, l),
             Facts::Dispute(d) => self.dispute(r, d),
             Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
-            Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
-            Facts::BankAccount(b) => self.bank_account(r, b),
-            Facts::Card(c) => self.card(r, c),
             Facts::Event(e) => self.event(r, e),
             Facts::Generic(g) => crate::generic::render(self, r, g),
         };
@@ -423,60 +420,6 @@ impl<'a> Renderer<'a> {
         v
     }
 
-    fn customer_balance_transaction(&self, r: &Record, t: &CustomerBalanceTransaction) -> Value {
-        let mut v = self.base(r);
-        v["amount"] = json!(t.amount);
-        v["created"] = json!(r.created);
-        v["currency"] = json!(t.currency);
-        v["customer"] = json!(t.customer);
-        v["description"] = opt(t.description.as_deref());
-        v["ending_balance"] = json!(t.ending_balance);
-        v["invoice"] = opt(t.invoice.as_deref());
-        v["metadata"] = json!({});
-        v["type"] = json!(t.kind);
-        v
-    }
-
-    fn bank_account(&self, r: &Record, b: &BankAccount) -> Value {
-        let look = BankLook::from_seed(b.look);
-        let p = self.person(&b.customer);
-        let mut v = self.base(r);
-        v["account_holder_name"] = opt(p.map(|p| p.name));
-        v["account_holder_type"] = json!(look.holder_type);
-        v["bank_name"] = json!(look.bank_name);
-        v["customer"] = json!(b.customer);
-        v["fingerprint"] = json!(look.fingerprint);
-        v["last4"] = json!(look.last4);
-        v["routing_number"] = json!(look.routing_number);
-        v["status"] = json!(b.status);
-        v
-    }
-
-    fn card(&self, r: &Record, c: &Card) -> Value {
-        let look = CardLook::from_seed(c.look);
-        let p = self.person(&c.customer);
-        let a = p.as_ref().and_then(|p| p.address.as_ref());
-        let mut v = self.base(r);
-        v["address_city"] = opt(a.map(|a| a.city));
-        v["address_country"] = opt(a.map(|_| "US"));
-        v["address_line1"] = opt(a.map(|a| &a.line1));
-        v["address_line1_check"] = opt(a.map(|_| "pass"));
-        v["address_line2"] = opt(a.and_then(|a| a.line2.as_ref()));
-        v["address_state"] = opt(a.map(|a| a.state));
-        let zip = a.map(|a| a.postal_code.clone()).or(look.zip.clone());
-        v["address_zip_check"] = opt(zip.as_ref().map(|_| "pass"));
-        v["address_zip"] = opt(zip);
-        v["brand"] = json!(look.brand);
-        v["customer"] = json!(c.customer);
-        v["exp_month"] = json!(look.exp_month);
-        v["exp_year"] = json!(year_of(r.created) + look.exp_years_ahead);
-        v["fingerprint"] = json!(look.fingerprint);
-        v["funding"] = json!(look.funding);
-        v["last4"] = json!(look.last4);
-        v["name"] = opt(p.map(|p| p.name));
-        v
-    }
-
     fn event(&self, r: &Record, e: &Event) -> Value {
         let mut data = Map::new();
         let object = match &e.object {
@@ -579,7 +522,6 @@ impl<'a> Renderer<'a> {
                 Facts::Generic(g) => crate::rules::include(crate::generic::RES[g.res].name, &g.value, field)?,
                 _ => return None,
             },
-            (Kind::Card, "networks") => json!({"preferred": null}),
             _ => return None,
         })
     }

@@ -2,8 +2,8 @@
 The single store of objects: one table per [`Kind`] (events included), each kept in list order.
 
 Rows are sorted by `(created, seq)` ascending; lists read them backwards (newest first). Each table
-indexes rows by id and, for objects listed under a parent (line items, customer balance transactions,
-cards, bank accounts), by parent id.
+indexes rows by id and, for objects listed under a parent (line items, generic records with a parent:
+a customer's cards, bank accounts and balance transactions, …), by parent id.
 
 Changes (`mutate`) go through [`Store::insert`], [`Store::get_mut`], [`Store::remove`] and
 [`Store::push_event`]; bulk generation uses [`Store::push`] then [`Store::reindex`]. Deleted records leave
@@ -100,6 +100,9 @@ pub struct Store {
     next_seq: u64,
     /// For ids of objects created after generation.
     pub rng: Rng,
+    /// The look seed of each customer's card (`card_…`): a charge paid with the card takes it, so that
+    /// its `payment_method_details.card` shows the card's brand, number, ….
+    pub card_looks: HashMap<String, u64>,
     /// List texts of the objects as they are now (`--prerender`); `None` once anything changed.
     pub prerendered: Option<Prerendered>,
 }
@@ -120,6 +123,7 @@ impl Store {
             next_seq: 0,
             events_of_a_second_oldest_first: false,
             rng,
+            card_looks: HashMap::new(),
             prerendered: None,
         }
     }
@@ -319,7 +323,9 @@ impl Store {
         self.get(kind, id).or_else(|| self.deleted(kind, id))
     }
 
-    /// Any stored object with this id, found by its prefix (coupons by lookup).
+    /// Any stored object with this id, found by its prefix: the typed kind's, else every generic resource
+    /// whose prefix it has (a customer's cards and the account's external cards share `card_`; coupons,
+    /// with free-form ids, are looked up).
     pub fn find(&self, id: &str) -> Option<&Record> {
         Kind::ALL.iter().find(|k| k.id_prefix().is_some_and(|p| id.starts_with(p))).and_then(|k| self.get(*k, id)).or_else(|| {
             crate::generic::RES.iter().enumerate().filter(|(_, r)| id.starts_with(r.prefix)).find_map(|(i, _)| self.gget(i, id))
@@ -334,8 +340,8 @@ impl Store {
 
     /// A customer's sources (cards and bank accounts), oldest first.
     pub fn sources(&self, customer: &str) -> Vec<&Record> {
-        let mut all = self.children(Kind::Card, customer);
-        all.extend(self.children(Kind::BankAccount, customer));
+        let mut all = self.gchildren(crate::generic::idx("card"), customer);
+        all.extend(self.gchildren(crate::generic::idx("bank_account"), customer));
         all.sort_by_key(|r| r.key());
         all
     }
