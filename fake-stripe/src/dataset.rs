@@ -21,6 +21,7 @@ use crate::generic::idx;
 use crate::look::{ORDERS, PRODUCTS};
 use crate::model::*;
 use crate::rng::Rng;
+use crate::rules::Line;
 use crate::store::{Product, Store};
 use std::collections::HashMap;
 
@@ -512,12 +513,15 @@ impl Gen<'_> {
             let product = self.rng.below(self.store.products.len());
             let quantity = if self.rng.chance(0.7) { 1 } else { self.rng.range(2, 5) };
             subtotal += self.store.products[product].unit_amount * quantity;
-            let facts =
-                LineItem { invoice: id.clone(), product, quantity, invoice_item: self.rng.id("ii_", 24), period_start: at, period_end: at };
-            items.push((self.rng.id("il_", 24), facts));
+            let invoice_item = self.rng.id("ii_", 24);
+            let lid = self.rng.id("il_", 24);
+            let line = Line { invoice: &id, product: &self.store.products[product], quantity, invoice_item: &invoice_item, at };
+            let value = crate::rules::line_item(&lid, &line);
+            items.push((lid, value));
         }
-        for (lid, facts) in items.into_iter().rev() {
-            self.add(lid, at, Facts::LineItem(facts));
+        let res = idx("line_item");
+        for (lid, value) in items.into_iter().rev() {
+            self.add(lid, at, Facts::Generic(Generic { res, value: Box::new(value), parent: Some(id.clone()) }));
         }
 
         let finalized_at = (status != InvoiceStatus::Draft).then(|| (at + self.rng.range(60, 3600)).min(now));
@@ -660,12 +664,13 @@ mod tests {
         let s = generate(&Dataset::default(), 1, now, "acct_test".into());
         let count = |k: Kind| s.table(k).rows().len();
         assert_eq!(count(Kind::Customer), 60);
-        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum();
+        let lines = s.gtable(idx("line_item")).rows().len();
+        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>() + lines;
         assert!((1000..=2500).contains(&total), "{total} objects");
         assert!(count(Kind::Event) > 10);
         assert!(count(Kind::Dispute) >= 1);
         // Some invoice has more than 100 lines, some more than 10.
-        let lines: Vec<usize> = s.table(Kind::Invoice).rows().iter().map(|r| s.children(Kind::LineItem, &r.id).len()).collect();
+        let lines: Vec<usize> = s.table(Kind::Invoice).rows().iter().map(|r| s.gchildren(idx("line_item"), &r.id).len()).collect();
         assert!(lines.iter().any(|&n| n > 100));
         assert!(lines.iter().filter(|&&n| n > 10).count() >= 3);
         // Some customer has more than ten bank accounts.

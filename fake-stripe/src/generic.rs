@@ -57,6 +57,8 @@ const DAY: i64 = 86_400;
 pub enum Parent {
     None,
     Customer,
+    /// A typed invoice (`model`): its lines.
+    Invoice,
     /// The account the store belongs to (persons, external accounts).
     Account,
     /// Another generic resource, by name.
@@ -142,7 +144,6 @@ pub const TYPED: &[&str] = &[
     "disputes",
     "events",
     "invoices",
-    "invoice_line_items",
     "payout_balance_transactions",
 ];
 
@@ -212,7 +213,7 @@ pub static LOCAL: &[Local] = &[
 /// The resources with rules of their own (`rules`): `dataset` makes their objects and `mutate`'s own code
 /// changes them, so [`generate`] and `random_round`'s generic draws leave them out. They are served, listed,
 /// retrieved, expanded and rendered like every other row.
-pub static OWN: &[Local] = &[derived("coupons")];
+pub static OWN: &[Local] = &[derived("coupons"), derived("invoice_line_items")];
 
 /// Every resource: the [`LOCAL`] rows, the registry's other streams but the [`TYPED`] and [`OWN`] ones,
 /// then the [`OWN`] rows (last, so that the other rows' order, which draws follow, does not move).
@@ -243,6 +244,7 @@ fn name_of(l: &Local) -> &'static str {
 fn parent_of(stream: &str, rows: &[Local]) -> Parent {
     match streams::find(stream).map(|s| s.resource) {
         Some("customer") => Parent::Customer,
+        Some("invoice") => Parent::Invoice,
         Some("account") => Parent::Account,
         _ => Parent::Res(rows.iter().find(|l| l.stream == stream).map_or_else(|| panic!("parent {stream} is not generic"), name_of)),
     }
@@ -851,7 +853,8 @@ fn opt_json(v: Option<String>) -> Value {
     v.map_or(Value::Null, Value::String)
 }
 
-fn generic_value(r: &Record) -> Option<&Value> {
+/// The stored JSON of a generic record.
+pub fn generic_value(r: &Record) -> Option<&Value> {
     match &r.facts {
         Facts::Generic(g) => Some(&g.value),
         _ => None,
@@ -1171,6 +1174,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
             Parent::Account => vec![Some(acct.clone()); n],
             Parent::Customer => customers.iter().take(n).map(|(c, _)| Some(c.clone())).collect(),
             Parent::Res(p) => live_ids(g.s, idx(p)).into_iter().take(n).map(Some).collect(),
+            Parent::Invoice => unreachable!("the lines of invoices have rules of their own"),
         };
         for p in parents {
             let t = g.ts(start);
@@ -1404,6 +1408,7 @@ fn expanded(render: &Renderer, mut v: Value, q: &Query) -> Result<Value, ApiErro
 fn check_parent(store: &Store, res: usize, id: &str) -> Result<(), ApiError> {
     let ok = match RES[res].parent {
         Parent::Customer => store.get(Kind::Customer, id).is_some(),
+        Parent::Invoice => store.get(Kind::Invoice, id).is_some(),
         Parent::Account => id == store.account_id,
         Parent::Res(p) => store.gget(idx(p), id).is_some(),
         Parent::None => true,
@@ -1413,6 +1418,7 @@ fn check_parent(store: &Store, res: usize, id: &str) -> Result<(), ApiError> {
     }
     Err(match RES[res].parent {
         Parent::Customer => ApiError::no_such("customer", id, "customer", 404),
+        Parent::Invoice => ApiError::no_such("invoice", id, "invoice", 404),
         Parent::Account => ApiError::no_such("account", id, "account", 404),
         Parent::Res(p) => missing(idx(p), id, "id", 404),
         Parent::None => unreachable!(),

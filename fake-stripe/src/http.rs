@@ -462,12 +462,6 @@ impl<'a> Api<'a> {
             ["v1", "balance_transactions"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?),
             ["v1", "balance", "history"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance/history")?),
             ["v1", "events"] => self.top_list(Kind::Event, path, &q("/v1/events")?),
-            ["v1", "invoices", id, "lines"] => {
-                let q = q("/v1/invoices/{invoice}/lines")?;
-                self.parent(Kind::Invoice, id, "invoice")?;
-                let lines = self.store.children(Kind::LineItem, id);
-                list::select(List::of_refs(path.to_string(), "line_item", lines), &q).map(Reply::List)
-            }
             ["v1", "customers", id, child @ ("balance_transactions" | "bank_accounts" | "cards" | "sources")] => {
                 let q = q(&format!("/v1/customers/{{customer}}/{child}"))?;
                 self.parent(Kind::Customer, id, "customer")?;

@@ -17,7 +17,6 @@ pub enum Kind {
     Customer,
     Charge,
     Invoice,
-    LineItem,
     Dispute,
     BalanceTransaction,
     CustomerBalanceTransaction,
@@ -30,11 +29,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Customer,
         Kind::Charge,
         Kind::Invoice,
-        Kind::LineItem,
         Kind::Dispute,
         Kind::BalanceTransaction,
         Kind::CustomerBalanceTransaction,
@@ -49,7 +47,6 @@ impl Kind {
             Kind::Customer => "customer",
             Kind::Charge => "charge",
             Kind::Invoice => "invoice",
-            Kind::LineItem => "line_item",
             Kind::Dispute => "dispute",
             Kind::BalanceTransaction => "balance_transaction",
             Kind::CustomerBalanceTransaction => "customer_balance_transaction",
@@ -70,7 +67,6 @@ impl Kind {
             Kind::Customer => "cus_",
             Kind::Charge => "ch_",
             Kind::Invoice => "in_",
-            Kind::LineItem => "il_",
             Kind::Dispute => "dp_",
             Kind::BalanceTransaction => "txn_",
             Kind::CustomerBalanceTransaction => "cbtxn_",
@@ -110,10 +106,9 @@ impl Record {
         (self.created, self.seq)
     }
 
-    /// The parent id for objects listed under a parent (customer or invoice).
+    /// The parent id for objects listed under a parent (a customer, or a generic record's parent).
     pub fn parent(&self) -> Option<&str> {
         match &self.facts {
-            Facts::LineItem(l) => Some(&l.invoice),
             Facts::CustomerBalanceTransaction(t) => Some(&t.customer),
             Facts::BankAccount(b) => Some(&b.customer),
             Facts::Card(c) => Some(&c.customer),
@@ -128,7 +123,6 @@ pub enum Facts {
     Customer(Customer),
     Charge(Charge),
     Invoice(Invoice),
-    LineItem(LineItem),
     Dispute(Dispute),
     BalanceTransaction(BalanceTransaction),
     CustomerBalanceTransaction(CustomerBalanceTransaction),
@@ -144,7 +138,6 @@ impl Facts {
             Facts::Customer(_) => Kind::Customer,
             Facts::Charge(_) => Kind::Charge,
             Facts::Invoice(_) => Kind::Invoice,
-            Facts::LineItem(_) => Kind::LineItem,
             Facts::Dispute(_) => Kind::Dispute,
             Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
             Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
@@ -260,17 +253,6 @@ pub struct Invoice {
     pub due_date: Option<i64>,
     /// Seed of the hosted URLs.
     pub look: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct LineItem {
-    pub invoice: String,
-    /// Index into the store's product catalog.
-    pub product: usize,
-    pub quantity: i64,
-    pub invoice_item: String,
-    pub period_start: i64,
-    pub period_end: i64,
 }
 
 /// What generation or a create decides about a coupon (`rules::coupon` builds the object).

@@ -40,6 +40,7 @@ use crate::generic::{self, Delete, Parent, RES};
 use crate::model::*;
 use crate::render::Renderer;
 use crate::rng::Rng;
+use crate::rules::{self, Line};
 use crate::store::Store;
 use crate::templates::{schema, template};
 use serde::{Deserialize, Serialize};
@@ -74,16 +75,8 @@ type Fields = Map<String, Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The resources the fake can change.
-const RESOURCES: [Kind; 8] = [
-    Kind::Customer,
-    Kind::Charge,
-    Kind::Invoice,
-    Kind::LineItem,
-    Kind::Dispute,
-    Kind::CustomerBalanceTransaction,
-    Kind::BankAccount,
-    Kind::Card,
-];
+const RESOURCES: [Kind; 7] =
+    [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::Dispute, Kind::CustomerBalanceTransaction, Kind::BankAccount, Kind::Card];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
     Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
@@ -107,7 +100,6 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
         Kind::Customer => ctx.create_customer(&fields)?,
         Kind::Charge => ctx.create_charge(&fields)?,
         Kind::Invoice => ctx.create_invoice(&fields)?,
-        Kind::LineItem => ctx.create_line_item(&fields)?,
         Kind::Dispute => ctx.create_dispute(&fields)?,
         Kind::CustomerBalanceTransaction => ctx.create_balance_transaction(&fields)?,
         Kind::BankAccount | Kind::Card => ctx.create_source(kind, &fields)?,
@@ -130,7 +122,6 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
         Kind::Customer => ctx.update_customer(id, &fields)?,
         Kind::Charge => ctx.update_charge(id, &fields)?,
         Kind::Invoice => ctx.update_invoice(id, &fields)?,
-        Kind::LineItem => ctx.update_line_item(id, &fields)?,
         Kind::Dispute => ctx.update_dispute(id, &fields)?,
         Kind::CustomerBalanceTransaction => ctx.update_balance_transaction(id, &fields)?,
         Kind::BankAccount | Kind::Card => ctx.update_source(kind, id, &fields)?,
@@ -165,7 +156,6 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
     match kind {
         Kind::Customer => ctx.delete_customer(id),
         Kind::Invoice => ctx.delete_invoice(id)?,
-        Kind::LineItem => ctx.delete_line_item(id)?,
         Kind::BankAccount | Kind::Card => ctx.delete_source(kind, id),
         _ => {
             return Err(ApiError::invalid(format!(
@@ -184,6 +174,7 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
     let mut ctx = Ctx::new(store);
     let id = match RES[res].name {
         "coupon" => ctx.create_coupon(res, &f)?,
+        "line_item" => ctx.create_line_item(res, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     };
     let object = ctx.gcurrent(res, &id);
@@ -198,6 +189,7 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
     }
     match RES[res].name {
         "coupon" => ctx.update_coupon(res, id, &f)?,
+        "line_item" => ctx.update_line_item(res, id, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let object = ctx.gcurrent(res, id);
@@ -212,6 +204,7 @@ fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)
     }
     match RES[res].name {
         "coupon" => ctx.delete_coupon(res, id),
+        "line_item" => ctx.delete_line_item(res, id)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let stub = json!({"id": id, "object": RES[res].object, "deleted": true});
@@ -1006,7 +999,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn create_line_item(&mut self, f: &Fields) -> Result<String> {
+    /// The free-form fields of a line, set as given (metadata merged).
+    const LINE_FREE: [&'static str; 2] = ["description", "metadata"];
+
+    /// Checked values of a line's free-form fields in `f` (metadata merged with `current`'s).
+    fn line_values(res: usize, f: &Fields, current: &Value) -> Result<Vec<(String, Value)>> {
+        let free: Fields = Self::LINE_FREE.iter().filter_map(|k| f.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+        generic_values(res, &free, current, &[])
+    }
+
+    /// The invoice a line is on.
+    fn line_invoice(&self, res: usize, id: &str) -> String {
+        self.s.gget(res, id).and_then(Record::parent).expect("a line is on an invoice").to_string()
+    }
+
+    fn create_line_item(&mut self, res: usize, f: &Fields) -> Result<String> {
         allow(f, &["invoice", "price", "quantity", "description", "metadata"])?;
         let invoice = match str_field(f, "invoice")? {
             Some(id) => {
@@ -1040,32 +1047,29 @@ impl<'a> Ctx<'a> {
             Some(_) => return Err(bad("quantity", "quantity (at least 1)")),
             None => 1,
         };
-        let overrides = Self::new_overrides(Kind::LineItem, f, &["description", "metadata"])?;
+        let free = Self::line_values(res, f, &json!({}))?;
         self.freeze_events_of(&invoice);
         let before = self.shape(Kind::Invoice, &invoice);
         let id = self.s.rng.id("il_", 24);
-        let facts = Facts::LineItem(LineItem {
-            invoice: invoice.clone(),
-            product,
-            quantity,
-            invoice_item: self.s.rng.id("ii_", 24),
-            period_start: self.now,
-            period_end: self.now,
-        });
-        self.add(&id, facts, Some(overrides));
-        let amount = self.s.products[product].unit_amount * quantity;
+        let invoice_item = self.s.rng.id("ii_", 24);
+        let line = Line { invoice: &invoice, product: &self.s.products[product], quantity, invoice_item: &invoice_item, at: self.now };
+        let mut v = rules::line_item(&id, &line);
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
+        let amount = rules::unit_amount(&v) * quantity;
+        self.gadd(res, &id, v, Some(invoice.clone()));
         self.invoice_mut(&invoice).subtotal += amount;
         self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
         Ok(id)
     }
 
-    fn update_line_item(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_line_item(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         allow(f, &["quantity", "description", "metadata"])?;
-        self.check_overrides(Kind::LineItem, id, f, &["description", "metadata"])?;
-        let (invoice, product, old_quantity) = match &self.live(Kind::LineItem, id)?.facts {
-            Facts::LineItem(l) => (l.invoice.clone(), l.product, l.quantity),
-            _ => unreachable!(),
-        };
+        let current = self.gcurrent(res, id);
+        let free = Self::line_values(res, f, &current)?;
+        let invoice = self.line_invoice(res, id);
+        let old_quantity = current["quantity"].as_i64().unwrap_or(1);
         if self.invoice(&invoice).status != InvoiceStatus::Draft {
             return Err(ApiError::invalid(format!("Invoice {invoice} is not a draft: its lines cannot change.")));
         }
@@ -1076,11 +1080,12 @@ impl<'a> Ctx<'a> {
         };
         self.freeze_events_of(&invoice);
         let before = self.shape(Kind::Invoice, &invoice);
-        self.apply_overrides(Kind::LineItem, id, f, &["description", "metadata"])?;
-        if let Facts::LineItem(l) = &mut self.rec(Kind::LineItem, id).facts {
-            l.quantity = quantity;
+        let v = self.gvalue_mut(res, id);
+        for (k, x) in free {
+            v[k.as_str()] = x;
         }
-        let delta = self.s.products[product].unit_amount * (quantity - old_quantity);
+        rules::set_quantity(v, quantity);
+        let delta = rules::unit_amount(v) * (quantity - old_quantity);
         self.invoice_mut(&invoice).subtotal += delta;
         self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
         Ok(())
@@ -1089,11 +1094,8 @@ impl<'a> Ctx<'a> {
     /// A line removed from a draft invoice: Stripe's `DELETE /v1/invoiceitems/{ii}` of the line's
     /// invoice item. `invoiceitem.deleted` (the item's last snapshot), then `invoice.updated` with
     /// the invoice's old `lines` in `previous_attributes`; the line itself has no event.
-    fn delete_line_item(&mut self, id: &str) -> Result<()> {
-        let (invoice, product, quantity, invoice_item) = match &self.live(Kind::LineItem, id)?.facts {
-            Facts::LineItem(l) => (l.invoice.clone(), l.product, l.quantity, l.invoice_item.clone()),
-            _ => unreachable!(),
-        };
+    fn delete_line_item(&mut self, res: usize, id: &str) -> Result<()> {
+        let invoice = self.line_invoice(res, id);
         if self.invoice(&invoice).status != InvoiceStatus::Draft {
             return Err(ApiError::invalid(format!(
                 "Invoice {invoice} is not a draft: the invoice items of a finalized invoice cannot be deleted."
@@ -1101,9 +1103,9 @@ impl<'a> Ctx<'a> {
         }
         self.freeze_events_of(&invoice);
         let before = self.shape(Kind::Invoice, &invoice);
-        let line = self.shape(Kind::LineItem, id);
+        let line = self.gshape(res, id);
         let mut item = template("invoiceitem").clone();
-        item["id"] = json!(invoice_item);
+        item["id"] = line["invoice_item"].clone();
         item["amount"] = line["amount"].clone();
         item["currency"] = line["currency"].clone();
         item["customer"] = json!(self.invoice(&invoice).customer);
@@ -1114,11 +1116,10 @@ impl<'a> Ctx<'a> {
         item["metadata"] = line["metadata"].clone();
         item["period"] = line["period"].clone();
         item["price"] = line["price"].clone();
-        item["quantity"] = json!(quantity);
+        item["quantity"] = line["quantity"].clone();
         item["unit_amount_decimal"] = line["price"]["unit_amount_decimal"].clone();
-        self.s.remove(Kind::LineItem, id);
-        let amount = self.s.products[product].unit_amount * quantity;
-        self.invoice_mut(&invoice).subtotal -= amount;
+        self.s.gremove(res, id);
+        self.invoice_mut(&invoice).subtotal -= line["amount"].as_i64().unwrap_or(0);
         self.emit_object("invoiceitem.deleted", item, None, false);
         self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
         Ok(())
@@ -1287,9 +1288,10 @@ impl<'a> Ctx<'a> {
         }
         self.freeze_events_of(id);
         let last = self.shape(Kind::Invoice, id);
-        let lines: Vec<String> = self.s.children(Kind::LineItem, id).iter().map(|r| r.id.clone()).collect();
+        let res = generic::idx("line_item");
+        let lines: Vec<String> = self.s.gchildren(res, id).iter().map(|r| r.id.clone()).collect();
         for l in lines {
-            self.s.remove(Kind::LineItem, &l);
+            self.s.gremove(res, &l);
         }
         self.s.remove(Kind::Invoice, id);
         self.emit_object("invoice.deleted", last, None, false);
@@ -1796,6 +1798,7 @@ fn generic_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Valu
         Parent::None => None,
         Parent::Account => Some(ctx.s.account_id.clone()),
         Parent::Customer => Some(ctx.pick_customer(&f)?),
+        Parent::Invoice => unreachable!("the lines of invoices have rules of their own"),
         Parent::Res(p) => {
             let pres = generic::idx(p);
             let key = def.link.unwrap_or("parent");
@@ -1995,6 +1998,13 @@ const DISPUTE_REASONS: &[&str] =
 fn disputable(r: &Record) -> bool {
     matches!(&r.facts, Facts::Charge(c) if c.status == ChargeStatus::Succeeded && c.captured && !c.disputed
         && c.amount_refunded < c.amount)
+}
+
+/// Lines of the draft invoices of live customers, oldest first.
+fn draft_lines(s: &Store) -> Vec<String> {
+    let drafts = draft_invoices(s);
+    let lines = s.gtable(generic::idx("line_item")).rows().iter();
+    lines.filter(|r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p))).map(|r| r.id.clone()).collect()
 }
 
 /// Draft invoices of live customers, oldest first.
@@ -2256,20 +2266,11 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"invoice": invoice, "price": price, "quantity": quantity}))
         }
         ("line_item", Action::Update) => {
-            let drafts = draft_invoices(s);
-            let lines = ids_where(s, Kind::LineItem, |r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p)));
-            let id = pick(rng, &lines)?;
-            let quantity = match &s.get(Kind::LineItem, &id)?.facts {
-                Facts::LineItem(l) => l.quantity + 1,
-                _ => return None,
-            };
+            let id = pick(rng, &draft_lines(s))?;
+            let quantity = generic::generic_value(s.gget(generic::idx("line_item"), &id)?)?["quantity"].as_i64()? + 1;
             update(s, resource, &id, &json!({"quantity": quantity}))
         }
-        ("line_item", Action::Delete) => {
-            let drafts = draft_invoices(s);
-            let lines = ids_where(s, Kind::LineItem, |r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p)));
-            delete(s, resource, &pick(rng, &lines)?)
-        }
+        ("line_item", Action::Delete) => delete(s, resource, &pick(rng, &draft_lines(s))?),
         ("coupon", Action::Create) => {
             let fields = if rng.chance(0.5) {
                 json!({"percent_off": *rng.pick(&[5.0, 10.0, 20.0, 30.0]), "duration": "once"})

@@ -78,7 +78,6 @@ impl<'a> Renderer<'a> {
             Facts::Customer(c) => self.customer(r, c),
             Facts::Charge(c) => self.charge(r, c),
             Facts::Invoice(i) => self.invoice(r, i),
-            Facts::LineItem(l) => self.line_item(r, l),
             Facts::Dispute(d) => self.dispute(r, d),
             Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
             Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
@@ -296,7 +295,7 @@ impl<'a> Renderer<'a> {
             if finalized { json!(format!("https://invoice.stripe.com/i/{acct}/test_{token}?s=ap")) } else { Value::Null };
         v["invoice_pdf"] =
             if finalized { json!(format!("https://pay.stripe.com/invoice/{acct}/test_{token}/pdf?s=ap")) } else { Value::Null };
-        let lines = self.store.children(Kind::LineItem, &r.id);
+        let lines = self.store.gchildren(crate::generic::idx("line_item"), &r.id);
         v["lines"] = self.sublist(format!("/v1/invoices/{}/lines", r.id), &lines);
         v["next_payment_attempt"] = match (i.status, i.send_invoice, i.finalized_at) {
             (InvoiceStatus::Open, false, Some(t)) => json!(t + 3 * DAY),
@@ -319,31 +318,6 @@ impl<'a> Renderer<'a> {
         v["total"] = json!(i.subtotal);
         v["total_excluding_tax"] = json!(i.subtotal);
         v["webhooks_delivered_at"] = json!(r.created);
-        v
-    }
-
-    fn line_item(&self, r: &Record, l: &LineItem) -> Value {
-        let product = &self.store.products[l.product];
-        let amount = product.unit_amount * l.quantity;
-        let mut price = template("price").clone();
-        price["id"] = json!(product.price_id);
-        price["created"] = json!(product.created);
-        price["product"] = json!(product.product_id);
-        price["unit_amount"] = json!(product.unit_amount);
-        price["unit_amount_decimal"] = json!(product.unit_amount.to_string());
-        let mut v = self.base(r);
-        v["amount"] = json!(amount);
-        v["amount_excluding_tax"] = json!(amount);
-        v["currency"] = json!("usd");
-        v["description"] = json!(product.name);
-        v["invoice"] = json!(l.invoice);
-        if let Some(map) = v.as_object_mut() {
-            insert_in_order(map, "invoice_item", json!(l.invoice_item)); // present because type = invoiceitem
-        }
-        v["period"] = json!({"end": l.period_end, "start": l.period_start});
-        v["price"] = price;
-        v["quantity"] = json!(l.quantity);
-        v["unit_amount_excluding_tax"] = json!(product.unit_amount.to_string());
         v
     }
 
@@ -647,7 +621,7 @@ impl<'a> Renderer<'a> {
 }
 
 /// Inserts `key` where Stripe would put it: after `id` and `object`, alphabetically.
-fn insert_in_order(map: &mut Map<String, Value>, key: &str, value: Value) {
+pub(crate) fn insert_in_order(map: &mut Map<String, Value>, key: &str, value: Value) {
     let at = map.keys().position(|k| k != "id" && k != "object" && k.as_str() > key).unwrap_or(map.len());
     map.shift_insert(at, key.to_string(), value);
 }

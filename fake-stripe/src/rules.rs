@@ -8,6 +8,8 @@ decides them and `mutate` changes them.
 */
 
 use crate::model::Coupon;
+use crate::render::insert_in_order;
+use crate::store::Product;
 use crate::templates::template;
 use serde_json::{json, Value};
 
@@ -31,6 +33,55 @@ pub fn coupon(id: &str, created: i64, c: &Coupon) -> Value {
     v["redeem_by"] = opt(c.redeem_by);
     v["times_redeemed"] = json!(c.times_redeemed);
     v
+}
+
+/// What generation or a create decides about an invoice's line (`line_item` builds the object).
+pub struct Line<'a> {
+    pub invoice: &'a str,
+    /// The catalog entry (`Store::products`) whose one-time price the line sells.
+    pub product: &'a Product,
+    pub quantity: i64,
+    /// The id of the invoice item behind the line (`ii_…`).
+    pub invoice_item: &'a str,
+    /// The line's period (start and end): when it was added.
+    pub at: i64,
+}
+
+/// An invoice's line as Stripe returns it (listed under its invoice, embedded in its `lines`).
+pub fn line_item(id: &str, l: &Line) -> Value {
+    let p = l.product;
+    let mut price = template("price").clone();
+    price["id"] = json!(p.price_id);
+    price["created"] = json!(p.created);
+    price["product"] = json!(p.product_id);
+    price["unit_amount"] = json!(p.unit_amount);
+    price["unit_amount_decimal"] = json!(p.unit_amount.to_string());
+    let mut v = template("line_item").clone();
+    v["id"] = json!(id);
+    v["currency"] = json!("usd");
+    v["description"] = json!(p.name);
+    v["invoice"] = json!(l.invoice);
+    if let Some(map) = v.as_object_mut() {
+        insert_in_order(map, "invoice_item", json!(l.invoice_item)); // present because type = invoiceitem
+    }
+    v["period"] = json!({"end": l.at, "start": l.at});
+    v["price"] = price;
+    v["unit_amount_excluding_tax"] = json!(p.unit_amount.to_string());
+    set_quantity(&mut v, l.quantity);
+    v
+}
+
+/// A line's unit amount (its price's).
+pub fn unit_amount(line: &Value) -> i64 {
+    line["price"]["unit_amount"].as_i64().unwrap_or(0)
+}
+
+/// Sets a line's quantity and the amounts that follow from it.
+pub fn set_quantity(line: &mut Value, quantity: i64) {
+    let amount = unit_amount(line) * quantity;
+    line["amount"] = json!(amount);
+    line["amount_excluding_tax"] = json!(amount);
+    line["quantity"] = json!(quantity);
 }
 
 /// Sets the fields of an object of resource `name` that follow from the time `now`: Stripe changes them
