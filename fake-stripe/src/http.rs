@@ -457,7 +457,6 @@ impl<'a> Api<'a> {
             }
             ["v1", "customers"] => self.top_list(Kind::Customer, path, &q("/v1/customers")?),
             ["v1", "charges"] => self.top_list(Kind::Charge, path, &q("/v1/charges")?),
-            ["v1", "invoices"] => self.top_list(Kind::Invoice, path, &q("/v1/invoices")?),
             ["v1", "disputes"] => self.top_list(Kind::Dispute, path, &q("/v1/disputes")?),
             ["v1", "balance_transactions"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?),
             ["v1", "balance", "history"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance/history")?),
@@ -503,7 +502,6 @@ impl<'a> Api<'a> {
                 let (kind, spec) = match *resource {
                     "customers" => (Kind::Customer, "/v1/customers/{customer}"),
                     "charges" => (Kind::Charge, "/v1/charges/{charge}"),
-                    "invoices" => (Kind::Invoice, "/v1/invoices/{invoice}"),
                     "disputes" => (Kind::Dispute, "/v1/disputes/{dispute}"),
                     "balance_transactions" => (Kind::BalanceTransaction, "/v1/balance_transactions/{id}"),
                     "events" => (Kind::Event, "/v1/events/{id}"),
@@ -564,7 +562,6 @@ impl<'a> Api<'a> {
         let names: &[&'static str] = match kind {
             Kind::Customer => &["email"],
             Kind::Charge => &["customer", "payment_intent", "transfer_group"],
-            Kind::Invoice => &["collection_method", "customer", "status", "subscription"],
             Kind::Dispute => &["charge", "payment_intent"],
             Kind::BalanceTransaction => &["currency", "source", "type"],
             _ => &[],
@@ -572,12 +569,6 @@ impl<'a> Api<'a> {
         tests.extend(names.iter().filter_map(|n| eq(n)));
         if kind == Kind::Customer && q.str("test_clock").is_some() {
             tests.push(Box::new(|_| false)); // no customer is on a test clock
-        }
-        if kind == Kind::Invoice {
-            if let Some(range) = q.range("due_date") {
-                let render = Renderer::new(self.store);
-                tests.push(Box::new(move |r| field(&render, r, "due_date").as_i64().is_some_and(|t| range.contains(t))));
-            }
         }
         if kind == Kind::BalanceTransaction {
             if let Some(p) = q.str("payout") {
@@ -608,8 +599,6 @@ fn field(render: &Renderer, r: &Record, name: &str) -> Value {
         (Facts::Charge(c), "customer") => json!(c.customer),
         (Facts::Charge(c), "payment_intent") => json!(c.payment_intent),
         (Facts::Customer(c), "email") => json!(Person::from_seed(c.look).email),
-        (Facts::Invoice(i), "customer") => json!(i.customer),
-        (Facts::Invoice(i), "status") => json!(i.status.as_str()),
         (Facts::Dispute(d), "charge") => json!(d.charge),
         (Facts::BalanceTransaction(t), "source") => json!(t.source),
         _ => render.render(r).get(name).cloned().unwrap_or(Value::Null),

@@ -16,7 +16,6 @@ use serde_json::{Map, Value};
 pub enum Kind {
     Customer,
     Charge,
-    Invoice,
     Dispute,
     BalanceTransaction,
     CustomerBalanceTransaction,
@@ -29,10 +28,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Customer,
         Kind::Charge,
-        Kind::Invoice,
         Kind::Dispute,
         Kind::BalanceTransaction,
         Kind::CustomerBalanceTransaction,
@@ -46,7 +44,6 @@ impl Kind {
         match self {
             Kind::Customer => "customer",
             Kind::Charge => "charge",
-            Kind::Invoice => "invoice",
             Kind::Dispute => "dispute",
             Kind::BalanceTransaction => "balance_transaction",
             Kind::CustomerBalanceTransaction => "customer_balance_transaction",
@@ -66,7 +63,6 @@ impl Kind {
         Some(match self {
             Kind::Customer => "cus_",
             Kind::Charge => "ch_",
-            Kind::Invoice => "in_",
             Kind::Dispute => "dp_",
             Kind::BalanceTransaction => "txn_",
             Kind::CustomerBalanceTransaction => "cbtxn_",
@@ -122,7 +118,6 @@ impl Record {
 pub enum Facts {
     Customer(Customer),
     Charge(Charge),
-    Invoice(Invoice),
     Dispute(Dispute),
     BalanceTransaction(BalanceTransaction),
     CustomerBalanceTransaction(CustomerBalanceTransaction),
@@ -137,7 +132,6 @@ impl Facts {
         match self {
             Facts::Customer(_) => Kind::Customer,
             Facts::Charge(_) => Kind::Charge,
-            Facts::Invoice(_) => Kind::Invoice,
             Facts::Dispute(_) => Kind::Dispute,
             Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
             Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
@@ -222,6 +216,14 @@ pub enum InvoiceStatus {
 }
 
 impl InvoiceStatus {
+    const ALL: [InvoiceStatus; 5] =
+        [InvoiceStatus::Draft, InvoiceStatus::Open, InvoiceStatus::Paid, InvoiceStatus::Void, InvoiceStatus::Uncollectible];
+
+    /// The status named `s` (Stripe's `status` value).
+    pub fn parse(s: &str) -> Option<InvoiceStatus> {
+        InvoiceStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InvoiceStatus::Draft => "draft",
@@ -233,10 +235,11 @@ impl InvoiceStatus {
     }
 }
 
+/// What generation or a change decides about an invoice (`rules::invoice` builds the object,
+/// `rules::set_invoice` keeps it in line with changed facts, `rules::invoice_facts` reads them back).
 #[derive(Debug, Clone)]
 pub struct Invoice {
     pub customer: String,
-    pub currency: &'static str,
     pub status: InvoiceStatus,
     /// `send_invoice` when true, else `charge_automatically`.
     pub send_invoice: bool,
@@ -251,8 +254,6 @@ pub struct Invoice {
     pub voided_at: Option<i64>,
     pub marked_uncollectible_at: Option<i64>,
     pub due_date: Option<i64>,
-    /// Seed of the hosted URLs.
-    pub look: u64,
 }
 
 /// What generation or a create decides about a coupon (`rules::coupon` builds the object).
