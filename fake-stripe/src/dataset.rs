@@ -21,6 +21,7 @@ use crate::generic::idx;
 use crate::look::{Person, ORDERS, PRODUCTS};
 use crate::model::*;
 use crate::rng::Rng;
+use crate::rules::{Line, NewInvoice};
 use crate::store::{Product, Store};
 use std::collections::HashMap;
 
@@ -159,10 +160,12 @@ struct Gen<'a> {
     last_ts: HashMap<&'static str, i64>,
 }
 
-/// What a charge needs to know about its customer.
+/// What a charge or an invoice needs to know about its customer.
 struct Payer {
     id: String,
     cards: Vec<(String, u64)>,
+    /// The customer's details (copied onto its invoices).
+    person: Person,
 }
 
 impl Gen<'_> {
@@ -269,7 +272,7 @@ impl Gen<'_> {
         for i in (1..kinds.len()).rev() {
             kinds.swap(i, self.rng.below(i + 1));
         }
-        let mut payer = Payer { id: id.clone(), cards: Vec::new() };
+        let mut payer = Payer { id: id.clone(), cards: Vec::new(), person: Person::from_seed(look) };
         let mut default_source = None;
         for (n, is_card) in kinds.into_iter().enumerate() {
             let at = if n == 0 { created } else { self.ts("card", created, now) };
@@ -520,12 +523,15 @@ impl Gen<'_> {
             let product = self.rng.below(self.store.products.len());
             let quantity = if self.rng.chance(0.7) { 1 } else { self.rng.range(2, 5) };
             subtotal += self.store.products[product].unit_amount * quantity;
-            let facts =
-                LineItem { invoice: id.clone(), product, quantity, invoice_item: self.rng.id("ii_", 24), period_start: at, period_end: at };
-            items.push((self.rng.id("il_", 24), facts));
+            let invoice_item = self.rng.id("ii_", 24);
+            let lid = self.rng.id("il_", 24);
+            let line = Line { invoice: &id, product: &self.store.products[product], quantity, invoice_item: &invoice_item, at };
+            let value = crate::rules::line_item(&lid, &line);
+            items.push((lid, value));
         }
-        for (lid, facts) in items.into_iter().rev() {
-            self.add(lid, at, Facts::LineItem(facts));
+        let res = idx("line_item");
+        for (lid, value) in items.into_iter().rev() {
+            self.add(lid, at, Facts::Generic(Generic { res, value: Box::new(value), parent: Some(id.clone()) }));
         }
 
         let finalized_at = (status != InvoiceStatus::Draft).then(|| (at + self.rng.range(60, 3600)).min(now));
@@ -535,7 +541,6 @@ impl Gen<'_> {
         });
         let mut invoice = Invoice {
             customer: payer.id.clone(),
-            currency: "usd",
             status,
             send_invoice,
             number,
@@ -548,8 +553,8 @@ impl Gen<'_> {
             voided_at: None,
             marked_uncollectible_at: None,
             due_date: send_invoice.then_some(at + 30 * DAY),
-            look: self.rng.next_u64(),
         };
+        let look = self.rng.next_u64();
         if let Some(fin) = finalized_at {
             match status {
                 InvoiceStatus::Paid => {
@@ -576,7 +581,10 @@ impl Gen<'_> {
                 _ => {}
             }
         }
-        self.add(id, at, Facts::Invoice(invoice));
+        let account = self.store.account_id.clone();
+        let new = NewInvoice { id: &id, created: at, look, customer: &payer.person, account: &account };
+        let value = crate::rules::invoice(&new, &invoice);
+        self.add(id, at, Facts::Generic(Generic { res: idx("invoice"), value: Box::new(value), parent: None }));
         status
     }
 
@@ -624,22 +632,23 @@ impl Gen<'_> {
     fn events(&mut self) {
         let since = self.now - self.ds.event_days * DAY;
         let mut events = Vec::new();
-        for r in self.store.gtable(idx("coupon")).rows().iter().rev().take_while(|r| r.created >= since) {
-            events.push(("coupon.created", r.clone(), true));
+        for (name, event_type) in [("coupon", "coupon.created"), ("invoice", "invoice.created")] {
+            for r in self.store.gtable(idx(name)).rows().iter().rev().take_while(|r| r.created >= since) {
+                events.push((event_type, r.clone(), true));
+            }
         }
         for name in ["card", "bank_account"] {
             for r in self.store.gtable(idx(name)).rows().iter().rev().take_while(|r| r.created >= since) {
                 events.push(("customer.source.created", r.clone(), true));
             }
         }
-        for kind in [Kind::Customer, Kind::Charge, Kind::Dispute, Kind::Invoice] {
+        for kind in [Kind::Customer, Kind::Charge, Kind::Dispute] {
             for r in self.store.table(kind).rows().iter().rev().take_while(|r| r.created >= since) {
                 let (event_type, by_api) = match &r.facts {
                     Facts::Customer(_) => ("customer.created", true),
                     Facts::Charge(c) if c.status == ChargeStatus::Failed => ("charge.failed", c.invoice.is_none()),
                     Facts::Charge(c) => ("charge.succeeded", c.invoice.is_none()),
                     Facts::Dispute(_) => ("charge.dispute.created", false),
-                    Facts::Invoice(_) => ("invoice.created", true),
                     _ => continue,
                 };
                 events.push((event_type, r.clone(), by_api));
@@ -678,7 +687,7 @@ mod tests {
         assert!(count(Kind::Event) > 10);
         assert!(count(Kind::Dispute) >= 1);
         // Some invoice has more than 100 lines, some more than 10.
-        let lines: Vec<usize> = s.table(Kind::Invoice).rows().iter().map(|r| s.children(Kind::LineItem, &r.id).len()).collect();
+        let lines: Vec<usize> = s.gtable(idx("invoice")).rows().iter().map(|r| s.gchildren(idx("line_item"), &r.id).len()).collect();
         assert!(lines.iter().any(|&n| n > 100));
         assert!(lines.iter().filter(|&&n| n > 10).count() >= 3);
         // Some customer has more than ten bank accounts.

@@ -457,22 +457,14 @@ impl<'a> Api<'a> {
             }
             ["v1", "customers"] => self.top_list(Kind::Customer, path, &q("/v1/customers")?),
             ["v1", "charges"] => self.top_list(Kind::Charge, path, &q("/v1/charges")?),
-            ["v1", "invoices"] => self.top_list(Kind::Invoice, path, &q("/v1/invoices")?),
             ["v1", "disputes"] => self.top_list(Kind::Dispute, path, &q("/v1/disputes")?),
             ["v1", "balance_transactions"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?),
             ["v1", "balance", "history"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance/history")?),
             ["v1", "events"] => self.top_list(Kind::Event, path, &q("/v1/events")?),
-            ["v1", "invoices", id, "lines"] => {
-                let q = q("/v1/invoices/{invoice}/lines")?;
-                self.parent(Kind::Invoice, id, "invoice")?;
-                let lines = self.store.children(Kind::LineItem, id);
-                list::select(List::of_refs(path.to_string(), "line_item", lines), &q).map(Reply::List)
-            }
             ["v1", resource, id] => {
                 let (kind, spec) = match *resource {
                     "customers" => (Kind::Customer, "/v1/customers/{customer}"),
                     "charges" => (Kind::Charge, "/v1/charges/{charge}"),
-                    "invoices" => (Kind::Invoice, "/v1/invoices/{invoice}"),
                     "disputes" => (Kind::Dispute, "/v1/disputes/{dispute}"),
                     "balance_transactions" => (Kind::BalanceTransaction, "/v1/balance_transactions/{id}"),
                     "events" => (Kind::Event, "/v1/events/{id}"),
@@ -492,11 +484,6 @@ impl<'a> Api<'a> {
             }
             _ => Err(ApiError::unrecognized_url("GET", path)),
         }
-    }
-
-    /// The parent of a nested list must exist (404 otherwise).
-    fn parent(&self, kind: Kind, id: &str, param: &str) -> Result<&'a Record, ApiError> {
-        self.store.get(kind, id).ok_or_else(|| ApiError::no_such(kind.object(), id, param, 404))
     }
 
     fn expanded(&self, mut v: Value, q: &Query) -> Result<Value, ApiError> {
@@ -533,7 +520,6 @@ impl<'a> Api<'a> {
         let names: &[&'static str] = match kind {
             Kind::Customer => &["email"],
             Kind::Charge => &["customer", "payment_intent", "transfer_group"],
-            Kind::Invoice => &["collection_method", "customer", "status", "subscription"],
             Kind::Dispute => &["charge", "payment_intent"],
             Kind::BalanceTransaction => &["currency", "source", "type"],
             _ => &[],
@@ -541,12 +527,6 @@ impl<'a> Api<'a> {
         tests.extend(names.iter().filter_map(|n| eq(n)));
         if kind == Kind::Customer && q.str("test_clock").is_some() {
             tests.push(Box::new(|_| false)); // no customer is on a test clock
-        }
-        if kind == Kind::Invoice {
-            if let Some(range) = q.range("due_date") {
-                let render = Renderer::new(self.store);
-                tests.push(Box::new(move |r| field(&render, r, "due_date").as_i64().is_some_and(|t| range.contains(t))));
-            }
         }
         if kind == Kind::BalanceTransaction {
             if let Some(p) = q.str("payout") {
@@ -577,8 +557,6 @@ fn field(render: &Renderer, r: &Record, name: &str) -> Value {
         (Facts::Charge(c), "customer") => json!(c.customer),
         (Facts::Charge(c), "payment_intent") => json!(c.payment_intent),
         (Facts::Customer(c), "email") => json!(Person::from_seed(c.look).email),
-        (Facts::Invoice(i), "customer") => json!(i.customer),
-        (Facts::Invoice(i), "status") => json!(i.status.as_str()),
         (Facts::Dispute(d), "charge") => json!(d.charge),
         (Facts::BalanceTransaction(t), "source") => json!(t.source),
         _ => render.render(r).get(name).cloned().unwrap_or(Value::Null),

@@ -16,8 +16,6 @@ use serde_json::{Map, Value};
 pub enum Kind {
     Customer,
     Charge,
-    Invoice,
-    LineItem,
     Dispute,
     BalanceTransaction,
     Event,
@@ -27,16 +25,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] =
-        [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::LineItem, Kind::Dispute, Kind::BalanceTransaction, Kind::Event];
+    pub const ALL: [Kind; 5] = [Kind::Customer, Kind::Charge, Kind::Dispute, Kind::BalanceTransaction, Kind::Event];
 
     /// Stripe's `object` value, also the component schema name.
     pub fn object(self) -> &'static str {
         match self {
             Kind::Customer => "customer",
             Kind::Charge => "charge",
-            Kind::Invoice => "invoice",
-            Kind::LineItem => "line_item",
             Kind::Dispute => "dispute",
             Kind::BalanceTransaction => "balance_transaction",
             Kind::Event => "event",
@@ -53,8 +48,6 @@ impl Kind {
         Some(match self {
             Kind::Customer => "cus_",
             Kind::Charge => "ch_",
-            Kind::Invoice => "in_",
-            Kind::LineItem => "il_",
             Kind::Dispute => "dp_",
             Kind::BalanceTransaction => "txn_",
             Kind::Event => "evt_",
@@ -91,10 +84,9 @@ impl Record {
         (self.created, self.seq)
     }
 
-    /// The parent id for objects listed under a parent (an invoice, or a generic record's).
+    /// The parent id for objects listed under a parent (a generic record's parent).
     pub fn parent(&self) -> Option<&str> {
         match &self.facts {
-            Facts::LineItem(l) => Some(&l.invoice),
             Facts::Generic(g) => g.parent.as_deref(),
             _ => None,
         }
@@ -105,8 +97,6 @@ impl Record {
 pub enum Facts {
     Customer(Customer),
     Charge(Charge),
-    Invoice(Invoice),
-    LineItem(LineItem),
     Dispute(Dispute),
     BalanceTransaction(BalanceTransaction),
     Event(Event),
@@ -118,8 +108,6 @@ impl Facts {
         match self {
             Facts::Customer(_) => Kind::Customer,
             Facts::Charge(_) => Kind::Charge,
-            Facts::Invoice(_) => Kind::Invoice,
-            Facts::LineItem(_) => Kind::LineItem,
             Facts::Dispute(_) => Kind::Dispute,
             Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
             Facts::Event(_) => Kind::Event,
@@ -201,6 +189,14 @@ pub enum InvoiceStatus {
 }
 
 impl InvoiceStatus {
+    const ALL: [InvoiceStatus; 5] =
+        [InvoiceStatus::Draft, InvoiceStatus::Open, InvoiceStatus::Paid, InvoiceStatus::Void, InvoiceStatus::Uncollectible];
+
+    /// The status named `s` (Stripe's `status` value).
+    pub fn parse(s: &str) -> Option<InvoiceStatus> {
+        InvoiceStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InvoiceStatus::Draft => "draft",
@@ -212,10 +208,11 @@ impl InvoiceStatus {
     }
 }
 
+/// What generation or a change decides about an invoice (`rules::invoice` builds the object,
+/// `rules::set_invoice` keeps it in line with changed facts, `rules::invoice_facts` reads them back).
 #[derive(Debug, Clone)]
 pub struct Invoice {
     pub customer: String,
-    pub currency: &'static str,
     pub status: InvoiceStatus,
     /// `send_invoice` when true, else `charge_automatically`.
     pub send_invoice: bool,
@@ -230,19 +227,6 @@ pub struct Invoice {
     pub voided_at: Option<i64>,
     pub marked_uncollectible_at: Option<i64>,
     pub due_date: Option<i64>,
-    /// Seed of the hosted URLs.
-    pub look: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct LineItem {
-    pub invoice: String,
-    /// Index into the store's product catalog.
-    pub product: usize,
-    pub quantity: i64,
-    pub invoice_item: String,
-    pub period_start: i64,
-    pub period_end: i64,
 }
 
 /// What generation or a create decides about a coupon (`rules::coupon` builds the object).

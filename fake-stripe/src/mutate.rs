@@ -41,6 +41,7 @@ use crate::look::Person;
 use crate::model::*;
 use crate::render::Renderer;
 use crate::rng::Rng;
+use crate::rules::{self, Line};
 use crate::store::Store;
 use crate::templates::{schema, template};
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,7 @@ type Fields = Map<String, Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The resources the fake can change.
-const RESOURCES: [Kind; 5] = [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::LineItem, Kind::Dispute];
+const RESOURCES: [Kind; 3] = [Kind::Customer, Kind::Charge, Kind::Dispute];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
     Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
@@ -98,8 +99,6 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
     let id = match kind {
         Kind::Customer => ctx.create_customer(&fields)?,
         Kind::Charge => ctx.create_charge(&fields)?,
-        Kind::Invoice => ctx.create_invoice(&fields)?,
-        Kind::LineItem => ctx.create_line_item(&fields)?,
         Kind::Dispute => ctx.create_dispute(&fields)?,
         _ => unreachable!(),
     };
@@ -119,8 +118,6 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
     match kind {
         Kind::Customer => ctx.update_customer(id, &fields)?,
         Kind::Charge => ctx.update_charge(id, &fields)?,
-        Kind::Invoice => ctx.update_invoice(id, &fields)?,
-        Kind::LineItem => ctx.update_line_item(id, &fields)?,
         Kind::Dispute => ctx.update_dispute(id, &fields)?,
         _ => unreachable!(),
     }
@@ -152,8 +149,6 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
     ctx.live(kind, id)?;
     match kind {
         Kind::Customer => ctx.delete_customer(id),
-        Kind::Invoice => ctx.delete_invoice(id)?,
-        Kind::LineItem => ctx.delete_line_item(id)?,
         _ => return Err(cannot_delete(resource)),
     }
     let stub = json!({"id": id, "object": kind.object(), "deleted": true});
@@ -175,6 +170,8 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
         "coupon" => ctx.create_coupon(res, &f)?,
         "customer_balance_transaction" => ctx.create_balance_transaction(res, &f)?,
         "card" | "bank_account" => ctx.create_source(res, &f)?,
+        "invoice" => ctx.create_invoice(res, &f)?,
+        "line_item" => ctx.create_line_item(res, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     };
     let object = ctx.gcurrent(res, &id);
@@ -191,6 +188,8 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
         "coupon" => ctx.update_coupon(res, id, &f)?,
         "customer_balance_transaction" => ctx.update_balance_transaction(res, id, &f)?,
         "card" | "bank_account" => ctx.update_source(res, id, &f)?,
+        "invoice" => ctx.update_invoice(res, id, &f)?,
+        "line_item" => ctx.update_line_item(res, id, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let object = ctx.gcurrent(res, id);
@@ -207,6 +206,8 @@ fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)
         "coupon" => ctx.delete_coupon(res, id),
         "card" | "bank_account" => ctx.delete_source(res, id),
         "customer_balance_transaction" => return Err(cannot_delete(RES[res].name)),
+        "invoice" => ctx.delete_invoice(res, id)?,
+        "line_item" => ctx.delete_line_item(res, id)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let stub = json!({"id": id, "object": RES[res].object, "deleted": true});
@@ -901,7 +902,7 @@ impl<'a> Ctx<'a> {
 
     const INVOICE_FREE: [&'static str; 5] = ["custom_fields", "description", "footer", "metadata", "statement_descriptor"];
 
-    fn create_invoice(&mut self, f: &Fields) -> Result<String> {
+    fn create_invoice(&mut self, res: usize, f: &Fields) -> Result<String> {
         let mut allowed = Self::INVOICE_FREE.to_vec();
         allowed.extend(["customer", "collection_method", "days_until_due", "due_date", "currency", "pending_invoice_items_behavior"]);
         allow(f, &allowed)?;
@@ -919,12 +920,15 @@ impl<'a> Ctx<'a> {
             Some(_) => return Err(bad("collection_method", "collection_method")),
         };
         let due_date = self.due_date(f, send_invoice)?;
-        let overrides = Self::new_overrides(Kind::Invoice, f, &Self::INVOICE_FREE)?;
+        let free = free_values(res, f, &json!({}), &Self::INVOICE_FREE)?;
         let id = self.s.rng.id("in_", 24);
         let look = self.s.rng.next_u64();
-        let facts = Facts::Invoice(Invoice {
+        let person = match &self.s.get(Kind::Customer, &customer).expect("a live customer").facts {
+            Facts::Customer(c) => Person::from_seed(c.look),
+            _ => unreachable!(),
+        };
+        let facts = Invoice {
             customer: customer.clone(),
-            currency: "usd",
             status: InvoiceStatus::Draft,
             send_invoice,
             number: None,
@@ -937,10 +941,14 @@ impl<'a> Ctx<'a> {
             voided_at: None,
             marked_uncollectible_at: None,
             due_date,
-            look,
-        });
-        self.add(&id, facts, Some(overrides));
-        self.emit("invoice.created", Kind::Invoice, &id, false);
+        };
+        let new = rules::NewInvoice { id: &id, created: self.now, look, customer: &person, account: &self.s.account_id };
+        let mut v = rules::invoice(&new, &facts);
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
+        self.gadd(res, &id, v, None);
+        self.gemit(&["invoice.created"], res, &id, None, None);
         if include {
             self.attach_pending_items(&customer, &id);
         }
@@ -979,31 +987,50 @@ impl<'a> Ctx<'a> {
         }))
     }
 
-    fn invoice_mut(&mut self, id: &str) -> &mut Invoice {
-        match &mut self.rec(Kind::Invoice, id).facts {
-            Facts::Invoice(i) => i,
-            _ => unreachable!(),
-        }
+    /// An invoice's facts, read from its object.
+    fn invoice(&self, id: &str) -> Invoice {
+        let r = self.s.gget(generic::idx("invoice"), id).expect("invoice exists");
+        rules::invoice_facts(generic::generic_value(r).expect("an object"))
     }
 
-    fn invoice(&self, id: &str) -> &Invoice {
-        match &self.s.get(Kind::Invoice, id).expect("invoice exists").facts {
-            Facts::Invoice(i) => i,
-            _ => unreachable!(),
-        }
+    /// Changes an invoice's facts; the fields of its object that follow from them follow.
+    fn change_invoice(&mut self, id: &str, change: impl FnOnce(&mut Invoice)) {
+        let v = self.gvalue_mut(generic::idx("invoice"), id);
+        let mut i = rules::invoice_facts(v);
+        change(&mut i);
+        rules::set_invoice(v, &i);
     }
 
-    fn create_line_item(&mut self, f: &Fields) -> Result<String> {
+    /// An invoice event with the invoice's current snapshot.
+    fn emit_invoice(&mut self, event_type: &str, id: &str) {
+        self.gemit(&[event_type], generic::idx("invoice"), id, None, None);
+    }
+
+    /// `invoice.updated` if anything changed since `before` (a [`Ctx::gshape`]).
+    fn emit_invoice_updated(&mut self, id: &str, before: &Value) {
+        self.gemit(&["invoice.updated"], generic::idx("invoice"), id, Some(before), None);
+    }
+
+    fn invoice_shape(&self, id: &str) -> Value {
+        self.gshape(generic::idx("invoice"), id)
+    }
+
+    /// The free-form fields of a line, set as given (metadata merged).
+    const LINE_FREE: [&'static str; 2] = ["description", "metadata"];
+
+    /// The invoice a line is on.
+    fn line_invoice(&self, res: usize, id: &str) -> String {
+        self.s.gget(res, id).and_then(Record::parent).expect("a line is on an invoice").to_string()
+    }
+
+    fn create_line_item(&mut self, res: usize, f: &Fields) -> Result<String> {
         allow(f, &["invoice", "price", "quantity", "description", "metadata"])?;
         let invoice = match str_field(f, "invoice")? {
             Some(id) => {
-                let inv = self.s.get(Kind::Invoice, &id).ok_or_else(|| ApiError::no_such("invoice", &id, "invoice", 400))?;
-                match &inv.facts {
-                    Facts::Invoice(i) if i.status == InvoiceStatus::Draft => {}
-                    _ => {
-                        return Err(ApiError::invalid(format!("Invoice {id} is not a draft: lines can only be added to draft invoices."))
-                            .with_param("invoice"))
-                    }
+                let inv = self.s.gget(generic::idx("invoice"), &id).ok_or_else(|| ApiError::no_such("invoice", &id, "invoice", 400))?;
+                if generic::generic_value(inv).is_none_or(|v| v["status"] != "draft") {
+                    return Err(ApiError::invalid(format!("Invoice {id} is not a draft: lines can only be added to draft invoices."))
+                        .with_param("invoice"));
                 }
                 id
             }
@@ -1027,32 +1054,29 @@ impl<'a> Ctx<'a> {
             Some(_) => return Err(bad("quantity", "quantity (at least 1)")),
             None => 1,
         };
-        let overrides = Self::new_overrides(Kind::LineItem, f, &["description", "metadata"])?;
+        let free = free_values(res, f, &json!({}), &Self::LINE_FREE)?;
         self.freeze_events_of(&invoice);
-        let before = self.shape(Kind::Invoice, &invoice);
+        let before = self.invoice_shape(&invoice);
         let id = self.s.rng.id("il_", 24);
-        let facts = Facts::LineItem(LineItem {
-            invoice: invoice.clone(),
-            product,
-            quantity,
-            invoice_item: self.s.rng.id("ii_", 24),
-            period_start: self.now,
-            period_end: self.now,
-        });
-        self.add(&id, facts, Some(overrides));
-        let amount = self.s.products[product].unit_amount * quantity;
-        self.invoice_mut(&invoice).subtotal += amount;
-        self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
+        let invoice_item = self.s.rng.id("ii_", 24);
+        let line = Line { invoice: &invoice, product: &self.s.products[product], quantity, invoice_item: &invoice_item, at: self.now };
+        let mut v = rules::line_item(&id, &line);
+        for (k, x) in free {
+            v[k.as_str()] = x;
+        }
+        let amount = rules::unit_amount(&v) * quantity;
+        self.gadd(res, &id, v, Some(invoice.clone()));
+        self.change_invoice(&invoice, |i| i.subtotal += amount);
+        self.emit_invoice_updated(&invoice, &before);
         Ok(id)
     }
 
-    fn update_line_item(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_line_item(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         allow(f, &["quantity", "description", "metadata"])?;
-        self.check_overrides(Kind::LineItem, id, f, &["description", "metadata"])?;
-        let (invoice, product, old_quantity) = match &self.live(Kind::LineItem, id)?.facts {
-            Facts::LineItem(l) => (l.invoice.clone(), l.product, l.quantity),
-            _ => unreachable!(),
-        };
+        let current = self.gcurrent(res, id);
+        let free = free_values(res, f, &current, &Self::LINE_FREE)?;
+        let invoice = self.line_invoice(res, id);
+        let old_quantity = current["quantity"].as_i64().unwrap_or(1);
         if self.invoice(&invoice).status != InvoiceStatus::Draft {
             return Err(ApiError::invalid(format!("Invoice {invoice} is not a draft: its lines cannot change.")));
         }
@@ -1062,38 +1086,37 @@ impl<'a> Ctx<'a> {
             None => old_quantity,
         };
         self.freeze_events_of(&invoice);
-        let before = self.shape(Kind::Invoice, &invoice);
-        self.apply_overrides(Kind::LineItem, id, f, &["description", "metadata"])?;
-        if let Facts::LineItem(l) = &mut self.rec(Kind::LineItem, id).facts {
-            l.quantity = quantity;
+        let before = self.invoice_shape(&invoice);
+        let v = self.gvalue_mut(res, id);
+        for (k, x) in free {
+            v[k.as_str()] = x;
         }
-        let delta = self.s.products[product].unit_amount * (quantity - old_quantity);
-        self.invoice_mut(&invoice).subtotal += delta;
-        self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
+        rules::set_quantity(v, quantity);
+        let delta = rules::unit_amount(v) * (quantity - old_quantity);
+        self.change_invoice(&invoice, |i| i.subtotal += delta);
+        self.emit_invoice_updated(&invoice, &before);
         Ok(())
     }
 
     /// A line removed from a draft invoice: Stripe's `DELETE /v1/invoiceitems/{ii}` of the line's
     /// invoice item. `invoiceitem.deleted` (the item's last snapshot), then `invoice.updated` with
     /// the invoice's old `lines` in `previous_attributes`; the line itself has no event.
-    fn delete_line_item(&mut self, id: &str) -> Result<()> {
-        let (invoice, product, quantity, invoice_item) = match &self.live(Kind::LineItem, id)?.facts {
-            Facts::LineItem(l) => (l.invoice.clone(), l.product, l.quantity, l.invoice_item.clone()),
-            _ => unreachable!(),
-        };
-        if self.invoice(&invoice).status != InvoiceStatus::Draft {
+    fn delete_line_item(&mut self, res: usize, id: &str) -> Result<()> {
+        let invoice = self.line_invoice(res, id);
+        let inv = self.invoice(&invoice);
+        if inv.status != InvoiceStatus::Draft {
             return Err(ApiError::invalid(format!(
                 "Invoice {invoice} is not a draft: the invoice items of a finalized invoice cannot be deleted."
             )));
         }
         self.freeze_events_of(&invoice);
-        let before = self.shape(Kind::Invoice, &invoice);
-        let line = self.shape(Kind::LineItem, id);
+        let before = self.invoice_shape(&invoice);
+        let line = self.gshape(res, id);
         let mut item = template("invoiceitem").clone();
-        item["id"] = json!(invoice_item);
+        item["id"] = line["invoice_item"].clone();
         item["amount"] = line["amount"].clone();
         item["currency"] = line["currency"].clone();
-        item["customer"] = json!(self.invoice(&invoice).customer);
+        item["customer"] = json!(inv.customer);
         item["date"] = line["period"]["start"].clone();
         item["description"] = line["description"].clone();
         item["invoice"] = json!(invoice);
@@ -1101,22 +1124,22 @@ impl<'a> Ctx<'a> {
         item["metadata"] = line["metadata"].clone();
         item["period"] = line["period"].clone();
         item["price"] = line["price"].clone();
-        item["quantity"] = json!(quantity);
+        item["quantity"] = line["quantity"].clone();
         item["unit_amount_decimal"] = line["price"]["unit_amount_decimal"].clone();
-        self.s.remove(Kind::LineItem, id);
-        let amount = self.s.products[product].unit_amount * quantity;
-        self.invoice_mut(&invoice).subtotal -= amount;
+        self.s.gremove(res, id);
+        let amount = line["amount"].as_i64().unwrap_or(0);
+        self.change_invoice(&invoice, |i| i.subtotal -= amount);
         self.emit_object("invoiceitem.deleted", item, None, false);
-        self.emit_updated("invoice.updated", Kind::Invoice, &invoice, &before, false);
+        self.emit_invoice_updated(&invoice, &before);
         Ok(())
     }
 
-    fn update_invoice(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_invoice(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         let mut allowed = Self::INVOICE_FREE.to_vec();
         allowed.extend(["collection_method", "days_until_due", "due_date", "status", "paid_out_of_band"]);
         allow(f, &allowed)?;
-        self.check_overrides(Kind::Invoice, id, f, &Self::INVOICE_FREE)?;
-        let inv = self.invoice(id).clone();
+        let free = free_values(res, f, &self.gcurrent(res, id), &Self::INVOICE_FREE)?;
+        let inv = self.invoice(id);
         let draft = inv.status == InvoiceStatus::Draft;
         for key in ["collection_method", "days_until_due", "due_date", "statement_descriptor"] {
             if f.contains_key(key) && !draft {
@@ -1127,24 +1150,7 @@ impl<'a> Ctx<'a> {
                 .with_param(key));
             }
         }
-        let target = match str_field(f, "status")?.as_deref() {
-            None => None,
-            Some(s) if s == inv.status.as_str() => None,
-            Some("open") if draft => Some(InvoiceStatus::Open),
-            Some("paid") if matches!(inv.status, InvoiceStatus::Draft | InvoiceStatus::Open | InvoiceStatus::Uncollectible) => {
-                Some(InvoiceStatus::Paid)
-            }
-            Some("void") if matches!(inv.status, InvoiceStatus::Open | InvoiceStatus::Uncollectible) => Some(InvoiceStatus::Void),
-            Some("uncollectible") if inv.status == InvoiceStatus::Open => Some(InvoiceStatus::Uncollectible),
-            Some(s) => {
-                return Err(ApiError::invalid(format!(
-                    "An invoice cannot go from {} to {s} (drafts are finalized (open) or paid; open invoices are paid, \
-                     voided or marked uncollectible; drafts are deleted, not voided).",
-                    inv.status.as_str()
-                ))
-                .with_param("status"))
-            }
-        };
+        let target = Self::invoice_target(&inv, str_field(f, "status")?.as_deref())?;
         let out_of_band = bool_field(f, "paid_out_of_band")?.unwrap_or(false);
         if out_of_band && target != Some(InvoiceStatus::Paid) {
             return Err(bad("paid_out_of_band", "use (only with `status: paid`)"));
@@ -1169,15 +1175,45 @@ impl<'a> Ctx<'a> {
             None
         };
 
-        let before = self.shape(Kind::Invoice, id);
-        {
-            let i = self.invoice_mut(id);
+        let before = self.gshape(res, id);
+        self.change_invoice(id, |i| {
             i.send_invoice = send_invoice;
             i.due_date = due_date;
+        });
+        let v = self.gvalue_mut(res, id);
+        for (k, x) in free {
+            v[k.as_str()] = x;
         }
-        self.apply_overrides(Kind::Invoice, id, f, &Self::INVOICE_FREE)?;
-        self.emit_updated("invoice.updated", Kind::Invoice, id, &before, false);
+        self.emit_invoice_updated(id, &before);
+        self.move_invoice(id, target, draft, out_of_band);
+        Ok(())
+    }
 
+    /// The status an update moves an invoice to (`None`: it stays), or Stripe's refusal.
+    fn invoice_target(inv: &Invoice, status: Option<&str>) -> Result<Option<InvoiceStatus>> {
+        Ok(match status {
+            None => None,
+            Some(s) if s == inv.status.as_str() => None,
+            Some("open") if inv.status == InvoiceStatus::Draft => Some(InvoiceStatus::Open),
+            Some("paid") if matches!(inv.status, InvoiceStatus::Draft | InvoiceStatus::Open | InvoiceStatus::Uncollectible) => {
+                Some(InvoiceStatus::Paid)
+            }
+            Some("void") if matches!(inv.status, InvoiceStatus::Open | InvoiceStatus::Uncollectible) => Some(InvoiceStatus::Void),
+            Some("uncollectible") if inv.status == InvoiceStatus::Open => Some(InvoiceStatus::Uncollectible),
+            Some(s) => {
+                return Err(ApiError::invalid(format!(
+                    "An invoice cannot go from {} to {s} (drafts are finalized (open) or paid; open invoices are paid, \
+                     voided or marked uncollectible; drafts are deleted, not voided).",
+                    inv.status.as_str()
+                ))
+                .with_param("status"))
+            }
+        })
+    }
+
+    /// Moves an invoice to `target` (checked by [`Ctx::invoice_target`]) with the events of each step.
+    fn move_invoice(&mut self, id: &str, target: Option<InvoiceStatus>, draft: bool, out_of_band: bool) {
+        let now = self.now;
         match target {
             None => {}
             Some(InvoiceStatus::Open) => self.finalize(id),
@@ -1190,52 +1226,53 @@ impl<'a> Ctx<'a> {
                 }
             }
             Some(InvoiceStatus::Void) => {
-                let now = self.now;
-                let i = self.invoice_mut(id);
-                i.status = InvoiceStatus::Void;
-                i.voided_at = Some(now);
-                self.emit("invoice.voided", Kind::Invoice, id, false);
+                self.change_invoice(id, |i| {
+                    i.status = InvoiceStatus::Void;
+                    i.voided_at = Some(now);
+                });
+                self.emit_invoice("invoice.voided", id);
             }
             Some(InvoiceStatus::Uncollectible) => {
-                let now = self.now;
-                let i = self.invoice_mut(id);
-                i.status = InvoiceStatus::Uncollectible;
-                i.marked_uncollectible_at = Some(now);
-                self.emit("invoice.marked_uncollectible", Kind::Invoice, id, false);
+                self.change_invoice(id, |i| {
+                    i.status = InvoiceStatus::Uncollectible;
+                    i.marked_uncollectible_at = Some(now);
+                });
+                self.emit_invoice("invoice.marked_uncollectible", id);
             }
             Some(InvoiceStatus::Draft) => unreachable!(),
         }
-        Ok(())
     }
 
     /// Draft → open: a number from the customer's sequence (which moves on: `customer.updated`). An
     /// invoice with nothing due is paid at once, as Stripe does.
     fn finalize(&mut self, id: &str) {
-        let customer = self.invoice(id).customer.clone();
+        let customer = self.invoice(id).customer;
         let before = self.shape(Kind::Customer, &customer);
         let c = self.customer_mut(&customer);
         let number = format!("{}-{:04}", c.invoice_prefix, c.next_invoice_sequence);
         c.next_invoice_sequence += 1;
         let now = self.now;
-        let i = self.invoice_mut(id);
-        i.status = InvoiceStatus::Open;
-        i.number = Some(number);
-        i.finalized_at = Some(now);
-        let zero = i.subtotal == 0;
-        self.emit("invoice.finalized", Kind::Invoice, id, false);
+        self.change_invoice(id, |i| {
+            i.status = InvoiceStatus::Open;
+            i.number = Some(number);
+            i.finalized_at = Some(now);
+        });
+        let zero = self.invoice(id).subtotal == 0;
+        self.emit_invoice("invoice.finalized", id);
         self.emit_updated("customer.updated", Kind::Customer, &customer, &before, false);
         if zero {
-            let i = self.invoice_mut(id);
-            i.status = InvoiceStatus::Paid;
-            i.paid_at = Some(now);
-            self.emit("invoice.paid", Kind::Invoice, id, false);
-            self.emit("invoice.payment_succeeded", Kind::Invoice, id, false);
+            self.change_invoice(id, |i| {
+                i.status = InvoiceStatus::Paid;
+                i.paid_at = Some(now);
+            });
+            self.emit_invoice("invoice.paid", id);
+            self.emit_invoice("invoice.payment_succeeded", id);
         }
     }
 
     /// Open → paid, with a charge unless paid out of band.
     fn pay(&mut self, id: &str, out_of_band: bool) {
-        let inv = self.invoice(id).clone();
+        let inv = self.invoice(id);
         let charge = (!out_of_band).then(|| {
             let charge = self.new_charge(
                 Some(inv.customer.clone()),
@@ -1252,19 +1289,20 @@ impl<'a> Ctx<'a> {
         });
         let payment_intent = charge.as_ref().map(|c| format!("pi_{}", &c[3..]));
         let now = self.now;
-        let i = self.invoice_mut(id);
-        i.status = InvoiceStatus::Paid;
-        i.paid_at = Some(now);
-        i.paid_out_of_band = out_of_band;
-        if charge.is_some() {
-            i.charge = charge;
-            i.payment_intent = payment_intent;
-        }
-        self.emit("invoice.paid", Kind::Invoice, id, false);
-        self.emit("invoice.payment_succeeded", Kind::Invoice, id, false);
+        self.change_invoice(id, |i| {
+            i.status = InvoiceStatus::Paid;
+            i.paid_at = Some(now);
+            i.paid_out_of_band = out_of_band;
+            if charge.is_some() {
+                i.charge = charge;
+                i.payment_intent = payment_intent;
+            }
+        });
+        self.emit_invoice("invoice.paid", id);
+        self.emit_invoice("invoice.payment_succeeded", id);
     }
 
-    fn delete_invoice(&mut self, id: &str) -> Result<()> {
+    fn delete_invoice(&mut self, res: usize, id: &str) -> Result<()> {
         let status = self.invoice(id).status;
         if status != InvoiceStatus::Draft {
             return Err(ApiError::invalid(format!(
@@ -1273,12 +1311,13 @@ impl<'a> Ctx<'a> {
             )));
         }
         self.freeze_events_of(id);
-        let last = self.shape(Kind::Invoice, id);
-        let lines: Vec<String> = self.s.children(Kind::LineItem, id).iter().map(|r| r.id.clone()).collect();
-        for l in lines {
-            self.s.remove(Kind::LineItem, &l);
+        let last = self.gshape(res, id);
+        let lines = generic::idx("line_item");
+        let ids: Vec<String> = self.s.gchildren(lines, id).iter().map(|r| r.id.clone()).collect();
+        for l in ids {
+            self.s.gremove(lines, &l);
         }
-        self.s.remove(Kind::Invoice, id);
+        self.s.gremove(res, id);
         self.emit_object("invoice.deleted", last, None, false);
         Ok(())
     }
@@ -2021,19 +2060,23 @@ fn disputable(r: &Record) -> bool {
         && c.amount_refunded < c.amount)
 }
 
-/// Draft invoices of live customers, oldest first.
-fn draft_invoices(s: &Store) -> Vec<String> {
-    invoices_where(s, |i| i.status == InvoiceStatus::Draft)
+/// Lines of the draft invoices of live customers, oldest first.
+fn draft_lines(s: &Store) -> Vec<String> {
+    let drafts = draft_invoices(s);
+    let lines = s.gtable(generic::idx("line_item")).rows().iter();
+    lines.filter(|r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p))).map(|r| r.id.clone()).collect()
 }
 
-fn invoices_where(s: &Store, pred: impl Fn(&Invoice) -> bool) -> Vec<String> {
-    s.table(Kind::Invoice)
-        .rows()
-        .iter()
-        .filter(|r| match &r.facts {
-            Facts::Invoice(i) => pred(i) && s.get(Kind::Customer, &i.customer).is_some(),
-            _ => false,
-        })
+/// Draft invoices of live customers, oldest first.
+fn draft_invoices(s: &Store) -> Vec<String> {
+    invoices_where(s, |status| status == "draft")
+}
+
+/// Invoices of live customers whose status passes `pred`, oldest first.
+fn invoices_where(s: &Store, pred: impl Fn(&str) -> bool) -> Vec<String> {
+    let live = |v: &Value| v["customer"].as_str().is_some_and(|c| s.get(Kind::Customer, c).is_some());
+    let rows = s.gtable(generic::idx("invoice")).rows().iter();
+    rows.filter(|r| generic::generic_value(r).is_some_and(|v| v["status"].as_str().is_some_and(&pred) && live(v)))
         .map(|r| r.id.clone())
         .collect()
 }
@@ -2248,8 +2291,8 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
         }
         ("invoice", Action::Update) => {
             let drafts = draft_invoices(s);
-            let open = invoices_where(s, |i| i.status == InvoiceStatus::Open);
-            let uncollectible = invoices_where(s, |i| i.status == InvoiceStatus::Uncollectible);
+            let open = invoices_where(s, |status| status == "open");
+            let uncollectible = invoices_where(s, |status| status == "uncollectible");
             match rng.below(12) {
                 0..=2 if !drafts.is_empty() => update(s, resource, &pick(rng, &drafts)?, &json!({"status": "open"})),
                 3 | 4 if !drafts.is_empty() => {
@@ -2280,20 +2323,11 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"invoice": invoice, "price": price, "quantity": quantity}))
         }
         ("line_item", Action::Update) => {
-            let drafts = draft_invoices(s);
-            let lines = ids_where(s, Kind::LineItem, |r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p)));
-            let id = pick(rng, &lines)?;
-            let quantity = match &s.get(Kind::LineItem, &id)?.facts {
-                Facts::LineItem(l) => l.quantity + 1,
-                _ => return None,
-            };
+            let id = pick(rng, &draft_lines(s))?;
+            let quantity = generic::generic_value(s.gget(generic::idx("line_item"), &id)?)?["quantity"].as_i64()? + 1;
             update(s, resource, &id, &json!({"quantity": quantity}))
         }
-        ("line_item", Action::Delete) => {
-            let drafts = draft_invoices(s);
-            let lines = ids_where(s, Kind::LineItem, |r| r.parent().is_some_and(|p| drafts.iter().any(|d| d == p)));
-            delete(s, resource, &pick(rng, &lines)?)
-        }
+        ("line_item", Action::Delete) => delete(s, resource, &pick(rng, &draft_lines(s))?),
         ("coupon", Action::Create) => {
             let fields = if rng.chance(0.5) {
                 json!({"percent_off": *rng.pick(&[5.0, 10.0, 20.0, 30.0]), "duration": "once"})

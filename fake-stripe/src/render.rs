@@ -23,7 +23,6 @@ use serde_json::{json, Map, Value};
 pub const EMBEDDED_ITEMS: usize = 10;
 /// `expand[]` may reach this many levels.
 const MAX_EXPAND_DEPTH: usize = 4;
-const ACCOUNT_NAME: &str = "Fake Stripe Demo";
 const STATEMENT_DESCRIPTOR: &str = "FAKE STRIPE DEMO";
 const DAY: i64 = 86_400;
 
@@ -48,7 +47,7 @@ fn opt<T: serde::Serialize>(v: Option<T>) -> Value {
     v.map_or(Value::Null, |v| json!(v))
 }
 
-fn address(a: Option<&Address>) -> Value {
+pub(crate) fn address(a: Option<&Address>) -> Value {
     match a {
         Some(a) => json!({
             "city": a.city, "country": "US", "line1": a.line1, "line2": a.line2,
@@ -77,8 +76,6 @@ impl<'a> Renderer<'a> {
         let mut v = match &r.facts {
             Facts::Customer(c) => self.customer(r, c),
             Facts::Charge(c) => self.charge(r, c),
-            Facts::Invoice(i) => self.invoice(r, i),
-            Facts::LineItem(l) => self.line_item(r, l),
             Facts::Dispute(d) => self.dispute(r, d),
             Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
             Facts::Event(e) => self.event(r, e),
@@ -261,89 +258,6 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    fn invoice(&self, r: &Record, i: &Invoice) -> Value {
-        let p = self.person(&i.customer);
-        let finalized = i.finalized_at.is_some();
-        let paid = i.status == InvoiceStatus::Paid;
-        let mut look = Rng::new(i.look);
-        let token = look.alnum(60);
-        let acct = &self.store.account_id;
-        let mut v = self.base(r);
-        v["account_name"] = json!(ACCOUNT_NAME);
-        v["amount_due"] = json!(i.subtotal);
-        v["amount_paid"] = json!(if paid { i.subtotal } else { 0 });
-        v["amount_remaining"] = json!(if paid { 0 } else { i.subtotal });
-        v["attempt_count"] = json!(u8::from(i.charge.is_some()));
-        v["attempted"] = json!(i.charge.is_some() || paid);
-        v["auto_advance"] = json!(matches!(i.status, InvoiceStatus::Draft | InvoiceStatus::Open));
-        v["charge"] = opt(i.charge.as_deref());
-        v["collection_method"] = json!(if i.send_invoice { "send_invoice" } else { "charge_automatically" });
-        v["created"] = json!(r.created);
-        v["currency"] = json!(i.currency);
-        v["customer"] = json!(i.customer);
-        v["customer_address"] = address(p.as_ref().and_then(|p| p.address.as_ref()));
-        v["customer_email"] = opt(p.as_ref().map(|p| &p.email));
-        v["customer_name"] = opt(p.as_ref().map(|p| &p.name));
-        v["customer_phone"] = opt(p.as_ref().and_then(|p| p.phone.as_ref()));
-        v["description"] = if look.chance(0.3) { json!("Thanks for your business!") } else { Value::Null };
-        v["due_date"] = opt(i.due_date);
-        v["effective_at"] = opt(i.finalized_at);
-        v["ending_balance"] = if finalized { json!(0) } else { Value::Null };
-        v["hosted_invoice_url"] =
-            if finalized { json!(format!("https://invoice.stripe.com/i/{acct}/test_{token}?s=ap")) } else { Value::Null };
-        v["invoice_pdf"] =
-            if finalized { json!(format!("https://pay.stripe.com/invoice/{acct}/test_{token}/pdf?s=ap")) } else { Value::Null };
-        let lines = self.store.children(Kind::LineItem, &r.id);
-        v["lines"] = self.sublist(format!("/v1/invoices/{}/lines", r.id), &lines);
-        v["next_payment_attempt"] = match (i.status, i.send_invoice, i.finalized_at) {
-            (InvoiceStatus::Open, false, Some(t)) => json!(t + 3 * DAY),
-            (InvoiceStatus::Draft, false, _) => json!(r.created + 3600),
-            _ => Value::Null,
-        };
-        v["number"] = opt(i.number.as_deref());
-        v["paid"] = json!(paid);
-        v["paid_out_of_band"] = json!(i.paid_out_of_band);
-        v["payment_intent"] = opt(i.payment_intent.as_deref());
-        v["period_end"] = json!(r.created);
-        v["period_start"] = json!(r.created);
-        v["status"] = json!(i.status.as_str());
-        v["status_transitions"] = json!({
-            "finalized_at": i.finalized_at, "marked_uncollectible_at": i.marked_uncollectible_at,
-            "paid_at": i.paid_at, "voided_at": i.voided_at,
-        });
-        v["subtotal"] = json!(i.subtotal);
-        v["subtotal_excluding_tax"] = json!(i.subtotal);
-        v["total"] = json!(i.subtotal);
-        v["total_excluding_tax"] = json!(i.subtotal);
-        v["webhooks_delivered_at"] = json!(r.created);
-        v
-    }
-
-    fn line_item(&self, r: &Record, l: &LineItem) -> Value {
-        let product = &self.store.products[l.product];
-        let amount = product.unit_amount * l.quantity;
-        let mut price = template("price").clone();
-        price["id"] = json!(product.price_id);
-        price["created"] = json!(product.created);
-        price["product"] = json!(product.product_id);
-        price["unit_amount"] = json!(product.unit_amount);
-        price["unit_amount_decimal"] = json!(product.unit_amount.to_string());
-        let mut v = self.base(r);
-        v["amount"] = json!(amount);
-        v["amount_excluding_tax"] = json!(amount);
-        v["currency"] = json!("usd");
-        v["description"] = json!(product.name);
-        v["invoice"] = json!(l.invoice);
-        if let Some(map) = v.as_object_mut() {
-            insert_in_order(map, "invoice_item", json!(l.invoice_item)); // present because type = invoiceitem
-        }
-        v["period"] = json!({"end": l.period_end, "start": l.period_start});
-        v["price"] = price;
-        v["quantity"] = json!(l.quantity);
-        v["unit_amount_excluding_tax"] = json!(product.unit_amount.to_string());
-        v
-    }
-
     fn dispute(&self, r: &Record, d: &Dispute) -> Value {
         let card = CardLook::from_seed(d.card_look);
         let due_by = (r.created / DAY + 10) * DAY - 1;
@@ -460,24 +374,28 @@ impl<'a> Renderer<'a> {
             return v;
         }
         let Some(map) = v.as_object_mut() else { return v };
+        let name = match &r.facts {
+            Facts::Generic(g) => crate::generic::RES[g.res].object,
+            f => f.kind().object(),
+        };
         for (since, object, _) in VERSION_CHANGES {
-            if date >= *since || r.kind().object() != *object {
+            if date >= *since || name != *object {
                 continue;
             }
-            match r.kind() {
-                Kind::Customer => {
+            match name {
+                "customer" => {
                     for field in ["sources", "subscriptions", "tax_ids"] {
                         if let Some(x) = self.include(r, field) {
                             insert_in_order(map, field, x);
                         }
                     }
                 }
-                Kind::Charge => {
+                "charge" => {
                     if let Some(x) = self.include(r, "refunds") {
                         insert_in_order(map, "refunds", x);
                     }
                 }
-                Kind::Invoice => {
+                "invoice" => {
                     let rendering = map.shift_remove("rendering").unwrap_or(Value::Null);
                     let options = match rendering.get("amount_tax_display") {
                         Some(display) => json!({ "amount_tax_display": display }),
@@ -589,7 +507,7 @@ impl<'a> Renderer<'a> {
 }
 
 /// Inserts `key` where Stripe would put it: after `id` and `object`, alphabetically.
-fn insert_in_order(map: &mut Map<String, Value>, key: &str, value: Value) {
+pub(crate) fn insert_in_order(map: &mut Map<String, Value>, key: &str, value: Value) {
     let at = map.keys().position(|k| k != "id" && k != "object" && k.as_str() > key).unwrap_or(map.len());
     map.shift_insert(at, key.to_string(), value);
 }

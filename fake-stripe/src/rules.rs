@@ -1,15 +1,18 @@
 /*!
 The business rules of the [`OWN`](crate::generic::OWN) resources that reading needs: how their objects are
-built from what generation or a create decided, the fields that change with time and no event (read-time
-views), and their includable fields (absent unless expanded).
+built from what generation or a create decided (and, for invoices and their lines, how the fields that
+follow from their facts follow a change), the fields that change with time and no event or show only in
+some states (read-time views), and their includable fields (absent unless expanded).
 
 Their objects are stored as JSON like every other resource's and served by `generic`'s routes; `dataset`
 decides them and `mutate` changes them.
 */
 
 use crate::look::{BankLook, CardLook, Person};
-use crate::model::{BankAccount, Card, Coupon, CustomerBalanceTransaction};
-use crate::render::year_of;
+use crate::model::{BankAccount, Card, Coupon, CustomerBalanceTransaction, Invoice, InvoiceStatus};
+use crate::render::{address, insert_in_order, year_of};
+use crate::rng::Rng;
+use crate::store::Product;
 use crate::templates::template;
 use serde_json::{json, Value};
 
@@ -94,9 +97,161 @@ pub fn card(id: &str, created: i64, c: &Card, holder: &Person) -> Value {
     v
 }
 
+/// What generation or a create decides about an invoice's line (`line_item` builds the object).
+pub struct Line<'a> {
+    pub invoice: &'a str,
+    /// The catalog entry (`Store::products`) whose one-time price the line sells.
+    pub product: &'a Product,
+    pub quantity: i64,
+    /// The id of the invoice item behind the line (`ii_…`).
+    pub invoice_item: &'a str,
+    /// The line's period (start and end): when it was added.
+    pub at: i64,
+}
+
+/// An invoice's line as Stripe returns it (listed under its invoice, embedded in its `lines`).
+pub fn line_item(id: &str, l: &Line) -> Value {
+    let p = l.product;
+    let mut price = template("price").clone();
+    price["id"] = json!(p.price_id);
+    price["created"] = json!(p.created);
+    price["product"] = json!(p.product_id);
+    price["unit_amount"] = json!(p.unit_amount);
+    price["unit_amount_decimal"] = json!(p.unit_amount.to_string());
+    let mut v = template("line_item").clone();
+    v["id"] = json!(id);
+    v["currency"] = json!("usd");
+    v["description"] = json!(p.name);
+    v["invoice"] = json!(l.invoice);
+    if let Some(map) = v.as_object_mut() {
+        insert_in_order(map, "invoice_item", json!(l.invoice_item)); // present because type = invoiceitem
+    }
+    v["period"] = json!({"end": l.at, "start": l.at});
+    v["price"] = price;
+    v["unit_amount_excluding_tax"] = json!(p.unit_amount.to_string());
+    set_quantity(&mut v, l.quantity);
+    v
+}
+
+/// A line's unit amount (its price's).
+pub fn unit_amount(line: &Value) -> i64 {
+    line["price"]["unit_amount"].as_i64().unwrap_or(0)
+}
+
+/// Sets a line's quantity and the amounts that follow from it.
+pub fn set_quantity(line: &mut Value, quantity: i64) {
+    let amount = unit_amount(line) * quantity;
+    line["amount"] = json!(amount);
+    line["amount_excluding_tax"] = json!(amount);
+    line["quantity"] = json!(quantity);
+}
+
+const ACCOUNT_NAME: &str = "Fake Stripe Demo";
+const DAY: i64 = 86_400;
+
+/// What an invoice is made with besides its facts.
+pub struct NewInvoice<'a> {
+    pub id: &'a str,
+    pub created: i64,
+    /// Seed of its hosted URLs' token and of its description.
+    pub look: u64,
+    /// Its customer, whose details it copies.
+    pub customer: &'a Person,
+    /// The account it belongs to (in its hosted URLs).
+    pub account: &'a str,
+}
+
+/// An invoice as Stripe returns it. Its hosted page and PDF URLs are stored from the start and shown once
+/// it is finalized ([`view`]); its `lines` are filled when read.
+pub fn invoice(m: &NewInvoice, i: &Invoice) -> Value {
+    let mut look = Rng::new(m.look);
+    let token = look.alnum(60);
+    let (p, acct) = (m.customer, m.account);
+    let mut v = template("invoice").clone();
+    v["id"] = json!(m.id);
+    v["account_name"] = json!(ACCOUNT_NAME);
+    v["created"] = json!(m.created);
+    v["currency"] = json!("usd");
+    v["customer"] = json!(i.customer);
+    v["customer_address"] = address(p.address.as_ref());
+    v["customer_email"] = json!(p.email);
+    v["customer_name"] = json!(p.name);
+    v["customer_phone"] = opt(p.phone.as_ref());
+    v["description"] = if look.chance(0.3) { json!("Thanks for your business!") } else { Value::Null };
+    v["hosted_invoice_url"] = json!(format!("https://invoice.stripe.com/i/{acct}/test_{token}?s=ap"));
+    v["invoice_pdf"] = json!(format!("https://pay.stripe.com/invoice/{acct}/test_{token}/pdf?s=ap"));
+    v["period_end"] = json!(m.created);
+    v["period_start"] = json!(m.created);
+    v["webhooks_delivered_at"] = json!(m.created);
+    set_invoice(&mut v, i);
+    v
+}
+
+/// Sets the fields of an invoice that follow from its facts (status, amounts, payment, dates).
+pub fn set_invoice(v: &mut Value, i: &Invoice) {
+    let created = v["created"].as_i64().unwrap_or_default();
+    let paid = i.status == InvoiceStatus::Paid;
+    v["amount_due"] = json!(i.subtotal);
+    v["amount_paid"] = json!(if paid { i.subtotal } else { 0 });
+    v["amount_remaining"] = json!(if paid { 0 } else { i.subtotal });
+    v["attempt_count"] = json!(u8::from(i.charge.is_some()));
+    v["attempted"] = json!(i.charge.is_some() || paid);
+    v["auto_advance"] = json!(matches!(i.status, InvoiceStatus::Draft | InvoiceStatus::Open));
+    v["charge"] = opt(i.charge.as_deref());
+    v["collection_method"] = json!(if i.send_invoice { "send_invoice" } else { "charge_automatically" });
+    v["customer"] = json!(i.customer);
+    v["due_date"] = opt(i.due_date);
+    v["effective_at"] = opt(i.finalized_at);
+    v["ending_balance"] = if i.finalized_at.is_some() { json!(0) } else { Value::Null };
+    v["next_payment_attempt"] = match (i.status, i.send_invoice, i.finalized_at) {
+        (InvoiceStatus::Open, false, Some(t)) => json!(t + 3 * DAY),
+        (InvoiceStatus::Draft, false, _) => json!(created + 3600),
+        _ => Value::Null,
+    };
+    v["number"] = opt(i.number.as_deref());
+    v["paid"] = json!(paid);
+    v["paid_out_of_band"] = json!(i.paid_out_of_band);
+    v["payment_intent"] = opt(i.payment_intent.as_deref());
+    v["status"] = json!(i.status.as_str());
+    v["status_transitions"] = json!({
+        "finalized_at": i.finalized_at, "marked_uncollectible_at": i.marked_uncollectible_at,
+        "paid_at": i.paid_at, "voided_at": i.voided_at,
+    });
+    v["subtotal"] = json!(i.subtotal);
+    v["subtotal_excluding_tax"] = json!(i.subtotal);
+    v["total"] = json!(i.subtotal);
+    v["total_excluding_tax"] = json!(i.subtotal);
+}
+
+/// An invoice's facts, read back from its object ([`set_invoice`] writes them).
+pub fn invoice_facts(v: &Value) -> Invoice {
+    let text = |x: &Value| x.as_str().map(str::to_string);
+    let at = |k: &str| v["status_transitions"][k].as_i64();
+    Invoice {
+        customer: text(&v["customer"]).unwrap_or_default(),
+        status: v["status"].as_str().and_then(InvoiceStatus::parse).unwrap_or(InvoiceStatus::Draft),
+        send_invoice: v["collection_method"] == "send_invoice",
+        number: text(&v["number"]),
+        charge: text(&v["charge"]),
+        payment_intent: text(&v["payment_intent"]),
+        paid_out_of_band: v["paid_out_of_band"] == true,
+        subtotal: v["subtotal"].as_i64().unwrap_or_default(),
+        finalized_at: at("finalized_at"),
+        paid_at: at("paid_at"),
+        voided_at: at("voided_at"),
+        marked_uncollectible_at: at("marked_uncollectible_at"),
+        due_date: v["due_date"].as_i64(),
+    }
+}
+
 /// Sets the fields of an object of resource `name` that follow from the time `now`: Stripe changes them
-/// without an event (a coupon stops being `valid` once `redeem_by` has passed).
+/// without an event (a coupon stops being `valid` once `redeem_by` has passed). Also hides what an object
+/// shows only in some states: an invoice's hosted page and PDF, until it is finalized.
 pub fn view(name: &str, v: &mut Value, now: i64) {
+    if name == "invoice" && v["status_transitions"]["finalized_at"].is_null() {
+        v["hosted_invoice_url"] = Value::Null;
+        v["invoice_pdf"] = Value::Null;
+    }
     if name == "coupon" {
         let redeemable = v["redeem_by"].as_i64().is_none_or(|t| t > now);
         let left = match (v["max_redemptions"].as_i64(), v["times_redeemed"].as_i64()) {
@@ -107,7 +262,7 @@ pub fn view(name: &str, v: &mut Value, now: i64) {
     }
 }
 
-/// Whether objects of `name` read the same at any time (no [`view`] field).
+/// Whether objects of `name` read the same at any time (no [`view`] field follows the clock).
 pub fn clock_free(name: &str) -> bool {
     name != "coupon"
 }

@@ -332,12 +332,6 @@ impl Store {
         })
     }
 
-    /// The records of `kind` listed under `parent`, oldest first.
-    pub fn children(&self, kind: Kind, parent: &str) -> Vec<&Record> {
-        let t = self.table(kind);
-        t.by_parent.get(parent).map(|rows| rows.iter().map(|&i| &t.rows[i]).collect()).unwrap_or_default()
-    }
-
     /// A customer's sources (cards and bank accounts), oldest first.
     pub fn sources(&self, customer: &str) -> Vec<&Record> {
         let mut all = self.gchildren(crate::generic::idx("card"), customer);
