@@ -431,17 +431,9 @@ impl Gen<'_> {
             BalanceKind::Payout => at,
             _ => (at / DAY + 2) * DAY,
         };
-        let facts = Facts::BalanceTransaction(BalanceTransaction {
-            kind,
-            amount,
-            fee,
-            currency: "usd",
-            source: source.to_string(),
-            description,
-            available_on,
-            payout: None,
-        });
-        self.add(id.clone(), at, facts);
+        let t = BalanceTransaction { kind, amount, fee, currency: "usd", source: source.to_string(), description, available_on };
+        let value = crate::rules::balance_transaction(&id, at, &t);
+        self.add(id.clone(), at, Facts::Generic(Generic { res: idx("balance_transaction"), value: Box::new(value), parent: None }));
         id
     }
 
@@ -572,19 +564,23 @@ impl Gen<'_> {
         status
     }
 
-    /// Automatic payouts: every `payout_interval_days`, the available balance is paid out.
+    /// Automatic payouts: every `payout_interval_days`, the available balance is paid out. A paid-out
+    /// transaction's parent is its payout.
     fn payouts(&mut self) {
         let every = self.ds.payout_interval_days;
         if every <= 0 {
             return;
         }
         let now = self.now;
-        let rows = self.store.rows_mut(Kind::BalanceTransaction);
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| match &rows[i].facts {
-            Facts::BalanceTransaction(t) => (t.available_on, rows[i].seq),
+        let rows = self.store.grows_mut(idx("balance_transaction"));
+        let field = |r: &Record, name: &str| match &r.facts {
+            Facts::Generic(g) => g.value[name].as_i64().unwrap_or(0),
             _ => unreachable!(),
-        });
+        };
+        // (available_on, net) of each row.
+        let facts: Vec<(i64, i64)> = rows.iter().map(|r| (field(r, "available_on"), field(r, "amount") - field(r, "fee"))).collect();
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| (facts[i].0, rows[i].seq));
         let first = now - self.ds.history_days * DAY;
         let mut day = (first / DAY + every) * DAY + 3 * 3600;
         let mut next = 0;
@@ -593,13 +589,14 @@ impl Gen<'_> {
             let id = self.rng.id("po_", 24);
             let mut total = 0;
             while next < order.len() {
-                let row = &mut rows[order[next]];
-                let Facts::BalanceTransaction(t) = &mut row.facts else { unreachable!() };
-                if t.available_on > day {
+                let (available_on, net) = facts[order[next]];
+                if available_on > day {
                     break;
                 }
-                total += t.amount - t.fee;
-                t.payout = Some(id.clone());
+                total += net;
+                if let Facts::Generic(g) = &mut rows[order[next]].facts {
+                    g.parent = Some(id.clone());
+                }
                 next += 1;
             }
             if total > 0 {
@@ -659,8 +656,10 @@ mod tests {
         let now = 1_750_000_000;
         let s = generate(&Dataset::default(), 1, now, "acct_test".into());
         let count = |k: Kind| s.table(k).rows().len();
+        let gcount = |name: &str| s.gtable(idx(name)).rows().len();
         assert_eq!(count(Kind::Customer), 60);
-        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum();
+        let total: usize =
+            Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>() + gcount("balance_transaction");
         assert!((1000..=2500).contains(&total), "{total} objects");
         assert!(count(Kind::Event) > 10);
         assert!(count(Kind::Dispute) >= 1);

@@ -19,7 +19,6 @@ pub enum Kind {
     Invoice,
     LineItem,
     Dispute,
-    BalanceTransaction,
     CustomerBalanceTransaction,
     BankAccount,
     Card,
@@ -30,13 +29,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Customer,
         Kind::Charge,
         Kind::Invoice,
         Kind::LineItem,
         Kind::Dispute,
-        Kind::BalanceTransaction,
         Kind::CustomerBalanceTransaction,
         Kind::BankAccount,
         Kind::Card,
@@ -51,7 +49,6 @@ impl Kind {
             Kind::Invoice => "invoice",
             Kind::LineItem => "line_item",
             Kind::Dispute => "dispute",
-            Kind::BalanceTransaction => "balance_transaction",
             Kind::CustomerBalanceTransaction => "customer_balance_transaction",
             Kind::BankAccount => "bank_account",
             Kind::Card => "card",
@@ -72,7 +69,6 @@ impl Kind {
             Kind::Invoice => "in_",
             Kind::LineItem => "il_",
             Kind::Dispute => "dp_",
-            Kind::BalanceTransaction => "txn_",
             Kind::CustomerBalanceTransaction => "cbtxn_",
             Kind::BankAccount => "ba_",
             Kind::Card => "card_",
@@ -130,7 +126,6 @@ pub enum Facts {
     Invoice(Invoice),
     LineItem(LineItem),
     Dispute(Dispute),
-    BalanceTransaction(BalanceTransaction),
     CustomerBalanceTransaction(CustomerBalanceTransaction),
     BankAccount(BankAccount),
     Card(Card),
@@ -146,7 +141,6 @@ impl Facts {
             Facts::Invoice(_) => Kind::Invoice,
             Facts::LineItem(_) => Kind::LineItem,
             Facts::Dispute(_) => Kind::Dispute,
-            Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
             Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
             Facts::BankAccount(_) => Kind::BankAccount,
             Facts::Card(_) => Kind::Card,
@@ -313,6 +307,9 @@ pub enum BalanceKind {
     Payout,
 }
 
+/// What generation or a change decides about a balance transaction (`rules::balance_transaction` builds
+/// the object). The automatic payout that paid it out, if any, is the record's parent (`Generic::parent`),
+/// not a Stripe field: the `payout` filter of `/v1/balance_transactions` reads it.
 #[derive(Debug, Clone)]
 pub struct BalanceTransaction {
     pub kind: BalanceKind,
@@ -323,8 +320,6 @@ pub struct BalanceTransaction {
     pub source: String,
     pub description: Option<String>,
     pub available_on: i64,
-    /// The automatic payout that paid it out, if any (the `payout` list filter).
-    pub payout: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -86,14 +86,20 @@ const RESOURCES: [Kind; 8] = [
 ];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
-    Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "The fake cannot change `{resource}` objects; it changes customer, charge, invoice, line_item, coupon, \
-             dispute, customer_balance_transaction, bank_account, card and the generic resources ({}).",
-            generic::RES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
-        ))
-    })
+    Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| unchangeable(resource))
 }
+
+/// The answer to a change of objects that only change as a consequence of others (balance transactions).
+fn unchangeable(resource: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "The fake cannot change `{resource}` objects; it changes customer, charge, invoice, line_item, coupon, \
+         dispute, customer_balance_transaction, bank_account, card and the generic resources ({}).",
+        generic::RES.iter().map(|r| r.name).filter(|n| !UNCHANGEABLE.contains(n)).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Resources of [`generic::OWN`] that no request changes.
+const UNCHANGEABLE: &[&str] = &["balance_transaction", "payout_balance_transaction"];
 
 /// Creates an object of `resource` from `fields` (the created object and the change).
 pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Value, Change)> {
@@ -180,6 +186,9 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
 
 /// Creates an object of an [`generic::OWN`] resource by its rules.
 fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, Change)> {
+    if UNCHANGEABLE.contains(&RES[res].name) {
+        return Err(unchangeable(RES[res].name));
+    }
     let f = as_fields(fields)?;
     let mut ctx = Ctx::new(store);
     let id = match RES[res].name {
@@ -191,6 +200,9 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
 }
 
 fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Result<(Value, Change)> {
+    if UNCHANGEABLE.contains(&RES[res].name) {
+        return Err(unchangeable(RES[res].name));
+    }
     let f = as_fields(changes)?;
     let mut ctx = Ctx::new(store);
     if ctx.s.gget(res, id).is_none() {
@@ -205,6 +217,9 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
 }
 
 fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)> {
+    if UNCHANGEABLE.contains(&RES[res].name) {
+        return Err(unchangeable(RES[res].name));
+    }
     let mut ctx = Ctx::new(store);
     ctx.idempotency_key = None; // DELETE requests take no idempotency key
     if ctx.s.gget(res, id).is_none() {
@@ -494,19 +509,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A new balance transaction (no event: Stripe has none for them).
     fn balance_transaction(&mut self, kind: BalanceKind, amount: i64, fee: i64, source: &str, text: String) -> String {
         let id = self.s.rng.id("txn_", 24);
-        let facts = Facts::BalanceTransaction(BalanceTransaction {
-            kind,
-            amount,
-            fee,
-            currency: "usd",
-            source: source.to_string(),
-            description: Some(text),
-            available_on: (self.now / DAY + 2) * DAY,
-            payout: None,
-        });
-        self.add(&id, facts, None);
+        let available_on = (self.now / DAY + 2) * DAY;
+        let t =
+            BalanceTransaction { kind, amount, fee, currency: "usd", source: source.to_string(), description: Some(text), available_on };
+        let value = crate::rules::balance_transaction(&id, self.now, &t);
+        self.gadd(generic::idx("balance_transaction"), &id, value, None);
         id
     }
 

@@ -80,7 +80,6 @@ impl<'a> Renderer<'a> {
             Facts::Invoice(i) => self.invoice(r, i),
             Facts::LineItem(l) => self.line_item(r, l),
             Facts::Dispute(d) => self.dispute(r, d),
-            Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
             Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
             Facts::BankAccount(b) => self.bank_account(r, b),
             Facts::Card(c) => self.card(r, c),
@@ -354,7 +353,11 @@ impl<'a> Renderer<'a> {
         let mut v = self.base(r);
         v["amount"] = json!(d.amount);
         v["balance_transactions"] = Value::Array(
-            d.balance_transactions.iter().filter_map(|id| self.store.get(Kind::BalanceTransaction, id)).map(|t| self.render(t)).collect(),
+            d.balance_transactions
+                .iter()
+                .filter_map(|id| self.store.gget(crate::generic::idx("balance_transaction"), id))
+                .map(|t| self.render(t))
+                .collect(),
         );
         v["charge"] = json!(d.charge);
         v["created"] = json!(r.created);
@@ -389,37 +392,6 @@ impl<'a> Renderer<'a> {
         });
         v["reason"] = json!(d.reason);
         v["status"] = json!(d.status);
-        v
-    }
-
-    fn balance_transaction(&self, r: &Record, t: &BalanceTransaction) -> Value {
-        let (kind, category, fee_text) = match t.kind {
-            BalanceKind::Charge => ("charge", "charge", "Stripe processing fees"),
-            BalanceKind::Refund => ("refund", "refund", ""),
-            BalanceKind::DisputeWithdrawal => ("adjustment", "dispute", "Dispute fee"),
-            BalanceKind::DisputeReversal => ("adjustment", "dispute_reversal", "Dispute fee refund"),
-            BalanceKind::Payout => ("payout", "payout", ""),
-        };
-        let mut v = self.base(r);
-        v["amount"] = json!(t.amount);
-        v["available_on"] = json!(t.available_on);
-        v["created"] = json!(r.created);
-        v["currency"] = json!(t.currency);
-        v["description"] = opt(t.description.as_deref());
-        v["fee"] = json!(t.fee);
-        v["fee_details"] = if t.fee == 0 {
-            json!([])
-        } else {
-            json!([{
-                "amount": t.fee, "application": null, "currency": t.currency,
-                "description": fee_text, "type": "stripe_fee",
-            }])
-        };
-        v["net"] = json!(t.amount - t.fee);
-        v["reporting_category"] = json!(category);
-        v["source"] = json!(t.source);
-        v["status"] = json!(if t.available_on <= self.now { "available" } else { "pending" });
-        v["type"] = json!(kind);
         v
     }
 

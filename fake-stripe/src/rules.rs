@@ -7,7 +7,7 @@ Their objects are stored as JSON like every other resource's and served by `gene
 decides them and `mutate` changes them.
 */
 
-use crate::model::Coupon;
+use crate::model::{BalanceKind, BalanceTransaction, Coupon};
 use crate::templates::template;
 use serde_json::{json, Value};
 
@@ -33,9 +33,46 @@ pub fn coupon(id: &str, created: i64, c: &Coupon) -> Value {
     v
 }
 
+/// A balance transaction as Stripe returns it; `status` is set when read ([`view`]).
+pub fn balance_transaction(id: &str, created: i64, t: &BalanceTransaction) -> Value {
+    let (kind, category, fee_text) = match t.kind {
+        BalanceKind::Charge => ("charge", "charge", "Stripe processing fees"),
+        BalanceKind::Refund => ("refund", "refund", ""),
+        BalanceKind::DisputeWithdrawal => ("adjustment", "dispute", "Dispute fee"),
+        BalanceKind::DisputeReversal => ("adjustment", "dispute_reversal", "Dispute fee refund"),
+        BalanceKind::Payout => ("payout", "payout", ""),
+    };
+    let mut v = template("balance_transaction").clone();
+    v["id"] = json!(id);
+    v["amount"] = json!(t.amount);
+    v["available_on"] = json!(t.available_on);
+    v["created"] = json!(created);
+    v["currency"] = json!(t.currency);
+    v["description"] = opt(t.description.as_deref());
+    v["fee"] = json!(t.fee);
+    v["fee_details"] = if t.fee == 0 {
+        json!([])
+    } else {
+        json!([{
+            "amount": t.fee, "application": null, "currency": t.currency,
+            "description": fee_text, "type": "stripe_fee",
+        }])
+    };
+    v["net"] = json!(t.amount - t.fee);
+    v["reporting_category"] = json!(category);
+    v["source"] = json!(t.source);
+    v["type"] = json!(kind);
+    v
+}
+
 /// Sets the fields of an object of resource `name` that follow from the time `now`: Stripe changes them
-/// without an event (a coupon stops being `valid` once `redeem_by` has passed).
+/// without an event (a coupon stops being `valid` once `redeem_by` has passed, a balance transaction
+/// becomes `available` on its `available_on`).
 pub fn view(name: &str, v: &mut Value, now: i64) {
+    if name == "balance_transaction" {
+        let available = v["available_on"].as_i64().is_some_and(|t| t <= now);
+        v["status"] = json!(if available { "available" } else { "pending" });
+    }
     if name == "coupon" {
         let redeemable = v["redeem_by"].as_i64().is_none_or(|t| t > now);
         let left = match (v["max_redemptions"].as_i64(), v["times_redeemed"].as_i64()) {
@@ -48,7 +85,7 @@ pub fn view(name: &str, v: &mut Value, now: i64) {
 
 /// Whether objects of `name` read the same at any time (no [`view`] field).
 pub fn clock_free(name: &str) -> bool {
-    name != "coupon"
+    !matches!(name, "coupon" | "balance_transaction")
 }
 
 /// An includable field of an object of resource `name` (absent unless expanded), if `field` is one.
