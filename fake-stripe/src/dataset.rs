@@ -18,10 +18,11 @@ created within `event_days` of `now` gets its creation event.
 */
 
 use crate::generic::idx;
-use crate::look::{ORDERS, PRODUCTS};
+use crate::look::{Person, ORDERS, PRODUCTS};
 use crate::model::*;
 use crate::rng::Rng;
 use crate::store::{Product, Store};
+use serde_json::Value;
 use std::collections::HashMap;
 
 const DAY: i64 = 86_400;
@@ -162,6 +163,8 @@ struct Gen<'a> {
 /// What a charge needs to know about its customer.
 struct Payer {
     id: String,
+    /// The customer's `look` (its name and email in dispute evidence).
+    look: u64,
     cards: Vec<(String, u64)>,
 }
 
@@ -268,7 +271,7 @@ impl Gen<'_> {
         for i in (1..kinds.len()).rev() {
             kinds.swap(i, self.rng.below(i + 1));
         }
-        let mut payer = Payer { id: id.clone(), cards: Vec::new() };
+        let mut payer = Payer { id: id.clone(), look, cards: Vec::new() };
         let mut default_source = None;
         for (n, is_card) in kinds.into_iter().enumerate() {
             let at = if n == 0 { created } else { self.ts("card", created, now) };
@@ -410,7 +413,7 @@ impl Gen<'_> {
             }
             let opened = at + self.rng.range(DAY, 40 * DAY);
             if charge.amount_refunded < amount && opened <= self.now && self.rng.chance(self.ds.dispute_rate) {
-                self.dispute(&mut charge, &id, opened);
+                self.dispute(payer, &mut charge, &id, opened);
             }
         }
         self.add(id.clone(), at, Facts::Charge(charge));
@@ -437,7 +440,17 @@ impl Gen<'_> {
         id
     }
 
-    fn dispute(&mut self, charge: &mut Charge, charge_id: &str, at: i64) {
+    /// The object of a balance transaction pushed lately (found from the end: tables are indexed after
+    /// generation).
+    fn pushed_transaction(&self, id: &str) -> Value {
+        let rows = self.store.gtable(idx("balance_transaction")).rows();
+        match rows.iter().rev().find(|r| r.id == id).map(|r| &r.facts) {
+            Some(Facts::Generic(g)) => (*g.value).clone(),
+            _ => unreachable!("balance transaction {id} was pushed"),
+        }
+    }
+
+    fn dispute(&mut self, payer: &Payer, charge: &mut Charge, charge_id: &str, at: i64) {
         const REASONS: &[&str] = &[
             "fraudulent",
             "fraudulent",
@@ -467,7 +480,7 @@ impl Gen<'_> {
             let text = format!("Chargeback reversal for {charge_id}");
             txns.push(self.balance_transaction(BalanceKind::DisputeReversal, when, amount, -1500, &id, Some(text)));
         }
-        let facts = Facts::Dispute(Dispute {
+        let terms = Dispute {
             charge: charge_id.to_string(),
             amount,
             currency: charge.currency,
@@ -476,9 +489,11 @@ impl Gen<'_> {
             evidence_submitted: status != "needs_response",
             payment_intent: charge.payment_intent.clone(),
             card_look: charge.card_look,
-            balance_transactions: txns,
-        });
-        self.add(id, at, facts);
+        };
+        let customer = terms.evidence_submitted.then(|| Person::from_seed(payer.look));
+        let txns = txns.iter().map(|t| self.pushed_transaction(t)).collect();
+        let value = crate::rules::dispute(&id, at, &terms, customer.as_ref(), txns);
+        self.add(id, at, Facts::Generic(Generic { res: idx("dispute"), value: Box::new(value), parent: None }));
         charge.disputed = true;
     }
 
@@ -616,14 +631,17 @@ impl Gen<'_> {
         for r in self.store.gtable(idx("coupon")).rows().iter().rev().take_while(|r| r.created >= since) {
             events.push(("coupon.created", r.clone(), true));
         }
-        for kind in [Kind::Customer, Kind::Card, Kind::BankAccount, Kind::Charge, Kind::Dispute, Kind::Invoice] {
+        // Opened by the card network: no request.
+        for r in self.store.gtable(idx("dispute")).rows().iter().rev().take_while(|r| r.created >= since) {
+            events.push(("charge.dispute.created", r.clone(), false));
+        }
+        for kind in [Kind::Customer, Kind::Card, Kind::BankAccount, Kind::Charge, Kind::Invoice] {
             for r in self.store.table(kind).rows().iter().rev().take_while(|r| r.created >= since) {
                 let (event_type, by_api) = match &r.facts {
                     Facts::Customer(_) => ("customer.created", true),
                     Facts::Card(_) | Facts::BankAccount(_) => ("customer.source.created", true),
                     Facts::Charge(c) if c.status == ChargeStatus::Failed => ("charge.failed", c.invoice.is_none()),
                     Facts::Charge(c) => ("charge.succeeded", c.invoice.is_none()),
-                    Facts::Dispute(_) => ("charge.dispute.created", false),
                     Facts::Invoice(_) => ("invoice.created", true),
                     _ => continue,
                 };
@@ -658,11 +676,12 @@ mod tests {
         let count = |k: Kind| s.table(k).rows().len();
         let gcount = |name: &str| s.gtable(idx(name)).rows().len();
         assert_eq!(count(Kind::Customer), 60);
-        let total: usize =
-            Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>() + gcount("balance_transaction");
+        let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>()
+            + gcount("balance_transaction")
+            + gcount("dispute");
         assert!((1000..=2500).contains(&total), "{total} objects");
         assert!(count(Kind::Event) > 10);
-        assert!(count(Kind::Dispute) >= 1);
+        assert!(gcount("dispute") >= 1);
         // Some invoice has more than 100 lines, some more than 10.
         let lines: Vec<usize> = s.table(Kind::Invoice).rows().iter().map(|r| s.children(Kind::LineItem, &r.id).len()).collect();
         assert!(lines.iter().any(|&n| n > 100));

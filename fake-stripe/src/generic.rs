@@ -139,7 +139,6 @@ pub const TYPED: &[&str] = &[
     "customers",
     "customer_balance_transactions",
     "bank_accounts",
-    "disputes",
     "events",
     "invoices",
     "invoice_line_items",
@@ -220,6 +219,7 @@ pub static OWN: &[Local] = &[
     derived("coupons"),
     derived("balance_transactions"),
     Local { name: Some("payout_balance_transaction"), ..derived("payout_balance_transactions") },
+    derived("disputes"),
 ];
 
 /// Other paths of a row's top-level list (`/v1/balance/history` lists the balance transactions).

@@ -443,7 +443,6 @@ impl<'a> Api<'a> {
             ["v1", "customers"] => self.top_list(Kind::Customer, path, &q("/v1/customers")?),
             ["v1", "charges"] => self.top_list(Kind::Charge, path, &q("/v1/charges")?),
             ["v1", "invoices"] => self.top_list(Kind::Invoice, path, &q("/v1/invoices")?),
-            ["v1", "disputes"] => self.top_list(Kind::Dispute, path, &q("/v1/disputes")?),
             ["v1", "events"] => self.top_list(Kind::Event, path, &q("/v1/events")?),
             ["v1", "invoices", id, "lines"] => {
                 let q = q("/v1/invoices/{invoice}/lines")?;
@@ -493,7 +492,6 @@ impl<'a> Api<'a> {
                     "customers" => (Kind::Customer, "/v1/customers/{customer}"),
                     "charges" => (Kind::Charge, "/v1/charges/{charge}"),
                     "invoices" => (Kind::Invoice, "/v1/invoices/{invoice}"),
-                    "disputes" => (Kind::Dispute, "/v1/disputes/{dispute}"),
                     "events" => (Kind::Event, "/v1/events/{id}"),
                     _ => return Err(ApiError::unrecognized_url("GET", path)),
                 };
@@ -553,7 +551,6 @@ impl<'a> Api<'a> {
             Kind::Customer => &["email"],
             Kind::Charge => &["customer", "payment_intent", "transfer_group"],
             Kind::Invoice => &["collection_method", "customer", "status", "subscription"],
-            Kind::Dispute => &["charge", "payment_intent"],
             _ => &[],
         };
         tests.extend(names.iter().filter_map(|n| eq(n)));
@@ -587,7 +584,6 @@ fn field(render: &Renderer, r: &Record, name: &str) -> Value {
         (Facts::Customer(c), "email") => json!(Person::from_seed(c.look).email),
         (Facts::Invoice(i), "customer") => json!(i.customer),
         (Facts::Invoice(i), "status") => json!(i.status.as_str()),
-        (Facts::Dispute(d), "charge") => json!(d.charge),
         _ => render.render(r).get(name).cloned().unwrap_or(Value::Null),
     }
 }

@@ -18,7 +18,6 @@ pub enum Kind {
     Charge,
     Invoice,
     LineItem,
-    Dispute,
     CustomerBalanceTransaction,
     BankAccount,
     Card,
@@ -29,12 +28,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Customer,
         Kind::Charge,
         Kind::Invoice,
         Kind::LineItem,
-        Kind::Dispute,
         Kind::CustomerBalanceTransaction,
         Kind::BankAccount,
         Kind::Card,
@@ -48,7 +46,6 @@ impl Kind {
             Kind::Charge => "charge",
             Kind::Invoice => "invoice",
             Kind::LineItem => "line_item",
-            Kind::Dispute => "dispute",
             Kind::CustomerBalanceTransaction => "customer_balance_transaction",
             Kind::BankAccount => "bank_account",
             Kind::Card => "card",
@@ -68,7 +65,6 @@ impl Kind {
             Kind::Charge => "ch_",
             Kind::Invoice => "in_",
             Kind::LineItem => "il_",
-            Kind::Dispute => "dp_",
             Kind::CustomerBalanceTransaction => "cbtxn_",
             Kind::BankAccount => "ba_",
             Kind::Card => "card_",
@@ -125,7 +121,6 @@ pub enum Facts {
     Charge(Charge),
     Invoice(Invoice),
     LineItem(LineItem),
-    Dispute(Dispute),
     CustomerBalanceTransaction(CustomerBalanceTransaction),
     BankAccount(BankAccount),
     Card(Card),
@@ -140,7 +135,6 @@ impl Facts {
             Facts::Charge(_) => Kind::Charge,
             Facts::Invoice(_) => Kind::Invoice,
             Facts::LineItem(_) => Kind::LineItem,
-            Facts::Dispute(_) => Kind::Dispute,
             Facts::CustomerBalanceTransaction(_) => Kind::CustomerBalanceTransaction,
             Facts::BankAccount(_) => Kind::BankAccount,
             Facts::Card(_) => Kind::Card,
@@ -281,6 +275,8 @@ pub struct Coupon {
     pub redeem_by: Option<i64>,
 }
 
+/// What generation or a create decides about a dispute (`rules::dispute` builds the object, with the
+/// balance transactions it caused).
 #[derive(Debug, Clone)]
 pub struct Dispute {
     pub charge: String,
@@ -292,8 +288,6 @@ pub struct Dispute {
     pub evidence_submitted: bool,
     pub payment_intent: String,
     pub card_look: u64,
-    /// Ids of the balance transactions the dispute caused, oldest first.
-    pub balance_transactions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,7 @@ balance transactions without events of their own (Stripe documents none).
 
 use crate::error::ApiError;
 use crate::generic::{self, Delete, Parent, RES};
+use crate::look::Person;
 use crate::model::*;
 use crate::render::Renderer;
 use crate::rng::Rng;
@@ -74,16 +75,8 @@ type Fields = Map<String, Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The resources the fake can change.
-const RESOURCES: [Kind; 8] = [
-    Kind::Customer,
-    Kind::Charge,
-    Kind::Invoice,
-    Kind::LineItem,
-    Kind::Dispute,
-    Kind::CustomerBalanceTransaction,
-    Kind::BankAccount,
-    Kind::Card,
-];
+const RESOURCES: [Kind; 7] =
+    [Kind::Customer, Kind::Charge, Kind::Invoice, Kind::LineItem, Kind::CustomerBalanceTransaction, Kind::BankAccount, Kind::Card];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
     Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| unchangeable(resource))
@@ -114,7 +107,6 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
         Kind::Charge => ctx.create_charge(&fields)?,
         Kind::Invoice => ctx.create_invoice(&fields)?,
         Kind::LineItem => ctx.create_line_item(&fields)?,
-        Kind::Dispute => ctx.create_dispute(&fields)?,
         Kind::CustomerBalanceTransaction => ctx.create_balance_transaction(&fields)?,
         Kind::BankAccount | Kind::Card => ctx.create_source(kind, &fields)?,
         _ => unreachable!(),
@@ -137,7 +129,6 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
         Kind::Charge => ctx.update_charge(id, &fields)?,
         Kind::Invoice => ctx.update_invoice(id, &fields)?,
         Kind::LineItem => ctx.update_line_item(id, &fields)?,
-        Kind::Dispute => ctx.update_dispute(id, &fields)?,
         Kind::CustomerBalanceTransaction => ctx.update_balance_transaction(id, &fields)?,
         Kind::BankAccount | Kind::Card => ctx.update_source(kind, id, &fields)?,
         _ => unreachable!(),
@@ -173,15 +164,18 @@ pub fn delete(store: &mut Store, resource: &str, id: &str) -> Result<(Value, Cha
         Kind::Invoice => ctx.delete_invoice(id)?,
         Kind::LineItem => ctx.delete_line_item(id)?,
         Kind::BankAccount | Kind::Card => ctx.delete_source(kind, id),
-        _ => {
-            return Err(ApiError::invalid(format!(
-                "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of \
-                 draft invoices, cards and bank accounts)."
-            )))
-        }
+        _ => return Err(undeletable(resource)),
     }
     let stub = json!({"id": id, "object": kind.object(), "deleted": true});
     Ok((stub, ctx.change(kind, id.to_string(), Op::Deleted)))
+}
+
+/// The answer to deleting what Stripe cannot delete (of the resources the fake changes).
+fn undeletable(resource: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "Stripe cannot delete a {resource} (the fake deletes customers, coupons, draft invoices, lines of draft \
+         invoices, cards and bank accounts)."
+    ))
 }
 
 /// Creates an object of an [`generic::OWN`] resource by its rules.
@@ -193,6 +187,7 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
     let mut ctx = Ctx::new(store);
     let id = match RES[res].name {
         "coupon" => ctx.create_coupon(res, &f)?,
+        "dispute" => ctx.create_dispute(res, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     };
     let object = ctx.gcurrent(res, &id);
@@ -210,6 +205,7 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
     }
     match RES[res].name {
         "coupon" => ctx.update_coupon(res, id, &f)?,
+        "dispute" => ctx.update_dispute(res, id, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let object = ctx.gcurrent(res, id);
@@ -227,6 +223,7 @@ fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)
     }
     match RES[res].name {
         "coupon" => ctx.delete_coupon(res, id),
+        "dispute" => return Err(undeletable("dispute")),
         other => unreachable!("{other} has no rules of its own"),
     }
     let stub = json!({"id": id, "object": RES[res].object, "deleted": true});
@@ -1433,7 +1430,7 @@ impl<'a> Ctx<'a> {
     // -----------------------------------------------------------------------------------------------------
     // disputes
 
-    fn create_dispute(&mut self, f: &Fields) -> Result<String> {
+    fn create_dispute(&mut self, res: usize, f: &Fields) -> Result<String> {
         allow(f, &["charge", "reason"])?;
         let charge = match str_field(f, "charge")? {
             Some(id) => {
@@ -1464,7 +1461,7 @@ impl<'a> Ctx<'a> {
         let amount = c.amount - c.amount_refunded;
         let txn =
             self.balance_transaction(BalanceKind::DisputeWithdrawal, -amount, 1500, &id, format!("Chargeback withdrawal for {charge}"));
-        let facts = Facts::Dispute(Dispute {
+        let terms = Dispute {
             charge: charge.clone(),
             amount,
             currency: c.currency,
@@ -1473,36 +1470,41 @@ impl<'a> Ctx<'a> {
             evidence_submitted: false,
             payment_intent: c.payment_intent.clone(),
             card_look: c.card_look,
-            balance_transactions: vec![txn],
-        });
-        self.add(&id, facts, None);
+        };
+        let txns = vec![self.gvalue(generic::idx("balance_transaction"), &txn).clone()];
+        let v = crate::rules::dispute(&id, self.now, &terms, None, txns);
+        self.gadd(res, &id, v, None);
         self.charge_mut(&charge).disputed = true;
-        self.emit("charge.dispute.created", Kind::Dispute, &id, true);
-        self.emit("charge.dispute.funds_withdrawn", Kind::Dispute, &id, true);
+        // Opened by the card network: no request.
+        self.gemit_as("charge.dispute.created", res, &id, true);
+        self.gemit_as("charge.dispute.funds_withdrawn", res, &id, true);
         Ok(id)
     }
 
-    fn dispute_mut(&mut self, id: &str) -> &mut Dispute {
-        match &mut self.rec(Kind::Dispute, id).facts {
-            Facts::Dispute(d) => d,
-            _ => unreachable!(),
+    /// The person of a charge's customer (live or deleted), whose details a dispute's evidence gives.
+    fn charge_customer(&self, charge: &str) -> Option<Person> {
+        let Facts::Charge(c) = &self.s.get(Kind::Charge, charge)?.facts else { return None };
+        match &self.s.get_or_deleted(Kind::Customer, c.customer.as_deref()?)?.facts {
+            Facts::Customer(x) => Some(Person::from_seed(x.look)),
+            _ => None,
         }
     }
 
-    fn update_dispute(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_dispute(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         allow(f, &["evidence", "metadata", "submit", "status"])?;
-        self.check_overrides(Kind::Dispute, id, f, &["metadata"])?;
-        let d = self.dispute_mut(id).clone();
-        let open = matches!(d.status, "needs_response" | "under_review" | "warning_needs_response" | "warning_under_review");
+        let current = self.gcurrent(res, id);
+        let values = generic_values(res, f, &current, &["evidence", "submit", "status"])?;
+        let status = current["status"].as_str().unwrap_or_default().to_string();
+        let open = matches!(status.as_str(), "needs_response" | "under_review" | "warning_needs_response" | "warning_under_review");
         let close = match str_field(f, "status")?.as_deref() {
             None => None,
-            Some(s) if s == d.status => None,
-            Some("under_review") if d.status == "needs_response" => None,
+            Some(s) if s == status => None,
+            Some("under_review") if status == "needs_response" => None,
             Some(s @ ("won" | "lost")) if open => Some(if s == "won" { "won" } else { "lost" }),
-            Some(s) => return Err(ApiError::invalid(format!("A dispute cannot go from {} to {s}.", d.status)).with_param("status")),
+            Some(s) => return Err(ApiError::invalid(format!("A dispute cannot go from {status} to {s}.")).with_param("status")),
         };
         if !open && (f.contains_key("evidence") || f.contains_key("submit")) {
-            return Err(ApiError::invalid(format!("This dispute is already closed ({}).", d.status)));
+            return Err(ApiError::invalid(format!("This dispute is already closed ({status}).")));
         }
         let evidence = match f.get("evidence") {
             None | Some(Value::Null) => None,
@@ -1511,7 +1513,7 @@ impl<'a> Ctx<'a> {
                 if let Some(k) = e.keys().find(|k| !known.contains_key(*k)) {
                     return Err(ApiError::unknown_parameter(&format!("evidence[{k}]")));
                 }
-                let mut merged = self.current(Kind::Dispute, id)["evidence"].as_object().cloned().unwrap_or_default();
+                let mut merged = current["evidence"].as_object().cloned().unwrap_or_default();
                 for (k, v) in e {
                     merged.insert(k.clone(), if v.as_str() == Some("") { Value::Null } else { v.clone() });
                 }
@@ -1521,38 +1523,45 @@ impl<'a> Ctx<'a> {
         };
         let submit = bool_field(f, "submit")?.unwrap_or(evidence.is_some() || str_field(f, "status")?.as_deref() == Some("under_review"));
 
-        let before = self.shape(Kind::Dispute, id);
-        self.apply_overrides(Kind::Dispute, id, f, &["metadata"])?;
+        let before = self.gshape(res, id);
+        let submitted = submit && open && current["evidence_details"]["has_evidence"] == false;
+        let customer = submitted.then(|| self.charge_customer(current["charge"].as_str().unwrap_or_default())).flatten();
+        let v = self.gvalue_mut(res, id);
+        for (k, x) in values {
+            v[k.as_str()] = x;
+        }
         if let Some(e) = evidence {
-            set_override(self.rec(Kind::Dispute, id), "evidence", e);
+            v["evidence"] = e;
         }
-        if submit && open && !d.evidence_submitted {
-            let dm = self.dispute_mut(id);
-            dm.evidence_submitted = true;
-            if dm.status == "needs_response" {
-                dm.status = "under_review";
+        if submitted {
+            crate::rules::submit_evidence(v, customer.as_ref());
+            if status == "needs_response" {
+                v["status"] = json!("under_review");
             }
         }
-        self.emit_updated("charge.dispute.updated", Kind::Dispute, id, &before, false);
-
+        self.gemit(&["charge.dispute.updated"], res, id, Some(&before), None);
         if let Some(status) = close {
-            self.dispute_mut(id).status = status;
-            if status == "won" {
-                let txn = self.balance_transaction(
-                    BalanceKind::DisputeReversal,
-                    d.amount,
-                    -1500,
-                    id,
-                    format!("Chargeback reversal for {}", d.charge),
-                );
-                self.dispute_mut(id).balance_transactions.push(txn);
-            }
-            self.emit("charge.dispute.closed", Kind::Dispute, id, true);
-            if status == "won" {
-                self.emit("charge.dispute.funds_reinstated", Kind::Dispute, id, true);
-            }
+            self.close_dispute(res, id, status, &current);
         }
         Ok(())
+    }
+
+    /// The card network closes a dispute (automatic events); a won one gets its funds back.
+    fn close_dispute(&mut self, res: usize, id: &str, status: &str, current: &Value) {
+        self.gvalue_mut(res, id)["status"] = json!(status);
+        if status == "won" {
+            let amount = current["amount"].as_i64().unwrap_or(0);
+            let text = format!("Chargeback reversal for {}", current["charge"].as_str().unwrap_or_default());
+            let txn = self.balance_transaction(BalanceKind::DisputeReversal, amount, -1500, id, text);
+            let t = self.gvalue(generic::idx("balance_transaction"), &txn).clone();
+            if let Some(txns) = self.gvalue_mut(res, id)["balance_transactions"].as_array_mut() {
+                txns.push(t);
+            }
+        }
+        self.gemit_as("charge.dispute.closed", res, id, true);
+        if status == "won" {
+            self.gemit_as("charge.dispute.funds_reinstated", res, id, true);
+        }
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -1716,6 +1725,13 @@ impl Ctx<'_> {
         self.s.insert(Record { id: id.to_string(), created: self.now, seq, facts, overrides: None });
     }
 
+    fn gvalue(&self, res: usize, id: &str) -> &Value {
+        match &self.s.gget(res, id).expect("object exists").facts {
+            Facts::Generic(g) => &g.value,
+            _ => unreachable!(),
+        }
+    }
+
     fn gvalue_mut(&mut self, res: usize, id: &str) -> &mut Value {
         match &mut self.s.gget_mut(res, id).expect("object exists").facts {
             Facts::Generic(g) => &mut g.value,
@@ -1735,6 +1751,12 @@ impl Ctx<'_> {
             Parent::Res(p) => self.s.gget(res, id).and_then(|r| r.parent()).map(|pid| (generic::idx(p), pid.to_string())),
             _ => None,
         }
+    }
+
+    /// An event with an object's current snapshot (`automatic`: raised by Stripe, without a request).
+    fn gemit_as(&mut self, event_type: &str, res: usize, id: &str, automatic: bool) {
+        let object = self.gshape(res, id);
+        self.emit_object(event_type, object, None, automatic);
     }
 
     /// Emits the events of `types` for an object: `^type` about its generic parent (with
@@ -2299,13 +2321,15 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"charge": charge}))
         }
         ("dispute", Action::Update) => {
-            let open = ids_where(
-                s,
-                Kind::Dispute,
-                |r| matches!(&r.facts, Facts::Dispute(d) if d.status == "needs_response" || d.status == "under_review"),
-            );
+            let status = |r: &Record| match &r.facts {
+                Facts::Generic(g) => g.value["status"].as_str().unwrap_or_default().to_string(),
+                _ => String::new(),
+            };
+            let disputes = s.gtable(generic::idx("dispute")).rows();
+            let open: Vec<String> =
+                disputes.iter().filter(|r| matches!(status(r).as_str(), "needs_response" | "under_review")).map(|r| r.id.clone()).collect();
             let id = pick(rng, &open)?;
-            let needs = matches!(&s.get(Kind::Dispute, &id)?.facts, Facts::Dispute(d) if d.status == "needs_response");
+            let needs = status(s.gget(generic::idx("dispute"), &id)?) == "needs_response";
             let changes = match rng.below(3) {
                 0 if needs => json!({"evidence": {"uncategorized_text": format!("Evidence from round {tag}")}}),
                 0 | 1 => json!({"status": if rng.chance(0.5) { "won" } else { "lost" }}),

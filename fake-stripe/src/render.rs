@@ -79,7 +79,6 @@ impl<'a> Renderer<'a> {
             Facts::Charge(c) => self.charge(r, c),
             Facts::Invoice(i) => self.invoice(r, i),
             Facts::LineItem(l) => self.line_item(r, l),
-            Facts::Dispute(d) => self.dispute(r, d),
             Facts::CustomerBalanceTransaction(t) => self.customer_balance_transaction(r, t),
             Facts::BankAccount(b) => self.bank_account(r, b),
             Facts::Card(c) => self.card(r, c),
@@ -343,55 +342,6 @@ impl<'a> Renderer<'a> {
         v["price"] = price;
         v["quantity"] = json!(l.quantity);
         v["unit_amount_excluding_tax"] = json!(product.unit_amount.to_string());
-        v
-    }
-
-    fn dispute(&self, r: &Record, d: &Dispute) -> Value {
-        let card = CardLook::from_seed(d.card_look);
-        let due_by = (r.created / DAY + 10) * DAY - 1;
-        let has_evidence = d.evidence_submitted;
-        let mut v = self.base(r);
-        v["amount"] = json!(d.amount);
-        v["balance_transactions"] = Value::Array(
-            d.balance_transactions
-                .iter()
-                .filter_map(|id| self.store.gget(crate::generic::idx("balance_transaction"), id))
-                .map(|t| self.render(t))
-                .collect(),
-        );
-        v["charge"] = json!(d.charge);
-        v["created"] = json!(r.created);
-        v["currency"] = json!(d.currency);
-        if has_evidence {
-            let charge = self.store.get(Kind::Charge, &d.charge);
-            let customer = charge.and_then(|c| match &c.facts {
-                Facts::Charge(c) => c.customer.as_deref().and_then(|id| self.person(id)),
-                _ => None,
-            });
-            let e = &mut v["evidence"];
-            e["customer_name"] = opt(customer.as_ref().map(|p| &p.name));
-            e["customer_email_address"] = opt(customer.as_ref().map(|p| &p.email));
-            e["product_description"] = json!("Software subscription, delivered online.");
-            e["uncategorized_text"] = json!("The customer used the service after the purchase.");
-        }
-        v["evidence_details"] = json!({
-            "due_by": due_by,
-            "has_evidence": has_evidence,
-            "past_due": !has_evidence && due_by < self.now,
-            "submission_count": u8::from(has_evidence),
-        });
-        v["is_charge_refundable"] = json!(false);
-        v["payment_intent"] = json!(d.payment_intent);
-        v["payment_method_details"] = json!({
-            "card": {
-                "brand": card.pm_brand,
-                "case_type": "chargeback",
-                "network_reason_code": match d.reason { "fraudulent" => "10.4", "duplicate" => "12.6.1", _ => "13.1" },
-            },
-            "type": "card",
-        });
-        v["reason"] = json!(d.reason);
-        v["status"] = json!(d.status);
         v
     }
 
