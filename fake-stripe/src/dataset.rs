@@ -23,6 +23,7 @@ use crate::model::*;
 use crate::rng::Rng;
 use crate::rules::{Line, NewInvoice};
 use crate::store::{Product, Store};
+use serde_json::Value;
 use std::collections::HashMap;
 
 const DAY: i64 = 86_400;
@@ -163,6 +164,8 @@ struct Gen<'a> {
 /// What a charge or an invoice needs to know about its customer.
 struct Payer {
     id: String,
+    /// The customer's `look` (its name and email in dispute evidence).
+    look: u64,
     cards: Vec<(String, u64)>,
     /// The customer's details (copied onto its invoices).
     person: Person,
@@ -272,7 +275,7 @@ impl Gen<'_> {
         for i in (1..kinds.len()).rev() {
             kinds.swap(i, self.rng.below(i + 1));
         }
-        let mut payer = Payer { id: id.clone(), cards: Vec::new(), person: Person::from_seed(look) };
+        let mut payer = Payer { id: id.clone(), look, cards: Vec::new(), person: Person::from_seed(look) };
         let mut default_source = None;
         for (n, is_card) in kinds.into_iter().enumerate() {
             let at = if n == 0 { created } else { self.ts("card", created, now) };
@@ -421,7 +424,7 @@ impl Gen<'_> {
             }
             let opened = at + self.rng.range(DAY, 40 * DAY);
             if charge.amount_refunded < amount && opened <= self.now && self.rng.chance(self.ds.dispute_rate) {
-                self.dispute(&mut charge, &id, opened);
+                self.dispute(payer, &mut charge, &id, opened);
             }
         }
         self.add(id.clone(), at, Facts::Charge(charge));
@@ -442,21 +445,23 @@ impl Gen<'_> {
             BalanceKind::Payout => at,
             _ => (at / DAY + 2) * DAY,
         };
-        let facts = Facts::BalanceTransaction(BalanceTransaction {
-            kind,
-            amount,
-            fee,
-            currency: "usd",
-            source: source.to_string(),
-            description,
-            available_on,
-            payout: None,
-        });
-        self.add(id.clone(), at, facts);
+        let t = BalanceTransaction { kind, amount, fee, currency: "usd", source: source.to_string(), description, available_on };
+        let value = crate::rules::balance_transaction(&id, at, &t);
+        self.add(id.clone(), at, Facts::Generic(Generic { res: idx("balance_transaction"), value: Box::new(value), parent: None }));
         id
     }
 
-    fn dispute(&mut self, charge: &mut Charge, charge_id: &str, at: i64) {
+    /// The object of a balance transaction pushed lately (found from the end: tables are indexed after
+    /// generation).
+    fn pushed_transaction(&self, id: &str) -> Value {
+        let rows = self.store.gtable(idx("balance_transaction")).rows();
+        match rows.iter().rev().find(|r| r.id == id).map(|r| &r.facts) {
+            Some(Facts::Generic(g)) => (*g.value).clone(),
+            _ => unreachable!("balance transaction {id} was pushed"),
+        }
+    }
+
+    fn dispute(&mut self, payer: &Payer, charge: &mut Charge, charge_id: &str, at: i64) {
         const REASONS: &[&str] = &[
             "fraudulent",
             "fraudulent",
@@ -486,7 +491,7 @@ impl Gen<'_> {
             let text = format!("Chargeback reversal for {charge_id}");
             txns.push(self.balance_transaction(BalanceKind::DisputeReversal, when, amount, -1500, &id, Some(text)));
         }
-        let facts = Facts::Dispute(Dispute {
+        let terms = Dispute {
             charge: charge_id.to_string(),
             amount,
             currency: charge.currency,
@@ -495,9 +500,11 @@ impl Gen<'_> {
             evidence_submitted: status != "needs_response",
             payment_intent: charge.payment_intent.clone(),
             card_look: charge.card_look,
-            balance_transactions: txns,
-        });
-        self.add(id, at, facts);
+        };
+        let customer = terms.evidence_submitted.then(|| Person::from_seed(payer.look));
+        let txns = txns.iter().map(|t| self.pushed_transaction(t)).collect();
+        let value = crate::rules::dispute(&id, at, &terms, customer.as_ref(), txns);
+        self.add(id, at, Facts::Generic(Generic { res: idx("dispute"), value: Box::new(value), parent: None }));
         charge.disputed = true;
     }
 
@@ -588,19 +595,23 @@ impl Gen<'_> {
         status
     }
 
-    /// Automatic payouts: every `payout_interval_days`, the available balance is paid out.
+    /// Automatic payouts: every `payout_interval_days`, the available balance is paid out. A paid-out
+    /// transaction's parent is its payout.
     fn payouts(&mut self) {
         let every = self.ds.payout_interval_days;
         if every <= 0 {
             return;
         }
         let now = self.now;
-        let rows = self.store.rows_mut(Kind::BalanceTransaction);
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&i| match &rows[i].facts {
-            Facts::BalanceTransaction(t) => (t.available_on, rows[i].seq),
+        let rows = self.store.grows_mut(idx("balance_transaction"));
+        let field = |r: &Record, name: &str| match &r.facts {
+            Facts::Generic(g) => g.value[name].as_i64().unwrap_or(0),
             _ => unreachable!(),
-        });
+        };
+        // (available_on, net) of each row.
+        let facts: Vec<(i64, i64)> = rows.iter().map(|r| (field(r, "available_on"), field(r, "amount") - field(r, "fee"))).collect();
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| (facts[i].0, rows[i].seq));
         let first = now - self.ds.history_days * DAY;
         let mut day = (first / DAY + every) * DAY + 3 * 3600;
         let mut next = 0;
@@ -609,13 +620,14 @@ impl Gen<'_> {
             let id = self.rng.id("po_", 24);
             let mut total = 0;
             while next < order.len() {
-                let row = &mut rows[order[next]];
-                let Facts::BalanceTransaction(t) = &mut row.facts else { unreachable!() };
-                if t.available_on > day {
+                let (available_on, net) = facts[order[next]];
+                if available_on > day {
                     break;
                 }
-                total += t.amount - t.fee;
-                t.payout = Some(id.clone());
+                total += net;
+                if let Facts::Generic(g) = &mut rows[order[next]].facts {
+                    g.parent = Some(id.clone());
+                }
                 next += 1;
             }
             if total > 0 {
@@ -642,13 +654,16 @@ impl Gen<'_> {
                 events.push(("customer.source.created", r.clone(), true));
             }
         }
-        for kind in [Kind::Customer, Kind::Charge, Kind::Dispute] {
+        // Opened by the card network: no request.
+        for r in self.store.gtable(idx("dispute")).rows().iter().rev().take_while(|r| r.created >= since) {
+            events.push(("charge.dispute.created", r.clone(), false));
+        }
+        for kind in [Kind::Customer, Kind::Charge] {
             for r in self.store.table(kind).rows().iter().rev().take_while(|r| r.created >= since) {
                 let (event_type, by_api) = match &r.facts {
                     Facts::Customer(_) => ("customer.created", true),
                     Facts::Charge(c) if c.status == ChargeStatus::Failed => ("charge.failed", c.invoice.is_none()),
                     Facts::Charge(c) => ("charge.succeeded", c.invoice.is_none()),
-                    Facts::Dispute(_) => ("charge.dispute.created", false),
                     _ => continue,
                 };
                 events.push((event_type, r.clone(), by_api));
@@ -680,12 +695,13 @@ mod tests {
         let now = 1_750_000_000;
         let s = generate(&Dataset::default(), 1, now, "acct_test".into());
         let count = |k: Kind| s.table(k).rows().len();
+        let gcount = |name: &str| s.gtable(idx(name)).rows().len();
         assert_eq!(count(Kind::Customer), 60);
         let own = crate::generic::RES.iter().enumerate().filter(|(_, r)| r.own).map(|(res, _)| s.gtable(res).rows().len());
         let total: usize = Kind::ALL.iter().filter(|k| **k != Kind::Event).map(|k| count(*k)).sum::<usize>() + own.sum::<usize>();
         assert!((1000..=2500).contains(&total), "{total} objects");
         assert!(count(Kind::Event) > 10);
-        assert!(count(Kind::Dispute) >= 1);
+        assert!(gcount("dispute") >= 1);
         // Some invoice has more than 100 lines, some more than 10.
         let lines: Vec<usize> = s.gtable(idx("invoice")).rows().iter().map(|r| s.gchildren(idx("line_item"), &r.id).len()).collect();
         assert!(lines.iter().any(|&n| n > 100));

@@ -28,7 +28,7 @@ Each object starts from its template (the fixture conformed to the 2024-06-20 sc
 timestamps, amounts and links to the other objects of the store (customers, charges, invoices, coupons,
 parents). Embedded lists are filled from the children when rendered.
 
-Some objects mirror facts the typed model already holds, so both views agree: `payout`s are the automatic
+Some objects mirror facts the dataset already holds, so both views agree: `payout`s are the automatic
 payouts that swept the balance (`/v1/balance_transactions?payout=po_…` lists what each paid out),
 `refund`s are the charges' refunds, `product`s and one-time `price`s are the catalog sold on invoices.
 Manual payouts (`automatic: false`) are refused by that filter, and licensed subscription items by their
@@ -137,7 +137,7 @@ const fn derived(stream: &'static str) -> Local {
 }
 
 /// The streams of the typed model (`model`), served by `http`, not by [`RES`].
-pub const TYPED: &[&str] = &["balance_transactions", "charges", "customers", "disputes", "events", "payout_balance_transactions"];
+pub const TYPED: &[&str] = &["charges", "customers", "events"];
 
 /// The generic resources' rules, in the order of [`RES`] (parents before their children; the order
 /// of `random_round`'s draws). Streams missing here get a row of defaults after these, whose objects
@@ -205,6 +205,11 @@ pub static LOCAL: &[Local] = &[
 /// The resources with rules of their own (`rules`): `dataset` makes their objects and `mutate`'s own code
 /// changes them, so [`generate`] and `random_round`'s generic draws leave them out. They are served, listed,
 /// retrieved, expanded and rendered like every other row.
+///
+/// A balance transaction's parent is the automatic payout that paid it out (none until one did): not a
+/// field of the object, but what `/v1/balance_transactions?payout=` lists (see [`top_list`]). The
+/// `payout_balance_transactions` row (that child list, by its registry stream) holds no objects of its
+/// own: `balance_transaction`, listed first at the same path, serves it.
 pub static OWN: &[Local] = &[
     derived("coupons"),
     derived("customer_balance_transactions"),
@@ -212,11 +217,17 @@ pub static OWN: &[Local] = &[
     Local { unread: Some(("card", "/v1/customers/{parent}/cards")), ..derived("bank_accounts") },
     derived("invoices"),
     derived("invoice_line_items"),
+    derived("balance_transactions"),
+    Local { name: Some("payout_balance_transaction"), ..derived("payout_balance_transactions") },
+    derived("disputes"),
 ];
 
 /// Lists of the children of several resources under one parent, filtered by `object`: the path, what
 /// their "No such …" errors call the objects, the resources (a customer's sources: cards and bank accounts).
 const MIXED: &[(&str, &str, &[&str])] = &[("/v1/customers/{}/sources", "source", &["card", "bank_account"])];
+
+/// Other paths of a row's top-level list (`/v1/balance/history` lists the balance transactions).
+const ALIASES: &[(&str, &str)] = &[("/v1/balance/history", "balance_transaction")];
 
 /// Every resource: the [`LOCAL`] rows, the registry's other streams but the [`TYPED`] and [`OWN`] ones,
 /// then the [`OWN`] rows (last, so that the other rows' order, which draws follow, does not move).
@@ -876,8 +887,8 @@ struct Gen<'a> {
     rng: Rng,
     now: i64,
     start: i64,
-    /// Records were pushed since the last [`Gen::sync`].
-    dirty: bool,
+    /// The tables records were pushed to since the last [`Gen::sync`].
+    dirty: Vec<usize>,
 }
 
 impl Gen<'_> {
@@ -886,17 +897,17 @@ impl Gen<'_> {
         let seq = self.s.next_seq();
         let facts = Facts::Generic(Generic { res, value: Box::new(value), parent });
         self.s.push(Record { id: id.clone(), created, seq, facts, overrides: None });
-        self.dirty = true;
+        if !self.dirty.contains(&res) {
+            self.dirty.push(res);
+        }
         id
     }
 
-    /// Sorts and indexes the generic tables after pushes.
+    /// Sorts and indexes the generic tables pushed to (the others, big ones of the dataset's own
+    /// resources among them, are left as they are).
     fn sync(&mut self) {
-        if self.dirty {
-            for res in 0..RES.len() {
-                self.s.greindex(res);
-            }
-            self.dirty = false;
+        for res in std::mem::take(&mut self.dirty) {
+            self.s.greindex(res);
         }
     }
 
@@ -931,7 +942,7 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     }
     let now = s.start;
     let start = now - history_days * DAY;
-    let mut g = Gen { s, rng: Rng::new(seed ^ 0x6E65_775F_7265_736F), now, start, dirty: false };
+    let mut g = Gen { s, rng: Rng::new(seed ^ 0x6E65_775F_7265_736F), now, start, dirty: Vec::new() };
     let acct = g.s.account_id.clone();
 
     // The account's own persons and external accounts (dated from the account's creation).
@@ -996,13 +1007,11 @@ pub fn generate(s: &mut Store, seed: u64, n: usize, history_days: i64, event_day
     // Payouts: the automatic payouts of the balance (their balance transactions say what they paid).
     let swept: Vec<(String, i64, i64, String)> = g
         .s
-        .table(Kind::BalanceTransaction)
+        .gtable(idx("balance_transaction"))
         .rows()
         .iter()
-        .filter_map(|r| match &r.facts {
-            Facts::BalanceTransaction(t) if t.kind == BalanceKind::Payout => Some((t.source.clone(), r.created, -t.amount, r.id.clone())),
-            _ => None,
-        })
+        .filter_map(|r| generic_value(r).filter(|t| t["type"] == "payout").map(|t| (r, t)))
+        .map(|(r, t)| (t["source"].as_str().unwrap_or_default().to_string(), r.created, -t["amount"].as_i64().unwrap_or(0), r.id.clone()))
         .collect();
     let banks = live_ids(g.s, idx("external_account_bank_account"));
     for (id, at, amount, txn) in swept {
@@ -1356,6 +1365,9 @@ pub fn route<'a>(store: &'a Store, render: &Renderer, path: &str, raw: &str) -> 
         }
     }
     // Top-level lists and retrieves.
+    if let Some((_, name)) = ALIASES.iter().find(|(alias, _)| *alias == path) {
+        return Some(top_list(store, idx(name), path, raw).map(Reply::List));
+    }
     for (res, def) in RES.iter().enumerate() {
         let Some(list_path) = def.list else { continue };
         if path == list_path {
@@ -1504,9 +1516,11 @@ fn field_text(v: &Value) -> Option<String> {
     }
 }
 
+/// A top-level list (`path`: the row's list path or one of its [`ALIASES`]) with the filters its
+/// endpoint declares.
 fn top_list<'a>(store: &'a Store, res: usize, path: &str, raw: &str) -> Result<Page<'a>, ApiError> {
     let def = &RES[res];
-    let params = endpoint_params(def.list.expect("a list"));
+    let params = endpoint_params(path);
     let q = Query::parse(raw, params)?;
     // A list of the children of the parent its required parameter names.
     if let (Some(param), Parent::Res(parent)) = (def.by_parent, def.parent) {
@@ -1545,6 +1559,18 @@ fn top_list<'a>(store: &'a Store, res: usize, path: &str, raw: &str) -> Result<P
                             tests.push(Box::new(move |r| field_of(r, "status").as_deref() == Some(w.as_str())));
                         }
                     }
+                    continue;
+                }
+                if def.name == "balance_transaction" && name == "payout" {
+                    // The automatic payout that paid a transaction out is its record's parent.
+                    if manual_payout(store, want) {
+                        return Err(ApiError::invalid(
+                            "Balance transaction history can only be filtered on automatic transfers, not manual.",
+                        )
+                        .with_param("payout"));
+                    }
+                    let want = want.to_string();
+                    tests.push(Box::new(move |r| r.parent() == Some(want.as_str())));
                     continue;
                 }
                 if template.get(name).is_some() {

@@ -276,23 +276,8 @@ impl App {
     pub fn children_of(&self, account: Option<&str>, resource: &str) -> Result<Vec<(String, Value)>, ApiError> {
         let store = Self::read(self.store_lock(account)?);
         let r = Renderer::new(&store);
-        let rows = match crate::generic::index(resource) {
-            Some(res) => store.gtable(res).rows(),
-            None if resource == "balance_transaction" => store.table(Kind::BalanceTransaction).rows(),
-            None => return Ok(Vec::new()),
-        };
-        Ok(rows
-            .iter()
-            .rev()
-            .filter_map(|x| {
-                let parent = match &x.facts {
-                    Facts::Generic(g) => g.parent.clone(),
-                    Facts::BalanceTransaction(t) => t.payout.clone(),
-                    _ => None,
-                }?;
-                Some((parent, r.render(x)))
-            })
-            .collect())
+        let Some(res) = crate::generic::index(resource) else { return Ok(Vec::new()) };
+        Ok(store.gtable(res).rows().iter().rev().filter_map(|x| Some((x.parent()?.to_string(), r.render(x)))).collect())
     }
 
     fn objects_in(&self, lock: &RwLock<Store>, resource: &str) -> Vec<Value> {
@@ -457,16 +442,11 @@ impl<'a> Api<'a> {
             }
             ["v1", "customers"] => self.top_list(Kind::Customer, path, &q("/v1/customers")?),
             ["v1", "charges"] => self.top_list(Kind::Charge, path, &q("/v1/charges")?),
-            ["v1", "disputes"] => self.top_list(Kind::Dispute, path, &q("/v1/disputes")?),
-            ["v1", "balance_transactions"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance_transactions")?),
-            ["v1", "balance", "history"] => self.top_list(Kind::BalanceTransaction, path, &q("/v1/balance/history")?),
             ["v1", "events"] => self.top_list(Kind::Event, path, &q("/v1/events")?),
             ["v1", resource, id] => {
                 let (kind, spec) = match *resource {
                     "customers" => (Kind::Customer, "/v1/customers/{customer}"),
                     "charges" => (Kind::Charge, "/v1/charges/{charge}"),
-                    "disputes" => (Kind::Dispute, "/v1/disputes/{dispute}"),
-                    "balance_transactions" => (Kind::BalanceTransaction, "/v1/balance_transactions/{id}"),
                     "events" => (Kind::Event, "/v1/events/{id}"),
                     _ => return Err(ApiError::unrecognized_url("GET", path)),
                 };
@@ -520,23 +500,11 @@ impl<'a> Api<'a> {
         let names: &[&'static str] = match kind {
             Kind::Customer => &["email"],
             Kind::Charge => &["customer", "payment_intent", "transfer_group"],
-            Kind::Dispute => &["charge", "payment_intent"],
-            Kind::BalanceTransaction => &["currency", "source", "type"],
             _ => &[],
         };
         tests.extend(names.iter().filter_map(|n| eq(n)));
         if kind == Kind::Customer && q.str("test_clock").is_some() {
             tests.push(Box::new(|_| false)); // no customer is on a test clock
-        }
-        if kind == Kind::BalanceTransaction {
-            if let Some(p) = q.str("payout") {
-                if crate::generic::manual_payout(self.store, p) {
-                    return Err(ApiError::invalid("Balance transaction history can only be filtered on automatic transfers, not manual.")
-                        .with_param("payout"));
-                }
-                let p = p.to_string();
-                tests.push(Box::new(move |r| matches!(&r.facts, Facts::BalanceTransaction(t) if t.payout.as_deref() == Some(p.as_str()))));
-            }
         }
         if kind == Kind::Event {
             tests.extend(event_type_filter(q)?);
@@ -557,8 +525,6 @@ fn field(render: &Renderer, r: &Record, name: &str) -> Value {
         (Facts::Charge(c), "customer") => json!(c.customer),
         (Facts::Charge(c), "payment_intent") => json!(c.payment_intent),
         (Facts::Customer(c), "email") => json!(Person::from_seed(c.look).email),
-        (Facts::Dispute(d), "charge") => json!(d.charge),
-        (Facts::BalanceTransaction(t), "source") => json!(t.source),
         _ => render.render(r).get(name).cloned().unwrap_or(Value::Null),
     }
 }

@@ -16,8 +16,6 @@ use serde_json::{Map, Value};
 pub enum Kind {
     Customer,
     Charge,
-    Dispute,
-    BalanceTransaction,
     Event,
     /// A resource served generically (see `generic`): which one is in [`Generic::res`]. Not in
     /// [`Kind::ALL`]; its records live in the store's generic tables.
@@ -25,15 +23,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Customer, Kind::Charge, Kind::Dispute, Kind::BalanceTransaction, Kind::Event];
+    pub const ALL: [Kind; 3] = [Kind::Customer, Kind::Charge, Kind::Event];
 
     /// Stripe's `object` value, also the component schema name.
     pub fn object(self) -> &'static str {
         match self {
             Kind::Customer => "customer",
             Kind::Charge => "charge",
-            Kind::Dispute => "dispute",
-            Kind::BalanceTransaction => "balance_transaction",
             Kind::Event => "event",
             Kind::Generic => "object",
         }
@@ -48,8 +44,6 @@ impl Kind {
         Some(match self {
             Kind::Customer => "cus_",
             Kind::Charge => "ch_",
-            Kind::Dispute => "dp_",
-            Kind::BalanceTransaction => "txn_",
             Kind::Event => "evt_",
             Kind::Generic => return None,
         })
@@ -97,8 +91,6 @@ impl Record {
 pub enum Facts {
     Customer(Customer),
     Charge(Charge),
-    Dispute(Dispute),
-    BalanceTransaction(BalanceTransaction),
     Event(Event),
     Generic(Generic),
 }
@@ -108,8 +100,6 @@ impl Facts {
         match self {
             Facts::Customer(_) => Kind::Customer,
             Facts::Charge(_) => Kind::Charge,
-            Facts::Dispute(_) => Kind::Dispute,
-            Facts::BalanceTransaction(_) => Kind::BalanceTransaction,
             Facts::Event(_) => Kind::Event,
             Facts::Generic(_) => Kind::Generic,
         }
@@ -243,6 +233,8 @@ pub struct Coupon {
     pub redeem_by: Option<i64>,
 }
 
+/// What generation or a create decides about a dispute (`rules::dispute` builds the object, with the
+/// balance transactions it caused).
 #[derive(Debug, Clone)]
 pub struct Dispute {
     pub charge: String,
@@ -254,8 +246,6 @@ pub struct Dispute {
     pub evidence_submitted: bool,
     pub payment_intent: String,
     pub card_look: u64,
-    /// Ids of the balance transactions the dispute caused, oldest first.
-    pub balance_transactions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +259,9 @@ pub enum BalanceKind {
     Payout,
 }
 
+/// What generation or a change decides about a balance transaction (`rules::balance_transaction` builds
+/// the object). The automatic payout that paid it out, if any, is the record's parent (`Generic::parent`),
+/// not a Stripe field: the `payout` filter of `/v1/balance_transactions` reads it.
 #[derive(Debug, Clone)]
 pub struct BalanceTransaction {
     pub kind: BalanceKind,
@@ -279,8 +272,6 @@ pub struct BalanceTransaction {
     pub source: String,
     pub description: Option<String>,
     pub available_on: i64,
-    /// The automatic payout that paid it out, if any (the `payout` list filter).
-    pub payout: Option<String>,
 }
 
 /// What generation or a create decides about a customer balance transaction

@@ -76,17 +76,23 @@ type Fields = Map<String, Value>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The resources the fake can change.
-const RESOURCES: [Kind; 3] = [Kind::Customer, Kind::Charge, Kind::Dispute];
+const RESOURCES: [Kind; 2] = [Kind::Customer, Kind::Charge];
 
 fn resource_kind(resource: &str) -> Result<Kind> {
-    Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "The fake cannot change `{resource}` objects; it changes customer, charge, invoice, line_item, coupon, \
-             dispute, customer_balance_transaction, bank_account, card and the generic resources ({}).",
-            generic::RES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
-        ))
-    })
+    Kind::from_object(resource).filter(|k| RESOURCES.contains(k)).ok_or_else(|| unchangeable(resource))
 }
+
+/// The answer to a change of objects that only change as a consequence of others (balance transactions).
+fn unchangeable(resource: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "The fake cannot change `{resource}` objects; it changes customer, charge, invoice, line_item, coupon, \
+         dispute, customer_balance_transaction, bank_account, card and the generic resources ({}).",
+        generic::RES.iter().map(|r| r.name).filter(|n| !UNCHANGEABLE.contains(n)).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Resources of [`generic::OWN`] that no request changes.
+const UNCHANGEABLE: &[&str] = &["balance_transaction", "payout_balance_transaction"];
 
 /// Creates an object of `resource` from `fields` (the created object and the change).
 pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Value, Change)> {
@@ -99,7 +105,6 @@ pub fn create(store: &mut Store, resource: &str, fields: &Value) -> Result<(Valu
     let id = match kind {
         Kind::Customer => ctx.create_customer(&fields)?,
         Kind::Charge => ctx.create_charge(&fields)?,
-        Kind::Dispute => ctx.create_dispute(&fields)?,
         _ => unreachable!(),
     };
     let object = ctx.current(kind, &id);
@@ -118,7 +123,6 @@ pub fn update(store: &mut Store, resource: &str, id: &str, changes: &Value) -> R
     match kind {
         Kind::Customer => ctx.update_customer(id, &fields)?,
         Kind::Charge => ctx.update_charge(id, &fields)?,
-        Kind::Dispute => ctx.update_dispute(id, &fields)?,
         _ => unreachable!(),
     }
     let object = ctx.current(kind, id);
@@ -164,6 +168,9 @@ fn cannot_delete(resource: &str) -> ApiError {
 
 /// Creates an object of an [`generic::OWN`] resource by its rules.
 fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, Change)> {
+    if UNCHANGEABLE.contains(&RES[res].name) {
+        return Err(unchangeable(RES[res].name));
+    }
     let f = as_fields(fields)?;
     let mut ctx = Ctx::new(store);
     let id = match RES[res].name {
@@ -172,6 +179,7 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
         "card" | "bank_account" => ctx.create_source(res, &f)?,
         "invoice" => ctx.create_invoice(res, &f)?,
         "line_item" => ctx.create_line_item(res, &f)?,
+        "dispute" => ctx.create_dispute(res, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     };
     let object = ctx.gcurrent(res, &id);
@@ -179,6 +187,9 @@ fn own_create(store: &mut Store, res: usize, fields: &Value) -> Result<(Value, C
 }
 
 fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Result<(Value, Change)> {
+    if UNCHANGEABLE.contains(&RES[res].name) {
+        return Err(unchangeable(RES[res].name));
+    }
     let f = as_fields(changes)?;
     let mut ctx = Ctx::new(store);
     if ctx.s.gget(res, id).is_none() {
@@ -190,6 +201,7 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
         "card" | "bank_account" => ctx.update_source(res, id, &f)?,
         "invoice" => ctx.update_invoice(res, id, &f)?,
         "line_item" => ctx.update_line_item(res, id, &f)?,
+        "dispute" => ctx.update_dispute(res, id, &f)?,
         other => unreachable!("{other} has no rules of its own"),
     }
     let object = ctx.gcurrent(res, id);
@@ -197,6 +209,9 @@ fn own_update(store: &mut Store, res: usize, id: &str, changes: &Value) -> Resul
 }
 
 fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)> {
+    if UNCHANGEABLE.contains(&RES[res].name) {
+        return Err(unchangeable(RES[res].name));
+    }
     let mut ctx = Ctx::new(store);
     ctx.idempotency_key = None; // DELETE requests take no idempotency key
     if ctx.s.gget(res, id).is_none() {
@@ -208,6 +223,7 @@ fn own_delete(store: &mut Store, res: usize, id: &str) -> Result<(Value, Change)
         "customer_balance_transaction" => return Err(cannot_delete(RES[res].name)),
         "invoice" => ctx.delete_invoice(res, id)?,
         "line_item" => ctx.delete_line_item(res, id)?,
+        "dispute" => return Err(cannot_delete("dispute")),
         other => unreachable!("{other} has no rules of its own"),
     }
     let stub = json!({"id": id, "object": RES[res].object, "deleted": true});
@@ -486,19 +502,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A new balance transaction (no event: Stripe has none for them).
     fn balance_transaction(&mut self, kind: BalanceKind, amount: i64, fee: i64, source: &str, text: String) -> String {
         let id = self.s.rng.id("txn_", 24);
-        let facts = Facts::BalanceTransaction(BalanceTransaction {
-            kind,
-            amount,
-            fee,
-            currency: "usd",
-            source: source.to_string(),
-            description: Some(text),
-            available_on: (self.now / DAY + 2) * DAY,
-            payout: None,
-        });
-        self.add(&id, facts, None);
+        let available_on = (self.now / DAY + 2) * DAY;
+        let t =
+            BalanceTransaction { kind, amount, fee, currency: "usd", source: source.to_string(), description: Some(text), available_on };
+        let value = crate::rules::balance_transaction(&id, self.now, &t);
+        self.gadd(generic::idx("balance_transaction"), &id, value, None);
         id
     }
 
@@ -1449,7 +1460,7 @@ impl<'a> Ctx<'a> {
     // -----------------------------------------------------------------------------------------------------
     // disputes
 
-    fn create_dispute(&mut self, f: &Fields) -> Result<String> {
+    fn create_dispute(&mut self, res: usize, f: &Fields) -> Result<String> {
         allow(f, &["charge", "reason"])?;
         let charge = match str_field(f, "charge")? {
             Some(id) => {
@@ -1480,7 +1491,7 @@ impl<'a> Ctx<'a> {
         let amount = c.amount - c.amount_refunded;
         let txn =
             self.balance_transaction(BalanceKind::DisputeWithdrawal, -amount, 1500, &id, format!("Chargeback withdrawal for {charge}"));
-        let facts = Facts::Dispute(Dispute {
+        let terms = Dispute {
             charge: charge.clone(),
             amount,
             currency: c.currency,
@@ -1489,36 +1500,41 @@ impl<'a> Ctx<'a> {
             evidence_submitted: false,
             payment_intent: c.payment_intent.clone(),
             card_look: c.card_look,
-            balance_transactions: vec![txn],
-        });
-        self.add(&id, facts, None);
+        };
+        let txns = vec![self.gvalue(generic::idx("balance_transaction"), &txn).clone()];
+        let v = crate::rules::dispute(&id, self.now, &terms, None, txns);
+        self.gadd(res, &id, v, None);
         self.charge_mut(&charge).disputed = true;
-        self.emit("charge.dispute.created", Kind::Dispute, &id, true);
-        self.emit("charge.dispute.funds_withdrawn", Kind::Dispute, &id, true);
+        // Opened by the card network: no request.
+        self.gemit_as("charge.dispute.created", res, &id, true);
+        self.gemit_as("charge.dispute.funds_withdrawn", res, &id, true);
         Ok(id)
     }
 
-    fn dispute_mut(&mut self, id: &str) -> &mut Dispute {
-        match &mut self.rec(Kind::Dispute, id).facts {
-            Facts::Dispute(d) => d,
-            _ => unreachable!(),
+    /// The person of a charge's customer (live or deleted), whose details a dispute's evidence gives.
+    fn charge_customer(&self, charge: &str) -> Option<Person> {
+        let Facts::Charge(c) = &self.s.get(Kind::Charge, charge)?.facts else { return None };
+        match &self.s.get_or_deleted(Kind::Customer, c.customer.as_deref()?)?.facts {
+            Facts::Customer(x) => Some(Person::from_seed(x.look)),
+            _ => None,
         }
     }
 
-    fn update_dispute(&mut self, id: &str, f: &Fields) -> Result<()> {
+    fn update_dispute(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
         allow(f, &["evidence", "metadata", "submit", "status"])?;
-        self.check_overrides(Kind::Dispute, id, f, &["metadata"])?;
-        let d = self.dispute_mut(id).clone();
-        let open = matches!(d.status, "needs_response" | "under_review" | "warning_needs_response" | "warning_under_review");
+        let current = self.gcurrent(res, id);
+        let values = generic_values(res, f, &current, &["evidence", "submit", "status"])?;
+        let status = current["status"].as_str().unwrap_or_default().to_string();
+        let open = matches!(status.as_str(), "needs_response" | "under_review" | "warning_needs_response" | "warning_under_review");
         let close = match str_field(f, "status")?.as_deref() {
             None => None,
-            Some(s) if s == d.status => None,
-            Some("under_review") if d.status == "needs_response" => None,
+            Some(s) if s == status => None,
+            Some("under_review") if status == "needs_response" => None,
             Some(s @ ("won" | "lost")) if open => Some(if s == "won" { "won" } else { "lost" }),
-            Some(s) => return Err(ApiError::invalid(format!("A dispute cannot go from {} to {s}.", d.status)).with_param("status")),
+            Some(s) => return Err(ApiError::invalid(format!("A dispute cannot go from {status} to {s}.")).with_param("status")),
         };
         if !open && (f.contains_key("evidence") || f.contains_key("submit")) {
-            return Err(ApiError::invalid(format!("This dispute is already closed ({}).", d.status)));
+            return Err(ApiError::invalid(format!("This dispute is already closed ({status}).")));
         }
         let evidence = match f.get("evidence") {
             None | Some(Value::Null) => None,
@@ -1527,7 +1543,7 @@ impl<'a> Ctx<'a> {
                 if let Some(k) = e.keys().find(|k| !known.contains_key(*k)) {
                     return Err(ApiError::unknown_parameter(&format!("evidence[{k}]")));
                 }
-                let mut merged = self.current(Kind::Dispute, id)["evidence"].as_object().cloned().unwrap_or_default();
+                let mut merged = current["evidence"].as_object().cloned().unwrap_or_default();
                 for (k, v) in e {
                     merged.insert(k.clone(), if v.as_str() == Some("") { Value::Null } else { v.clone() });
                 }
@@ -1537,38 +1553,45 @@ impl<'a> Ctx<'a> {
         };
         let submit = bool_field(f, "submit")?.unwrap_or(evidence.is_some() || str_field(f, "status")?.as_deref() == Some("under_review"));
 
-        let before = self.shape(Kind::Dispute, id);
-        self.apply_overrides(Kind::Dispute, id, f, &["metadata"])?;
+        let before = self.gshape(res, id);
+        let submitted = submit && open && current["evidence_details"]["has_evidence"] == false;
+        let customer = submitted.then(|| self.charge_customer(current["charge"].as_str().unwrap_or_default())).flatten();
+        let v = self.gvalue_mut(res, id);
+        for (k, x) in values {
+            v[k.as_str()] = x;
+        }
         if let Some(e) = evidence {
-            set_override(self.rec(Kind::Dispute, id), "evidence", e);
+            v["evidence"] = e;
         }
-        if submit && open && !d.evidence_submitted {
-            let dm = self.dispute_mut(id);
-            dm.evidence_submitted = true;
-            if dm.status == "needs_response" {
-                dm.status = "under_review";
+        if submitted {
+            crate::rules::submit_evidence(v, customer.as_ref());
+            if status == "needs_response" {
+                v["status"] = json!("under_review");
             }
         }
-        self.emit_updated("charge.dispute.updated", Kind::Dispute, id, &before, false);
-
+        self.gemit(&["charge.dispute.updated"], res, id, Some(&before), None);
         if let Some(status) = close {
-            self.dispute_mut(id).status = status;
-            if status == "won" {
-                let txn = self.balance_transaction(
-                    BalanceKind::DisputeReversal,
-                    d.amount,
-                    -1500,
-                    id,
-                    format!("Chargeback reversal for {}", d.charge),
-                );
-                self.dispute_mut(id).balance_transactions.push(txn);
-            }
-            self.emit("charge.dispute.closed", Kind::Dispute, id, true);
-            if status == "won" {
-                self.emit("charge.dispute.funds_reinstated", Kind::Dispute, id, true);
-            }
+            self.close_dispute(res, id, status, &current);
         }
         Ok(())
+    }
+
+    /// The card network closes a dispute (automatic events); a won one gets its funds back.
+    fn close_dispute(&mut self, res: usize, id: &str, status: &str, current: &Value) {
+        self.gvalue_mut(res, id)["status"] = json!(status);
+        if status == "won" {
+            let amount = current["amount"].as_i64().unwrap_or(0);
+            let text = format!("Chargeback reversal for {}", current["charge"].as_str().unwrap_or_default());
+            let txn = self.balance_transaction(BalanceKind::DisputeReversal, amount, -1500, id, text);
+            let t = self.gvalue(generic::idx("balance_transaction"), &txn).clone();
+            if let Some(txns) = self.gvalue_mut(res, id)["balance_transactions"].as_array_mut() {
+                txns.push(t);
+            }
+        }
+        self.gemit_as("charge.dispute.closed", res, id, true);
+        if status == "won" {
+            self.gemit_as("charge.dispute.funds_reinstated", res, id, true);
+        }
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -1756,6 +1779,13 @@ impl Ctx<'_> {
         self.s.insert(Record { id: id.to_string(), created: self.now, seq, facts, overrides: None });
     }
 
+    fn gvalue(&self, res: usize, id: &str) -> &Value {
+        match &self.s.gget(res, id).expect("object exists").facts {
+            Facts::Generic(g) => &g.value,
+            _ => unreachable!(),
+        }
+    }
+
     fn gvalue_mut(&mut self, res: usize, id: &str) -> &mut Value {
         match &mut self.s.gget_mut(res, id).expect("object exists").facts {
             Facts::Generic(g) => &mut g.value,
@@ -1775,6 +1805,12 @@ impl Ctx<'_> {
             Parent::Res(p) => self.s.gget(res, id).and_then(|r| r.parent()).map(|pid| (generic::idx(p), pid.to_string())),
             _ => None,
         }
+    }
+
+    /// An event with an object's current snapshot (`automatic`: raised by Stripe, without a request).
+    fn gemit_as(&mut self, event_type: &str, res: usize, id: &str, automatic: bool) {
+        let object = self.gshape(res, id);
+        self.emit_object(event_type, object, None, automatic);
     }
 
     /// Emits the events of `types` for an object: `^type` about its generic parent (with
@@ -2347,13 +2383,15 @@ fn random_op(s: &mut Store, rng: &mut Rng, resource: &str, action: Action, tag: 
             create(s, resource, &json!({"charge": charge}))
         }
         ("dispute", Action::Update) => {
-            let open = ids_where(
-                s,
-                Kind::Dispute,
-                |r| matches!(&r.facts, Facts::Dispute(d) if d.status == "needs_response" || d.status == "under_review"),
-            );
+            let status = |r: &Record| match &r.facts {
+                Facts::Generic(g) => g.value["status"].as_str().unwrap_or_default().to_string(),
+                _ => String::new(),
+            };
+            let disputes = s.gtable(generic::idx("dispute")).rows();
+            let open: Vec<String> =
+                disputes.iter().filter(|r| matches!(status(r).as_str(), "needs_response" | "under_review")).map(|r| r.id.clone()).collect();
             let id = pick(rng, &open)?;
-            let needs = matches!(&s.get(Kind::Dispute, &id)?.facts, Facts::Dispute(d) if d.status == "needs_response");
+            let needs = status(s.gget(generic::idx("dispute"), &id)?) == "needs_response";
             let changes = match rng.below(3) {
                 0 if needs => json!({"evidence": {"uncategorized_text": format!("Evidence from round {tag}")}}),
                 0 | 1 => json!({"status": if rng.chance(0.5) { "won" } else { "lost" }}),

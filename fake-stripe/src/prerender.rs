@@ -44,7 +44,6 @@ fn table_of(r: &Record) -> usize {
 /// Whether a record's rendering is the same at any time (see the module docs).
 fn clock_free(r: &Record) -> bool {
     match &r.facts {
-        Facts::Dispute(_) | Facts::BalanceTransaction(_) => false,
         Facts::Generic(g) => crate::rules::clock_free(crate::generic::RES[g.res].name),
         Facts::Event(e) => match &e.object {
             Snapshot::Record(o) => clock_free(o),

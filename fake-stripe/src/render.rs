@@ -76,8 +76,6 @@ impl<'a> Renderer<'a> {
         let mut v = match &r.facts {
             Facts::Customer(c) => self.customer(r, c),
             Facts::Charge(c) => self.charge(r, c),
-            Facts::Dispute(d) => self.dispute(r, d),
-            Facts::BalanceTransaction(t) => self.balance_transaction(r, t),
             Facts::Event(e) => self.event(r, e),
             Facts::Generic(g) => crate::generic::render(self, r, g),
         };
@@ -256,82 +254,6 @@ impl<'a> Renderer<'a> {
             "object": "list", "data": data, "has_more": false, "total_count": data.len(),
             "url": format!("/v1/charges/{}/refunds", charge.id),
         })
-    }
-
-    fn dispute(&self, r: &Record, d: &Dispute) -> Value {
-        let card = CardLook::from_seed(d.card_look);
-        let due_by = (r.created / DAY + 10) * DAY - 1;
-        let has_evidence = d.evidence_submitted;
-        let mut v = self.base(r);
-        v["amount"] = json!(d.amount);
-        v["balance_transactions"] = Value::Array(
-            d.balance_transactions.iter().filter_map(|id| self.store.get(Kind::BalanceTransaction, id)).map(|t| self.render(t)).collect(),
-        );
-        v["charge"] = json!(d.charge);
-        v["created"] = json!(r.created);
-        v["currency"] = json!(d.currency);
-        if has_evidence {
-            let charge = self.store.get(Kind::Charge, &d.charge);
-            let customer = charge.and_then(|c| match &c.facts {
-                Facts::Charge(c) => c.customer.as_deref().and_then(|id| self.person(id)),
-                _ => None,
-            });
-            let e = &mut v["evidence"];
-            e["customer_name"] = opt(customer.as_ref().map(|p| &p.name));
-            e["customer_email_address"] = opt(customer.as_ref().map(|p| &p.email));
-            e["product_description"] = json!("Software subscription, delivered online.");
-            e["uncategorized_text"] = json!("The customer used the service after the purchase.");
-        }
-        v["evidence_details"] = json!({
-            "due_by": due_by,
-            "has_evidence": has_evidence,
-            "past_due": !has_evidence && due_by < self.now,
-            "submission_count": u8::from(has_evidence),
-        });
-        v["is_charge_refundable"] = json!(false);
-        v["payment_intent"] = json!(d.payment_intent);
-        v["payment_method_details"] = json!({
-            "card": {
-                "brand": card.pm_brand,
-                "case_type": "chargeback",
-                "network_reason_code": match d.reason { "fraudulent" => "10.4", "duplicate" => "12.6.1", _ => "13.1" },
-            },
-            "type": "card",
-        });
-        v["reason"] = json!(d.reason);
-        v["status"] = json!(d.status);
-        v
-    }
-
-    fn balance_transaction(&self, r: &Record, t: &BalanceTransaction) -> Value {
-        let (kind, category, fee_text) = match t.kind {
-            BalanceKind::Charge => ("charge", "charge", "Stripe processing fees"),
-            BalanceKind::Refund => ("refund", "refund", ""),
-            BalanceKind::DisputeWithdrawal => ("adjustment", "dispute", "Dispute fee"),
-            BalanceKind::DisputeReversal => ("adjustment", "dispute_reversal", "Dispute fee refund"),
-            BalanceKind::Payout => ("payout", "payout", ""),
-        };
-        let mut v = self.base(r);
-        v["amount"] = json!(t.amount);
-        v["available_on"] = json!(t.available_on);
-        v["created"] = json!(r.created);
-        v["currency"] = json!(t.currency);
-        v["description"] = opt(t.description.as_deref());
-        v["fee"] = json!(t.fee);
-        v["fee_details"] = if t.fee == 0 {
-            json!([])
-        } else {
-            json!([{
-                "amount": t.fee, "application": null, "currency": t.currency,
-                "description": fee_text, "type": "stripe_fee",
-            }])
-        };
-        v["net"] = json!(t.amount - t.fee);
-        v["reporting_category"] = json!(category);
-        v["source"] = json!(t.source);
-        v["status"] = json!(if t.available_on <= self.now { "available" } else { "pending" });
-        v["type"] = json!(kind);
-        v
     }
 
     fn event(&self, r: &Record, e: &Event) -> Value {

@@ -345,6 +345,11 @@ impl Store {
     pub(crate) fn rows_mut(&mut self, kind: Kind) -> &mut Vec<Record> {
         &mut self.tables[kind.index()].rows
     }
+
+    /// Mutable access to a generic table's rows during generation (see [`Store::rows_mut`]).
+    pub(crate) fn grows_mut(&mut self, res: usize) -> &mut Vec<Record> {
+        &mut self.gtables[res].rows
+    }
 }
 
 #[cfg(test)]

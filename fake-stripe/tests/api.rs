@@ -190,6 +190,29 @@ fn list_filters() {
 }
 
 #[test]
+fn balance_history_lists_the_balance_transactions_whose_status_follows_the_clock() {
+    let fake = start();
+    let api = Api::new(&fake);
+    let all = api.walk("/v1/balance_transactions", 100);
+    assert_eq!(ids(&api.walk("/v1/balance/history", 100)), ids(&all));
+    for filter in ["type=refund", "currency=usd", &format!("source={}", all[0]["source"].as_str().unwrap())] {
+        let want = api.walk(&format!("/v1/balance_transactions?{filter}"), 100);
+        assert!(!want.is_empty(), "{filter}");
+        assert_eq!(ids(&api.walk(&format!("/v1/balance/history?{filter}"), 100)), ids(&want), "{filter}");
+    }
+    // Pending until `available_on`, then available, with no event.
+    let pending: Vec<&Value> = all.iter().filter(|t| t["status"] == "pending").collect();
+    assert!(!pending.is_empty() && pending.iter().all(|t| t["available_on"].as_i64().unwrap() > NOW));
+    fake.advance_clock(3 * 86_400);
+    let later = api.ok(&format!("/v1/balance_transactions/{}", pending[0]["id"].as_str().unwrap()));
+    assert_eq!(later["status"], "available");
+    assert!(api.ok("/v1/events?limit=1")["data"][0]["created"].as_i64().unwrap() <= NOW, "no event tells");
+    // Disputes embed their balance transactions as they are now.
+    let disputed = api.walk("/v1/disputes", 100);
+    assert!(disputed.iter().flat_map(|d| d["balance_transactions"].as_array().unwrap()).all(|t| t["status"] == "available"));
+}
+
+#[test]
 fn expand_rules() {
     let fake = start();
     let api = Api::new(&fake);
