@@ -934,10 +934,7 @@ impl<'a> Ctx<'a> {
         let free = free_values(res, f, &json!({}), &Self::INVOICE_FREE)?;
         let id = self.s.rng.id("in_", 24);
         let look = self.s.rng.next_u64();
-        let person = match &self.s.get(Kind::Customer, &customer).expect("a live customer").facts {
-            Facts::Customer(c) => Person::from_seed(c.look),
-            _ => unreachable!(),
-        };
+        let person = self.s.person(&customer).expect("a live customer");
         let facts = Invoice {
             customer: customer.clone(),
             status: InvoiceStatus::Draft,
@@ -1514,10 +1511,7 @@ impl<'a> Ctx<'a> {
     /// The person of a charge's customer (live or deleted), whose details a dispute's evidence gives.
     fn charge_customer(&self, charge: &str) -> Option<Person> {
         let Facts::Charge(c) = &self.s.get(Kind::Charge, charge)?.facts else { return None };
-        match &self.s.get_or_deleted(Kind::Customer, c.customer.as_deref()?)?.facts {
-            Facts::Customer(x) => Some(Person::from_seed(x.look)),
-            _ => None,
-        }
+        self.s.person(c.customer.as_deref()?)
     }
 
     fn update_dispute(&mut self, res: usize, id: &str, f: &Fields) -> Result<()> {
@@ -1664,10 +1658,7 @@ impl<'a> Ctx<'a> {
 
     /// A customer's person: the holder named on its cards and bank accounts.
     fn holder(&self, customer: &str) -> Person {
-        match self.s.get(Kind::Customer, customer).map(|r| &r.facts) {
-            Some(Facts::Customer(c)) => Person::from_seed(c.look),
-            _ => unreachable!("a live customer"),
-        }
+        self.s.person(customer).expect("a live customer")
     }
 
     fn create_source(&mut self, res: usize, f: &Fields) -> Result<String> {

@@ -74,7 +74,7 @@ impl<'a> Renderer<'a> {
     /// The full object, as a list or retrieve call returns it without `expand[]`.
     pub fn render(&self, r: &Record) -> Value {
         let mut v = match &r.facts {
-            Facts::Customer(c) => self.customer(r, c),
+            Facts::Customer(c) => crate::rules::customer(&r.id, r.created, c),
             Facts::Charge(c) => self.charge(r, c),
             Facts::Event(e) => self.event(r, e),
             Facts::Generic(g) => crate::generic::render(self, r, g),
@@ -114,41 +114,7 @@ impl<'a> Renderer<'a> {
     }
 
     fn person(&self, customer: &str) -> Option<Person> {
-        match &self.store.get_or_deleted(Kind::Customer, customer)?.facts {
-            Facts::Customer(c) => Some(Person::from_seed(c.look)),
-            _ => None,
-        }
-    }
-
-    fn customer(&self, r: &Record, c: &Customer) -> Value {
-        let p = Person::from_seed(c.look);
-        let mut v = self.base(r);
-        v["address"] = address(p.address.as_ref());
-        v["balance"] = json!(c.balance);
-        v["created"] = json!(r.created);
-        v["currency"] = opt(c.currency);
-        v["default_source"] = opt(c.default_source.as_deref());
-        v["delinquent"] = json!(c.delinquent);
-        v["description"] = opt(p.description.as_deref());
-        v["email"] = json!(p.email);
-        v["invoice_prefix"] = json!(c.invoice_prefix);
-        v["metadata"] = match &p.metadata {
-            Some((k, x)) => json!({ *k: x }),
-            None => json!({}),
-        };
-        v["name"] = json!(p.name);
-        v["next_invoice_sequence"] = json!(c.next_invoice_sequence);
-        v["phone"] = opt(p.phone.as_deref());
-        v["preferred_locales"] = json!(p.preferred_locales);
-        v["shipping"] = if p.shipping {
-            json!({
-                "address": address(p.address.as_ref()), "carrier": null, "name": p.name,
-                "phone": p.phone, "tracking_number": null,
-            })
-        } else {
-            Value::Null
-        };
-        v
+        self.store.person(customer)
     }
 
     fn charge(&self, r: &Record, c: &Charge) -> Value {

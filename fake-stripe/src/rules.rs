@@ -10,7 +10,7 @@ decides them and `mutate` changes them.
 
 use crate::look::{BankLook, CardLook, Person};
 use crate::model::{
-    BalanceKind, BalanceTransaction, BankAccount, Card, Coupon, CustomerBalanceTransaction, Dispute, Invoice, InvoiceStatus,
+    BalanceKind, BalanceTransaction, BankAccount, Card, Coupon, Customer, CustomerBalanceTransaction, Dispute, Invoice, InvoiceStatus,
 };
 use crate::render::{address, insert_in_order, year_of};
 use crate::rng::Rng;
@@ -39,6 +39,39 @@ pub fn coupon(id: &str, created: i64, c: &Coupon) -> Value {
     v["percent_off"] = opt(c.percent_off);
     v["redeem_by"] = opt(c.redeem_by);
     v["times_redeemed"] = json!(c.times_redeemed);
+    v
+}
+
+/// A customer as Stripe returns it; its person (name, email, address, …) follows from its look seed.
+pub fn customer(id: &str, created: i64, c: &Customer) -> Value {
+    let p = Person::from_seed(c.look);
+    let mut v = template("customer").clone();
+    v["id"] = json!(id);
+    v["address"] = address(p.address.as_ref());
+    v["balance"] = json!(c.balance);
+    v["created"] = json!(created);
+    v["currency"] = opt(c.currency);
+    v["default_source"] = opt(c.default_source.as_deref());
+    v["delinquent"] = json!(c.delinquent);
+    v["description"] = opt(p.description.as_deref());
+    v["email"] = json!(p.email);
+    v["invoice_prefix"] = json!(c.invoice_prefix);
+    v["metadata"] = match &p.metadata {
+        Some((k, x)) => json!({ *k: x }),
+        None => json!({}),
+    };
+    v["name"] = json!(p.name);
+    v["next_invoice_sequence"] = json!(c.next_invoice_sequence);
+    v["phone"] = opt(p.phone.as_deref());
+    v["preferred_locales"] = json!(p.preferred_locales);
+    v["shipping"] = if p.shipping {
+        json!({
+            "address": address(p.address.as_ref()), "carrier": null, "name": p.name,
+            "phone": p.phone, "tracking_number": null,
+        })
+    } else {
+        Value::Null
+    };
     v
 }
 

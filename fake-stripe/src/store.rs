@@ -332,6 +332,16 @@ impl Store {
         })
     }
 
+    /// A customer's person (name, email, address, …), live or deleted, from its look seed: what charges
+    /// (billing details, receipt email), invoices, disputes' evidence and its sources show of it. The one
+    /// place reading a customer's seed.
+    pub fn person(&self, customer: &str) -> Option<crate::look::Person> {
+        match &self.get_or_deleted(Kind::Customer, customer)?.facts {
+            Facts::Customer(c) => Some(crate::look::Person::from_seed(c.look)),
+            _ => None,
+        }
+    }
+
     /// A customer's sources (cards and bank accounts), oldest first.
     pub fn sources(&self, customer: &str) -> Vec<&Record> {
         let mut all = self.gchildren(crate::generic::idx("card"), customer);
