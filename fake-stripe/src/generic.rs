@@ -17,7 +17,10 @@ template and id prefix (`templates/<object>.json`, its fixture's `id`). [`LOCAL`
 knows, the business rules: a name of the fake's own (external accounts), events Stripe emits that the tap
 does not read (`file.created`, `review.opened`, a child's change as an event about its parent: `^type`),
 and what a delete does when it is not a removal ([`Delete::Cancel`] a subscription, [`Delete::Detach`] a
-payment method). Streams of the typed model ([`TYPED`]: customers, charges, invoices, …) are not rows. A
+payment method). [`OWN`] rows are resources with rules of their own (coupons, invoices and their lines,
+disputes, balance transactions, customer balance transactions, cards and bank accounts): `dataset` makes
+their objects and `mutate`'s own code changes them, `rules` builds them. The streams of the compact model
+([`TYPED`]: customers, charges, events) are not rows. A
 registry stream with neither a [`LOCAL`] row nor a typed model gets a row of defaults and `n` generated
 objects (drawn last, and left out of `random_round`, so that the rest of the data and the changes of a seed
 stay the same): adding a stream to the registry adds it to the fake.
@@ -136,7 +139,8 @@ const fn derived(stream: &'static str) -> Local {
     Local { stream, name: None, prefix: None, on_create: None, on_update: None, delete: None, unread: None }
 }
 
-/// The streams of the typed model (`model`), served by `http`, not by [`RES`].
+/// The streams of the compact model (`model`: facts rendered when read, for datasets of a million
+/// charges), served by `http`, not by [`RES`].
 pub const TYPED: &[&str] = &["charges", "customers", "events"];
 
 /// The generic resources' rules, in the order of [`RES`] (parents before their children; the order

@@ -17,14 +17,17 @@ assert!(fake.requests().is_empty());
 
 - [`server`]: [`FakeStripe`] (own thread + tokio runtime, synchronous handle) and [`Options`].
 - `dataset`: [`Dataset`] and the deterministic generator filling the store.
-- `generic`: the resources stored as rendered JSON (subscriptions, payouts, products, …): their table,
-  derived from the tap's stream registry (`tap_stripe::streams::STREAMS`) plus the fake's business rules,
-  generation, routes and change rules. Every registry stream is served: by `generic` or, for the typed
-  model's streams, by `http`.
-- `model`: what is stored per object (a [`Kind`], ids, facts; cosmetic values come from a seed).
-- `store`: one ordered table per kind, events included, with id and parent indexes; the clock.
-- `rules`: what reading needs of the resources with rules of their own (`generic::OWN`): how their
-  objects are built, fields that change with time, includable fields.
+- `generic`: the resource table, derived from the tap's stream registry (`tap_stripe::streams::STREAMS`)
+  plus the fake's business rules: generation, routes and change rules of the resources stored as JSON
+  (subscriptions, payouts, products, …, and the `OWN` rows: coupons, invoices and their lines, disputes,
+  balance transactions, customer balance transactions, cards and bank accounts). Every registry stream is
+  served: by `generic` or, for the compact model's customers, charges and events, by `http`.
+- `model`: the compact model (a [`Kind`], ids, facts; cosmetic values come from a seed), kept for the
+  high-volume resources so that benchmark datasets of a million charges fit in memory, and the facts
+  generation decides for the `OWN` rows' builders.
+- `store`: one ordered table per kind and per row, with id and parent indexes; the clock.
+- `rules`: what reading needs of the `OWN` rows: how their objects are built, fields that change with
+  time and no event, includable fields.
 - `mutate`: create / update / delete with the events Stripe emits, and random rounds of changes.
 - `render`: records → Stripe JSON from `templates/` (conformed to the 2024-06-20 spec), embedded lists,
   includable fields and `expand[]`.
