@@ -1550,6 +1550,7 @@ impl<'a> Ctx<'a> {
         let before = self.gshape(res, id);
         let submitted = submit && open && current["evidence_details"]["has_evidence"] == false;
         let customer = submitted.then(|| self.charge_customer(current["charge"].as_str().unwrap_or_default())).flatten();
+        let now = self.now;
         let v = self.gvalue_mut(res, id);
         for (k, x) in values {
             v[k.as_str()] = x;
@@ -1558,7 +1559,7 @@ impl<'a> Ctx<'a> {
             v["evidence"] = e;
         }
         if submitted {
-            crate::rules::submit_evidence(v, customer.as_ref());
+            crate::rules::submit_evidence(v, customer.as_ref(), now);
             if status == "needs_response" {
                 v["status"] = json!("under_review");
             }

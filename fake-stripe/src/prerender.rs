@@ -9,7 +9,8 @@ same bytes as rendering the page, for almost no work. The price is memory, the s
 3.5 KB per charge, 4 KB per event: some 550 MB for the benchmark's 100,000 charges), and start time.
 
 Left out, and rendered afresh when listed: coupons, disputes and balance transactions (their `valid`,
-`evidence_details.past_due` and `status` depend on `Renderer::now`, which moves with the real clock),
+and the `status` of balance transactions, embedded in disputes too, depend on `Renderer::now`, which moves
+with the real clock),
 events about them, and records with `overrides`. The texts are only valid for the data they were rendered
 from: any change drops them for good (`App::write` in `http`), and the fake renders as without them.
 */

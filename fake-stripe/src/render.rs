@@ -30,7 +30,7 @@ const DAY: i64 = 86_400;
 pub struct Renderer<'a> {
     pub store: &'a Store,
     /// The clock's time when the renderer was made (time-dependent fields: `status` of balance
-    /// transactions, `valid` of coupons, `past_due` of disputes).
+    /// transactions, also those disputes embed, and `valid` of coupons).
     pub now: i64,
 }
 

@@ -313,8 +313,8 @@ pub fn balance_transaction(id: &str, created: i64, t: &BalanceTransaction) -> Va
 }
 
 /// A dispute as Stripe returns it, with the balance transactions it caused (oldest first). `customer` is the
-/// disputed charge's customer, whose details submitted evidence gives. `evidence_details.past_due` and the
-/// balance transactions' `status` are set when read ([`view`]).
+/// disputed charge's customer, whose details submitted evidence gives. The balance transactions'
+/// `status` is set when read ([`view`]).
 pub fn dispute(id: &str, created: i64, d: &Dispute, customer: Option<&Person>, balance_transactions: Vec<Value>) -> Value {
     let card = CardLook::from_seed(d.card_look);
     let mut v = template("dispute").clone();
@@ -331,7 +331,8 @@ pub fn dispute(id: &str, created: i64, d: &Dispute, customer: Option<&Person>, b
         "submission_count": 0,
     });
     if d.evidence_submitted {
-        submit_evidence(&mut v, customer);
+        // Generated disputes had their evidence in on the day they were opened.
+        submit_evidence(&mut v, customer, created);
     }
     v["is_charge_refundable"] = json!(false);
     v["payment_intent"] = json!(d.payment_intent);
@@ -350,9 +351,14 @@ pub fn dispute(id: &str, created: i64, d: &Dispute, customer: Option<&Person>, b
 
 /// Marks a dispute's evidence submitted. Evidence nobody gave is the fake's own, about the disputed charge's
 /// `customer`.
-pub fn submit_evidence(v: &mut Value, customer: Option<&Person>) {
-    v["evidence_details"]["has_evidence"] = json!(true);
-    v["evidence_details"]["submission_count"] = json!(1);
+pub fn submit_evidence(v: &mut Value, customer: Option<&Person>, at: i64) {
+    let d = &mut v["evidence_details"];
+    d["has_evidence"] = json!(true);
+    d["submission_count"] = json!(1);
+    // "Whether the last evidence submission was submitted past the due date. Defaults to false if no
+    // evidence submissions have occurred" (the 2024-06-20 spec): fixed when evidence is submitted, not
+    // moved by the clock.
+    d["past_due"] = json!(d["due_by"].as_i64().is_some_and(|due| at > due));
     if v["evidence"] == template("dispute")["evidence"] {
         let e = &mut v["evidence"];
         e["customer_name"] = opt(customer.map(|p| &p.name));
@@ -364,7 +370,7 @@ pub fn submit_evidence(v: &mut Value, customer: Option<&Person>) {
 
 /// Sets the fields of an object of resource `name` that follow from the time `now`: Stripe changes them
 /// without an event (a coupon stops being `valid` once `redeem_by` has passed, a balance transaction
-/// becomes `available` on its `available_on`, a dispute's evidence `past_due` after its `due_by`). Also
+/// becomes `available` on its `available_on`, and so do those a dispute embeds). Also
 /// hides what an object shows only in some states: an invoice's hosted page and PDF, until it is finalized.
 pub fn view(name: &str, v: &mut Value, now: i64) {
     if name == "invoice" && v["status_transitions"]["finalized_at"].is_null() {
@@ -376,10 +382,7 @@ pub fn view(name: &str, v: &mut Value, now: i64) {
         v["status"] = json!(if available { "available" } else { "pending" });
     }
     if name == "dispute" {
-        // Evidence is due by `due_by`; a dispute's balance transactions become available like any other.
-        let d = &mut v["evidence_details"];
-        let late = d["has_evidence"] == false && d["due_by"].as_i64().is_some_and(|t| t < now);
-        d["past_due"] = json!(late);
+        // A dispute's balance transactions become available like any other.
         for t in v["balance_transactions"].as_array_mut().into_iter().flatten() {
             view("balance_transaction", t, now);
         }

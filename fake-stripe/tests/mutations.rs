@@ -287,6 +287,28 @@ fn dispute_created_updated_closed() {
     assert_eq!(types(&last_events(&api, 1)), ["charge.dispute.closed"]);
 }
 
+/// `evidence_details.past_due` is "whether the last evidence submission was submitted past the due date",
+/// false while there was none (the 2024-06-20 spec): a late submission sets it, the clock alone does not.
+#[test]
+fn a_disputes_past_due_follows_a_late_submission_not_the_clock() {
+    let fake = start();
+    let api = Api::new(&fake);
+    let cid = id(&fake.objects("customer")[0]);
+    let dispute = |amount: i64| {
+        let charge = fake.create("charge", json!({"customer": cid, "amount": amount}));
+        id(&fake.create("dispute", json!({"charge": id(&charge)})))
+    };
+    let (on_time, late) = (dispute(1000), dispute(2000));
+    let details = |d: &str| api.ok(&format!("/v1/disputes/{d}"))["evidence_details"].clone();
+    fake.update("dispute", &on_time, json!({"evidence": {"uncategorized_text": "In time"}}));
+    let due = details(&late)["due_by"].as_i64().unwrap();
+    fake.advance_clock(due - fake.now() + 86_400);
+    assert_eq!(details(&late)["past_due"], false, "nothing submitted yet");
+    fake.update("dispute", &late, json!({"evidence": {"uncategorized_text": "A day late"}}));
+    assert_eq!(details(&late)["past_due"], true);
+    assert_eq!(details(&on_time)["past_due"], false);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // invoices and lines
 

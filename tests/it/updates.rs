@@ -116,12 +116,11 @@ impl Unknowable {
         }
         if stream == "disputes" {
             // Time changes a dispute without an event: its embedded balance transactions settle
-            // (the `balance_transactions` stream has them current) and `past_due` turns true.
+            // (the `balance_transactions` stream has them current).
             for r in got.values_mut().chain(want.values_mut()) {
                 for t in r["balance_transactions"].as_array_mut().into_iter().flatten() {
                     t.as_object_mut().unwrap().remove("status");
                 }
-                r["evidence_details"].as_object_mut().map(|e| e.remove("past_due"));
             }
         }
         // Changes Stripe sends no event for.
